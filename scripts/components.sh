@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Installs, starts and stops the real components downpour runs against:
+# ClickHouse (Debian's clickhouse-server package) and the tansu Kafka broker
+# (crates.io, built once and cached). Everything is idempotent:
+#
+#   scripts/components.sh install   # apt + cargo install, skipped when present
+#   scripts/components.sh start     # start both on free loopback ports (reuses running ones)
+#   scripts/components.sh stop      # stop what `start` started
+#   scripts/components.sh env       # print the DOWNPOUR_* variables for the running pair
+#
+# State (data, logs, pids, the env file) lives under $DOWNPOUR_RUN_DIR,
+# default `.run/` in the repository, which git ignores.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUN_DIR=${DOWNPOUR_RUN_DIR:-$ROOT/.run}
+CACHE=${DOWNPOUR_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/downpour}
+TANSU_VERSION=0.6.0
+TANSU_BIN=$CACHE/tansu-$TANSU_VERSION/bin/tansu
+CH_CONFIG=/etc/clickhouse-server/config.xml
+
+log() { echo "components: $*" >&2; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+install() {
+  if ! command -v clickhouse-server >/dev/null; then
+    log "installing clickhouse-server (apt)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null
+  fi
+  if [ ! -x "$TANSU_BIN" ]; then
+    log "building tansu $TANSU_VERSION (cached in $CACHE; ~10 min cold)"
+    cargo install tansu --version "$TANSU_VERSION" --locked \
+      --features dynostore,libsql --root "$CACHE/tansu-$TANSU_VERSION" >&2
+  fi
+}
+
+wait_for() { # name deadline_s command...
+  local name=$1 deadline=$(( $(date +%s) + $2 )); shift 2
+  until "$@" >/dev/null 2>&1; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then log "$name did not come up"; return 1; fi
+    sleep 0.2
+  done
+}
+
+start_clickhouse() {
+  local dir=$RUN_DIR/clickhouse
+  if alive "$dir/pid"; then return; fi
+  mkdir -p "$dir/data/" "$dir/tmp/" "$dir/log" "$dir/user_files/" "$dir/format_schemas/"
+  local http tcp inter
+  http=$(free_port); tcp=$(free_port); inter=$(free_port)
+  # 18.16 reads its users and settings from config.xml's directory; only paths
+  # and ports are overridden, so nothing outside $dir is written.
+  nohup clickhouse-server --config-file="$CH_CONFIG" -- \
+    --path="$dir/data/" --tmp_path="$dir/tmp/" \
+    --user_files_path="$dir/user_files/" --format_schema_path="$dir/format_schemas/" \
+    --http_port="$http" --tcp_port="$tcp" --interserver_http_port="$inter" \
+    --listen_host=127.0.0.1 \
+    --logger.log="$dir/log/server.log" --logger.errorlog="$dir/log/error.log" \
+    >"$dir/log/stdout.log" 2>&1 &
+  echo $! >"$dir/pid"
+  echo "$http" >"$dir/http_port"
+  wait_for clickhouse 60 curl -sf "http://127.0.0.1:$http/ping"
+  log "clickhouse $(curl -s "http://127.0.0.1:$http/?query=SELECT%20version()") on http://127.0.0.1:$http"
+}
+
+start_tansu() {
+  local dir=$RUN_DIR/tansu
+  if alive "$dir/pid"; then return; fi
+  mkdir -p "$dir"
+  local port storage
+  port=$(free_port)
+  storage=${DOWNPOUR_TANSU_STORAGE:-memory://tansu/}
+  nohup "$TANSU_BIN" broker \
+    --listener-url "tcp://127.0.0.1:$port" \
+    --advertised-listener-url "tcp://127.0.0.1:$port" \
+    --storage-engine "$storage" >"$dir/broker.log" 2>&1 &
+  echo $! >"$dir/pid"
+  echo "$port" >"$dir/port"
+  wait_for tansu 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+  log "tansu on 127.0.0.1:$port ($storage)"
+}
+
+write_env() {
+  cat >"$RUN_DIR/env" <<ENV
+export DOWNPOUR_KAFKA_BROKERS=127.0.0.1:$(cat "$RUN_DIR/tansu/port")
+export DOWNPOUR_CLICKHOUSE_URL=http://127.0.0.1:$(cat "$RUN_DIR/clickhouse/http_port")
+export DOWNPOUR_CLICKHOUSE_DATABASE=\${DOWNPOUR_CLICKHOUSE_DATABASE:-downpour}
+ENV
+}
+
+start() {
+  mkdir -p "$RUN_DIR"
+  start_clickhouse
+  start_tansu
+  write_env
+}
+
+stop() {
+  for d in tansu clickhouse; do
+    local pidf=$RUN_DIR/$d/pid
+    if alive "$pidf"; then
+      kill "$(cat "$pidf")" 2>/dev/null || true
+      for _ in $(seq 50); do alive "$pidf" || break; sleep 0.2; done
+      alive "$pidf" && kill -9 "$(cat "$pidf")" 2>/dev/null || true
+      log "stopped $d"
+    fi
+    rm -f "$pidf"
+  done
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  env) cat "$RUN_DIR/env" ;;
+  *) echo "usage: $0 install|start|stop|env" >&2; exit 2 ;;
+esac

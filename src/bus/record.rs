@@ -1,0 +1,124 @@
+//! The Kafka record format: one record per chunk of a request.
+//!
+//! All events of one request share org, project and stream, so a record
+//! carries many of them: the key is `org/project` (partitioning keeps a
+//! project's records in order), the value a 7-byte header and then the rows,
+//! already encoded as ClickHouse RowBinary for the stream's column list
+//! (see [`crate::sink::schema`]). The consumer therefore inserts the bytes it
+//! reads without decoding and re-encoding a single field; the header's
+//! version names the column list, so a schema change is a new version the
+//! consumer can still read old records of.
+//!
+//! ```text
+//! value = [0xD0 magic][version u8][stream tag u8][row count u32 LE][rows ...]
+//! ```
+
+use crate::pipeline::StreamKind;
+
+/// First byte of every record.
+pub const MAGIC: u8 = 0xD0;
+/// Current format version (column lists of `sql/0001_init.sql`).
+pub const VERSION: u8 = 1;
+/// Header length.
+pub const HEADER_LEN: usize = 7;
+
+/// Why a record could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// Shorter than a header, or wrong magic byte.
+    #[error("not a downpour record")]
+    NotARecord,
+    /// A version this build does not know.
+    #[error("unknown record version {0}")]
+    UnknownVersion(u8),
+    /// The record is for another stream than the topic's.
+    #[error("record of stream {found} on a topic of stream {expected}")]
+    WrongStream {
+        /// The topic's stream tag.
+        expected: u8,
+        /// The record's stream tag.
+        found: u8,
+    },
+    /// A header claiming no rows, or rows missing.
+    #[error("record has no rows")]
+    Empty,
+}
+
+/// Starts a record in `buf` (cleared); rows are appended after it.
+pub fn begin(buf: &mut Vec<u8>, kind: StreamKind) {
+    buf.clear();
+    buf.extend_from_slice(&[MAGIC, VERSION, kind.tag(), 0, 0, 0, 0]);
+}
+
+/// Writes the row count into a record begun with [`begin`].
+pub fn finish(buf: &mut [u8], rows: u32) {
+    buf[3..7].copy_from_slice(&rows.to_le_bytes());
+}
+
+/// A record read back by the consumer.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordView<'a> {
+    /// Rows in the record.
+    pub rows: u32,
+    /// RowBinary rows.
+    pub body: &'a [u8],
+}
+
+/// Reads a record of stream `kind`.
+pub fn parse(value: &[u8], kind: StreamKind) -> Result<RecordView<'_>, RecordError> {
+    if value.len() < HEADER_LEN || value[0] != MAGIC {
+        return Err(RecordError::NotARecord);
+    }
+    if value[1] != VERSION {
+        return Err(RecordError::UnknownVersion(value[1]));
+    }
+    if value[2] != kind.tag() {
+        return Err(RecordError::WrongStream {
+            expected: kind.tag(),
+            found: value[2],
+        });
+    }
+    let rows = u32::from_le_bytes([value[3], value[4], value[5], value[6]]);
+    let body = &value[HEADER_LEN..];
+    if rows == 0 || body.is_empty() {
+        return Err(RecordError::Empty);
+    }
+    Ok(RecordView { rows, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut buf = Vec::new();
+        begin(&mut buf, StreamKind::Signals);
+        buf.extend_from_slice(b"rowbytes");
+        finish(&mut buf, 3);
+        let view = parse(&buf, StreamKind::Signals).expect("parses");
+        assert_eq!(view.rows, 3);
+        assert_eq!(view.body, b"rowbytes");
+    }
+
+    #[test]
+    fn refuses_foreign_bytes() {
+        assert_eq!(
+            parse(b"{}", StreamKind::Events).err(),
+            Some(RecordError::NotARecord)
+        );
+        let mut buf = Vec::new();
+        begin(&mut buf, StreamKind::Users);
+        buf.push(1);
+        finish(&mut buf, 1);
+        assert!(matches!(
+            parse(&buf, StreamKind::Events),
+            Err(RecordError::WrongStream { .. })
+        ));
+        finish(&mut buf, 0);
+        assert_eq!(
+            parse(&buf, StreamKind::Users).err(),
+            Some(RecordError::Empty)
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! Configuration: defaults, then an optional TOML file, then `DOWNPOUR_*`
+//! environment variables (highest precedence).
+//!
+//! Sections stay small and named after the module that reads them, so an
+//! operator finds a setting next to the thing it tunes. Environment names are
+//! `DOWNPOUR_<SECTION>_<FIELD>` (`DOWNPOUR_KAFKA_BROKERS`,
+//! `DOWNPOUR_CLICKHOUSE_URL`), with `DOWNPOUR_LISTEN` for the edge address.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Every setting downpour reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Address the edge (ingest HTTP server) listens on.
+    pub listen: SocketAddr,
+    /// Directory of pipeline definitions; the built-in copies of `pipelines/` when unset.
+    pub pipelines_dir: Option<PathBuf>,
+    /// Kafka connection and producer tuning.
+    pub kafka: KafkaConfig,
+    /// ClickHouse connection.
+    pub clickhouse: ClickHouseConfig,
+    /// Edge limits and caches.
+    pub edge: EdgeConfig,
+}
+
+/// Kafka settings shared by producer, consumers and `migrate`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, comma separated.
+    pub brokers: String,
+    /// Prefix for every topic name (lets tests and tenants share a broker).
+    pub topic_prefix: String,
+    /// Prefix for consumer group ids.
+    pub group_prefix: String,
+    /// Partitions per topic created by `migrate`.
+    pub partitions: i32,
+    /// Producer `linger.ms`: how long records wait to share a broker request.
+    pub linger_ms: u32,
+    /// Upper bound on waiting for the broker's ack before the edge answers 503.
+    pub publish_timeout_ms: u32,
+    /// Producer queue bound in KiB: the edge's memory bound under a stalled broker.
+    pub queue_max_kbytes: u32,
+}
+
+/// ClickHouse connection settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClickHouseConfig {
+    /// HTTP interface URL, e.g. `http://127.0.0.1:8123`.
+    pub url: String,
+    /// Database holding downpour's tables.
+    pub database: String,
+    /// User name.
+    pub user: String,
+    /// Password (never logged).
+    pub password: String,
+}
+
+/// Edge limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EdgeConfig {
+    /// Largest accepted request body; larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// Whole-request deadline (slow bodies included); past it the client gets 408.
+    pub request_timeout_ms: u64,
+    /// Requests processed at once; beyond it clients get 503.
+    pub max_concurrent_requests: usize,
+    /// How long an authenticated key stays cached.
+    pub key_cache_ttl_ms: u64,
+    /// How long an unknown key stays cached as unknown.
+    pub key_miss_ttl_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            pipelines_dir: None,
+            kafka: KafkaConfig {
+                brokers: "127.0.0.1:9092".into(),
+                topic_prefix: String::new(),
+                group_prefix: "downpour".into(),
+                partitions: 4,
+                linger_ms: 2,
+                publish_timeout_ms: 5_000,
+                queue_max_kbytes: 256 * 1024,
+            },
+            clickhouse: ClickHouseConfig {
+                url: "http://127.0.0.1:8123".into(),
+                database: "downpour".into(),
+                user: "default".into(),
+                password: String::new(),
+            },
+            edge: EdgeConfig {
+                max_body_bytes: 20 * 1024 * 1024,
+                request_timeout_ms: 30_000,
+                max_concurrent_requests: 4096,
+                key_cache_ttl_ms: 5_000,
+                key_miss_ttl_ms: 1_000,
+            },
+        }
+    }
+}
+
+/// Sections whose fields may be set as `DOWNPOUR_<SECTION>_<FIELD>`.
+const SECTIONS: [&str; 3] = ["kafka", "clickhouse", "edge"];
+
+impl Config {
+    /// Loads defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::prefixed("DOWNPOUR_").map(|key| env_key_to_path(key.as_str()).into()))
+            .extract()
+            .map_err(Box::new)
+    }
+}
+
+/// `kafka_brokers` → `kafka.brokers`; top-level keys pass through.
+fn env_key_to_path(key: &str) -> String {
+    let lower = key.to_ascii_lowercase();
+    for section in SECTIONS {
+        if let Some(rest) = lower
+            .strip_prefix(section)
+            .and_then(|r| r.strip_prefix('_'))
+        {
+            return format!("{section}.{rest}");
+        }
+    }
+    lower
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_map_to_sections() {
+        assert_eq!(env_key_to_path("KAFKA_BROKERS"), "kafka.brokers");
+        assert_eq!(
+            env_key_to_path("CLICKHOUSE_DATABASE"),
+            "clickhouse.database"
+        );
+        assert_eq!(
+            env_key_to_path("EDGE_MAX_BODY_BYTES"),
+            "edge.max_body_bytes"
+        );
+        assert_eq!(env_key_to_path("LISTEN"), "listen");
+    }
+}

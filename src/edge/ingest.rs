@@ -1,0 +1,189 @@
+//! The ingest handler: one request from headers to 204.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use super::error::ApiError;
+use super::validate::{self, Envelope};
+use super::{EdgeState, Route};
+use crate::registry::keys::Principal;
+use crate::registry::slug::{Slug, SlugError};
+
+/// The project header (raindrop-projects.md: "The canonical contract is the
+/// `X-Raindrop-Project-Id` HTTP header").
+pub const PROJECT_HEADER: &str = "x-raindrop-project-id";
+
+/// Handles one ingest request.
+pub async fn handle(
+    state: Arc<EdgeState>,
+    route: Arc<Route>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = std::time::Instant::now();
+    let stream = route.kind.name();
+    let result = match state.in_flight.try_acquire() {
+        Ok(_permit) => process(&state, &route, &headers, body).await,
+        Err(_) => Err(ApiError::unavailable("too many requests in flight")),
+    };
+    let status = match &result {
+        Ok(_) => StatusCode::NO_CONTENT,
+        Err(e) => e.status,
+    };
+    metrics::counter!("downpour_edge_requests_total", "stream" => stream, "status" => status.as_str().to_owned())
+        .increment(1);
+    metrics::histogram!("downpour_edge_request_seconds", "stream" => stream)
+        .record(started.elapsed().as_secs_f64());
+    match result {
+        Ok(items) => {
+            metrics::counter!("downpour_edge_items_total", "stream" => stream)
+                .increment(items as u64);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn process(
+    state: &EdgeState,
+    route: &Route,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<usize, ApiError> {
+    let principal = state
+        .keys
+        .authenticate(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
+        .await?;
+    let project = project_of(headers, &principal)?;
+    check_content_type(headers)?;
+    let mut bytes = read_body(body, state.max_body_bytes, state.body_timeout).await?;
+    let received_us = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
+    let envelope = Envelope {
+        org: &principal.org,
+        project: project.as_str(),
+        received_us,
+    };
+    let encoded = validate::encode(route.kind, &route.limits, &mut bytes, &envelope)?;
+    if encoded.truncated > 0 {
+        metrics::counter!("downpour_edge_truncated_items_total")
+            .increment(encoded.truncated as u64);
+    }
+    let key = format!("{}/{}", principal.org, project);
+    state
+        .producer
+        .publish(&route.topic, key.as_bytes(), &encoded.records)
+        .await?;
+    Ok(encoded.items)
+}
+
+/// Resolves `X-Raindrop-Project-Id` (raindrop-projects.md, "Behavior").
+///
+/// A project-scoped key writes only to its project: without the header it
+/// means that project; with another slug it is a 403.
+fn project_of(headers: &HeaderMap, principal: &Principal) -> Result<Slug, ApiError> {
+    let mut values = headers.get_all(PROJECT_HEADER).iter();
+    let value = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::bad_request(
+            "X-Raindrop-Project-Id",
+            "given more than once",
+        ));
+    }
+    let raw = match value.map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(s)) => Some(s.trim()),
+        Some(Err(_)) => {
+            return Err(ApiError::bad_request(
+                "X-Raindrop-Project-Id",
+                "must be ASCII",
+            ));
+        }
+    };
+    let slug = match (raw, &principal.project) {
+        (None | Some(""), Some(scoped)) => scoped.clone(),
+        _ => Slug::from_header(raw).map_err(|e: SlugError| {
+            ApiError::bad_request("X-Raindrop-Project-Id", &e.to_string())
+        })?,
+    };
+    if let Some(scoped) = &principal.project
+        && *scoped != slug
+    {
+        return Err(ApiError {
+            param: Some("X-Raindrop-Project-Id".into()),
+            ..ApiError::new(
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                format!("this key writes only to project {scoped}"),
+            )
+        });
+    }
+    Ok(slug)
+}
+
+/// Bodies are JSON; a missing Content-Type is tolerated, another one is a 415.
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let ok = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim();
+            mime.eq_ignore_ascii_case("application/json") || mime.eq_ignore_ascii_case("text/plain")
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError {
+            param: Some("Content-Type".into()),
+            ..ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_request_error",
+                "Content-Type: must be application/json",
+            )
+        })
+    }
+}
+
+/// Reads the whole body within `limit` bytes and `deadline` (slow bodies get 408).
+async fn read_body(body: Body, limit: usize, deadline: Duration) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError {
+        param: Some("body".into()),
+        ..ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("body: larger than {limit} bytes"),
+        )
+    };
+    let collected = tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await;
+    let bytes: Bytes = match collected {
+        Err(_) => {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "body: not received in time",
+            ));
+        }
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
+        Ok(Err(e)) => {
+            return Err(ApiError::bad_request(
+                "body",
+                &format!("could not be read ({e})"),
+            ));
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    // simd-json parses in place; a uniquely owned buffer converts without a copy.
+    Ok(match bytes.try_into_mut() {
+        Ok(owned) => owned.into(),
+        Err(shared) => shared.to_vec(),
+    })
+}

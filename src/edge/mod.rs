@@ -1,0 +1,66 @@
+//! The edge: Raindrop's ingest HTTP API in front of Kafka.
+//!
+//! A request goes auth → project → body → validate+encode → publish, and is
+//! answered 204 only after Kafka acknowledged every record (acks=all). Any
+//! refusal is a 4xx naming the item and field; a broker that cannot take the
+//! records is a 503 with `Retry-After`, never a 204.
+
+pub mod error;
+mod ingest;
+pub mod validate;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+use tokio::sync::Semaphore;
+
+use crate::bus::producer::Producer;
+use crate::pipeline::{Limits, Pipeline, StreamKind};
+use crate::registry::keys::KeyStore;
+
+/// What every ingest request shares.
+pub struct EdgeState {
+    /// Key lookup.
+    pub keys: KeyStore,
+    /// Kafka producer.
+    pub producer: Producer,
+    /// Bounds requests in flight; beyond it the edge answers 503.
+    pub in_flight: Semaphore,
+    /// Largest body.
+    pub max_body_bytes: usize,
+    /// Deadline for receiving a whole body.
+    pub body_timeout: Duration,
+    /// False while the broker is unreachable (readiness).
+    pub ready: Arc<AtomicBool>,
+}
+
+/// One ingest route, from a pipeline definition.
+pub struct Route {
+    /// Validator and row layout.
+    pub kind: StreamKind,
+    /// Request limits.
+    pub limits: Limits,
+    /// Full topic name.
+    pub topic: String,
+}
+
+/// The ingest routes of `pipelines`.
+pub fn router(state: Arc<EdgeState>, pipelines: &[Pipeline], topic_prefix: &str) -> Router {
+    let mut router = Router::new();
+    for p in pipelines {
+        let route = Arc::new(Route {
+            kind: p.kind,
+            limits: p.limits.clone(),
+            topic: format!("{topic_prefix}{}", p.topic),
+        });
+        let state = state.clone();
+        router = router.route(
+            &p.route,
+            post(move |headers, body| ingest::handle(state.clone(), route.clone(), headers, body)),
+        );
+    }
+    router
+}

@@ -1,0 +1,281 @@
+//! `POST /v1/events/track`: one row of `events` per item.
+//!
+//! raindrop-http-api.md: `user_id` and `event` are required; `properties`,
+//! `attachments` and `ai_data` optional; "If provided, either input or
+//! output (or both) is required" for `ai_data`. An item without `event_id`
+//! gets one here, so a redelivered record carries the same id and collapses.
+
+use simd_json::prelude::*;
+use simd_json::tape::{Object, Value};
+
+use super::Envelope;
+use super::fields::{self, Invalid, Path};
+use super::time::{self, Stamp};
+use crate::pipeline::Limits;
+use crate::sink::rowbinary::RowWriter;
+
+const ATTACHMENT_TYPES: [&str; 4] = ["code", "text", "image", "iframe"];
+const ATTACHMENT_ROLES: [&str; 3] = ["input", "output", "context"];
+
+/// The content fields events and partial events share.
+#[derive(Default)]
+pub(super) struct Body<'t, 'i> {
+    pub user_id: Option<&'i str>,
+    pub event: Option<&'i str>,
+    pub stamp: Option<Stamp>,
+    pub model: &'i str,
+    pub input: &'i str,
+    pub output: &'i str,
+    pub convo_id: &'i str,
+    pub properties: Option<Value<'t, 'i>>,
+    pub attachments: Option<Value<'t, 'i>>,
+}
+
+/// Raw field values of one item, picked out in one pass over its keys.
+#[derive(Default)]
+pub(super) struct Raw<'t, 'i> {
+    pub event_id: Option<Value<'t, 'i>>,
+    pub user_id: Option<Value<'t, 'i>>,
+    pub event: Option<Value<'t, 'i>>,
+    pub timestamp: Option<Value<'t, 'i>>,
+    pub properties: Option<Value<'t, 'i>>,
+    pub attachments: Option<Value<'t, 'i>>,
+    pub ai_data: Option<Value<'t, 'i>>,
+    pub is_pending: Option<Value<'t, 'i>>,
+}
+
+impl<'t, 'i> Raw<'t, 'i> {
+    pub fn of(obj: &Object<'t, 'i>) -> Self {
+        let mut raw = Raw::default();
+        for (key, value) in obj.iter() {
+            let slot = match key {
+                "event_id" => &mut raw.event_id,
+                "user_id" => &mut raw.user_id,
+                "event" => &mut raw.event,
+                "timestamp" => &mut raw.timestamp,
+                "properties" => &mut raw.properties,
+                "attachments" => &mut raw.attachments,
+                "ai_data" => &mut raw.ai_data,
+                "is_pending" => &mut raw.is_pending,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        raw
+    }
+}
+
+/// Checks the shared content fields. `complete` items (not partial patches)
+/// need `user_id`, `event`, and input or output in `ai_data`.
+pub(super) fn body<'t, 'i>(
+    raw: &Raw<'t, 'i>,
+    path: &Path,
+    env: &Envelope<'_>,
+    complete: bool,
+) -> Result<Body<'t, 'i>, Invalid> {
+    let mut b = Body::default();
+    if complete {
+        b.user_id = Some(fields::required_id(raw.user_id, || path.field("user_id"))?);
+        b.event = Some(fields::required_str(raw.event, || path.field("event"))?);
+        b.stamp = Some(time::resolve(raw.timestamp, env.received_us, || {
+            path.field("timestamp")
+        })?);
+    } else {
+        b.user_id = fields::optional_id(raw.user_id, || path.field("user_id"))?;
+        b.event = fields::optional_str(raw.event, || path.field("event"))?;
+        b.stamp = match fields::present(raw.timestamp) {
+            None => None,
+            Some(v) => Some(time::resolve(Some(v), env.received_us, || {
+                path.field("timestamp")
+            })?),
+        };
+    }
+    b.properties = fields::optional_object(raw.properties, || path.field("properties"))?;
+    b.attachments = attachments(raw.attachments, path)?;
+    if let Some(ai) = fields::optional_object(raw.ai_data, || path.field("ai_data"))? {
+        let f = |name: &str| path.field(&format!("ai_data.{name}"));
+        let ai_obj = fields::entries(&ai);
+        let get = |k: &str| ai_obj.as_ref().and_then(|o| o.get(k));
+        b.model = fields::optional_str(get("model"), || f("model"))?.unwrap_or("");
+        b.input = fields::optional_str(get("input"), || f("input"))?.unwrap_or("");
+        b.output = fields::optional_str(get("output"), || f("output"))?.unwrap_or("");
+        b.convo_id = fields::optional_str(get("convo_id"), || f("convo_id"))?.unwrap_or("");
+        let has_io =
+            fields::present(get("input")).is_some() || fields::present(get("output")).is_some();
+        if complete && !has_io {
+            return Err(Invalid::bad(
+                path.field("ai_data"),
+                "input or output is required",
+            ));
+        }
+    }
+    Ok(b)
+}
+
+/// `attachments`: an array of `{type, value, name?, role?, language?}`.
+fn attachments<'t, 'i>(
+    v: Option<Value<'t, 'i>>,
+    path: &Path,
+) -> Result<Option<Value<'t, 'i>>, Invalid> {
+    let Some(v) = fields::present(v) else {
+        return Ok(None);
+    };
+    let array = v
+        .as_array()
+        .ok_or_else(|| Invalid::bad(path.field("attachments"), "must be an array"))?;
+    for (j, item) in array.iter().enumerate() {
+        let at = |name: &str| path.field(&format!("attachments[{j}].{name}"));
+        let obj = item.as_object().ok_or_else(|| {
+            Invalid::bad(
+                path.field(&format!("attachments[{j}]")),
+                "must be an object",
+            )
+        })?;
+        match fields::optional_enum(obj.get("type"), &ATTACHMENT_TYPES, || at("type"))? {
+            Some(_) => {}
+            None => return Err(Invalid::bad(at("type"), "required")),
+        }
+        if fields::present(obj.get("value")).is_none() {
+            return Err(Invalid::bad(at("value"), "required"));
+        }
+        fields::optional_str(obj.get("value"), || at("value"))?;
+        fields::optional_str(obj.get("name"), || at("name"))?;
+        fields::optional_enum(obj.get("role"), &ATTACHMENT_ROLES, || at("role"))?;
+        fields::optional_str(obj.get("language"), || at("language"))?;
+    }
+    Ok(Some(v))
+}
+
+/// How to write `properties` into a row.
+#[derive(Clone, Copy)]
+pub(super) enum Props<'a, 't, 'i> {
+    /// As sent (absent → the given default).
+    Whole(Option<&'a Value<'t, 'i>>, &'static str),
+    /// Cut to this many bytes and marked.
+    Truncated(&'a Value<'t, 'i>, usize),
+}
+
+impl Props<'_, '_, '_> {
+    pub fn write(self, w: &mut RowWriter<'_>) {
+        let _ = w.string_with(|out| {
+            match self {
+                Props::Whole(Some(v), _) => fields::write_json(v, out),
+                Props::Whole(None, default) => out.extend_from_slice(default.as_bytes()),
+                Props::Truncated(v, budget) => fields::write_truncated(v, budget, out),
+            }
+            Ok::<(), ()>(())
+        });
+    }
+
+    pub fn is_truncated(self) -> bool {
+        matches!(self, Props::Truncated(..))
+    }
+}
+
+/// Writes a row with `write`, and if it exceeds the item limit, rewrites it
+/// with properties truncated to fit. Returns whether it truncated.
+pub(super) fn write_bounded<'t, 'i>(
+    buf: &mut Vec<u8>,
+    limits: &Limits,
+    path: &Path,
+    properties: Option<&Value<'t, 'i>>,
+    default: &'static str,
+    write: impl Fn(&mut RowWriter<'_>, Props<'_, 't, 'i>),
+) -> Result<bool, Invalid> {
+    let start = buf.len();
+    write(&mut RowWriter::new(buf), Props::Whole(properties, default));
+    let size = buf.len() - start;
+    if size <= limits.max_item_bytes {
+        return Ok(false);
+    }
+    let too_big = || {
+        Invalid::too_large(
+            path.whole(),
+            format!(
+                "is larger than {} bytes even without properties",
+                limits.max_item_bytes
+            ),
+        )
+    };
+    let props = properties.ok_or_else(too_big)?;
+    // Size of everything but properties, from a row written with "{}".
+    buf.truncate(start);
+    write(&mut RowWriter::new(buf), Props::Whole(None, "{}"));
+    let rest = buf.len() - start;
+    buf.truncate(start);
+    let budget = limits
+        .max_item_bytes
+        .checked_sub(rest)
+        .filter(|b| *b > 32)
+        .ok_or_else(too_big)?;
+    let p = Props::Truncated(props, budget);
+    write(&mut RowWriter::new(buf), p);
+    Ok(p.is_truncated())
+}
+
+/// Encodes one event item into `buf`.
+pub(super) fn encode(
+    obj: &Object<'_, '_>,
+    path: &Path,
+    env: &Envelope<'_>,
+    limits: &Limits,
+    buf: &mut Vec<u8>,
+) -> Result<bool, Invalid> {
+    let raw = Raw::of(obj);
+    let b = body(&raw, path, env, true)?;
+    let generated;
+    let event_id = match fields::optional_id(raw.event_id, || path.field("event_id"))? {
+        Some(id) => id,
+        None => {
+            generated = fields::new_id();
+            generated.as_str()
+        }
+    };
+    let stamp = b.stamp.unwrap_or(Stamp::from_micros(env.received_us));
+    let received = Stamp::from_micros(env.received_us);
+    write_bounded(
+        buf,
+        limits,
+        path,
+        b.properties.as_ref(),
+        "{}",
+        |w, props| {
+            w.string(env.org.as_bytes());
+            w.string(env.project.as_bytes());
+            w.string(event_id.as_bytes());
+            w.string(b.user_id.unwrap_or("").as_bytes());
+            w.string(b.event.unwrap_or("").as_bytes());
+            w.datetime(stamp.secs);
+            w.u64(stamp.ms);
+            w.datetime(received.secs);
+            w.string(b.model.as_bytes());
+            w.string(b.input.as_bytes());
+            w.string(b.output.as_bytes());
+            w.string(b.convo_id.as_bytes());
+            props.write(w);
+            write_attachments(w, b.attachments.as_ref(), "[]");
+            w.u8(u8::from(props.is_truncated()));
+        },
+    )
+}
+
+/// Writes `attachments` as JSON (absent → `default`).
+pub(super) fn write_attachments(
+    w: &mut RowWriter<'_>,
+    v: Option<&Value<'_, '_>>,
+    default: &'static str,
+) {
+    let _ = w.string_with(|out| {
+        match v {
+            Some(v) => fields::write_json(v, out),
+            None => out.extend_from_slice(default.as_bytes()),
+        }
+        Ok::<(), ()>(())
+    });
+}
+
+/// `Value::is_null` re-exported for sibling modules' readability.
+#[allow(dead_code)]
+pub(super) fn is_null(v: &Value<'_, '_>) -> bool {
+    v.is_null()
+}

@@ -1,0 +1,236 @@
+//! Typed access to the fields of one JSON object, with error paths.
+//!
+//! SDKs send explicit `null` for absent optional fields (the Python SDK's
+//! signals do), so `null` and absence mean the same everywhere.
+
+use simd_json::prelude::*;
+use simd_json::tape::{Object, Value};
+
+/// A refused request: HTTP status, the offending item and field, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// 400 or 413.
+    pub status: u16,
+    /// Item and field, e.g. `[3].user_id`, or `body`.
+    pub param: String,
+    /// What is wrong, e.g. `required`.
+    pub reason: String,
+}
+
+impl Invalid {
+    /// A 400.
+    pub fn bad(param: impl Into<String>, reason: impl Into<String>) -> Invalid {
+        Invalid {
+            status: 400,
+            param: param.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A 413.
+    pub fn too_large(param: impl Into<String>, reason: impl Into<String>) -> Invalid {
+        Invalid {
+            status: 413,
+            param: param.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// `param: reason`, the message of the error body.
+    pub fn message(&self) -> String {
+        format!("{}: {}", self.param, self.reason)
+    }
+}
+
+/// Where an item sits in the request, for error messages.
+#[derive(Debug, Clone)]
+pub struct Path {
+    prefix: String,
+}
+
+impl Path {
+    /// Item `i` of an array body, or the single object body.
+    pub fn item(i: usize, in_array: bool) -> Path {
+        Path {
+            prefix: if in_array {
+                format!("[{i}]")
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    /// The item itself.
+    pub fn whole(&self) -> String {
+        if self.prefix.is_empty() {
+            "body".into()
+        } else {
+            self.prefix.clone()
+        }
+    }
+
+    /// A field of the item (`[3].user_id`) or nested (`[3].ai_data.input`).
+    pub fn field(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.prefix)
+        }
+    }
+}
+
+/// A field's value, `None` when absent or null.
+pub fn present<'t, 'i>(v: Option<Value<'t, 'i>>) -> Option<Value<'t, 'i>> {
+    v.filter(|v| !v.is_null())
+}
+
+/// A required, non-empty string.
+pub fn required_str<'i>(
+    v: Option<Value<'_, 'i>>,
+    param: impl FnOnce() -> String,
+) -> Result<&'i str, Invalid> {
+    match present(v) {
+        None => Err(Invalid::bad(param(), "required")),
+        Some(v) => match v.into_string() {
+            Some("") => Err(Invalid::bad(param(), "must not be empty")),
+            Some(s) => Ok(s),
+            None => Err(Invalid::bad(param(), "must be a string")),
+        },
+    }
+}
+
+/// An optional string (absent, null → `None`).
+pub fn optional_str<'i>(
+    v: Option<Value<'_, 'i>>,
+    param: impl FnOnce() -> String,
+) -> Result<Option<&'i str>, Invalid> {
+    match present(v) {
+        None => Ok(None),
+        Some(v) => v
+            .into_string()
+            .map(Some)
+            .ok_or_else(|| Invalid::bad(param(), "must be a string")),
+    }
+}
+
+/// An optional string limited to `allowed` values.
+pub fn optional_enum<'i>(
+    v: Option<Value<'_, 'i>>,
+    allowed: &[&'static str],
+    param: impl Fn() -> String,
+) -> Result<Option<&'static str>, Invalid> {
+    match optional_str(v, &param)? {
+        None => Ok(None),
+        Some(s) => allowed
+            .iter()
+            .find(|a| **a == s)
+            .copied()
+            .map(Some)
+            .ok_or_else(|| Invalid::bad(param(), format!("must be one of {}", allowed.join(", ")))),
+    }
+}
+
+/// An optional boolean.
+pub fn optional_bool(
+    v: Option<Value<'_, '_>>,
+    param: impl FnOnce() -> String,
+) -> Result<Option<bool>, Invalid> {
+    match present(v) {
+        None => Ok(None),
+        Some(v) => v
+            .as_bool()
+            .map(Some)
+            .ok_or_else(|| Invalid::bad(param(), "must be true or false")),
+    }
+}
+
+/// An optional object, kept as a value so it can be written back as JSON.
+pub fn optional_object<'t, 'i>(
+    v: Option<Value<'t, 'i>>,
+    param: impl FnOnce() -> String,
+) -> Result<Option<Value<'t, 'i>>, Invalid> {
+    match present(v) {
+        None => Ok(None),
+        Some(v) if v.is_object() => Ok(Some(v)),
+        Some(_) => Err(Invalid::bad(param(), "must be an object")),
+    }
+}
+
+/// Fields of an object, in order.
+pub fn entries<'t, 'i>(v: &Value<'t, 'i>) -> Option<Object<'t, 'i>> {
+    v.as_object()
+}
+
+/// Ids the edge stores (event_id, user_id, ...) are bounded so keys stay small.
+pub const MAX_ID_BYTES: usize = 1024;
+
+/// A required id: non-empty string of at most [`MAX_ID_BYTES`].
+pub fn required_id<'i>(
+    v: Option<Value<'_, 'i>>,
+    param: impl Fn() -> String,
+) -> Result<&'i str, Invalid> {
+    let s = required_str(v, &param)?;
+    check_id_len(s, &param)?;
+    Ok(s)
+}
+
+/// An optional id; empty counts as absent.
+pub fn optional_id<'i>(
+    v: Option<Value<'_, 'i>>,
+    param: impl Fn() -> String,
+) -> Result<Option<&'i str>, Invalid> {
+    match optional_str(v, &param)? {
+        None | Some("") => Ok(None),
+        Some(s) => check_id_len(s, &param).map(|_| Some(s)),
+    }
+}
+
+fn check_id_len(s: &str, param: impl Fn() -> String) -> Result<(), Invalid> {
+    if s.len() > MAX_ID_BYTES {
+        return Err(Invalid::bad(
+            param(),
+            format!("longer than {MAX_ID_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a JSON value (already depth-checked) as compact JSON.
+pub fn write_json(v: &Value<'_, '_>, out: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail.
+    let _ = v.write(out);
+}
+
+/// A fresh random id (UUID v4, hyphenated) for items that carry none.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().hyphenated().to_string()
+}
+
+/// Key added to properties that were cut to fit the per-event limit.
+pub const TRUNCATED_MARK: &str = "$truncated";
+
+/// Writes `properties` keeping whole entries, in order, while they fit in
+/// `budget` bytes, then marks the object with `"$truncated": true`.
+///
+/// raindrop-http-api.md: "Event has a limit of 1 MB. Properties will be
+/// truncated for larger events." Keeping whole entries keeps the JSON valid.
+pub fn write_truncated(properties: &Value<'_, '_>, budget: usize, out: &mut Vec<u8>) {
+    let mark = format!("\"{TRUNCATED_MARK}\":true}}");
+    let start = out.len();
+    out.push(b'{');
+    if let Some(obj) = properties.as_object() {
+        let mut entry = Vec::new();
+        for (key, value) in obj.iter() {
+            entry.clear();
+            // Writing into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut entry, key);
+            entry.push(b':');
+            write_json(&value, &mut entry);
+            entry.push(b',');
+            if out.len() - start + entry.len() + mark.len() <= budget {
+                out.extend_from_slice(&entry);
+            }
+        }
+    }
+    out.extend_from_slice(mark.as_bytes());
+}

@@ -1,0 +1,45 @@
+//! `POST /v1/users/identify`: one `users` row per item.
+//!
+//! raindrop-http-api.md: `{user_id, traits}`; the Python SDK sends an array
+//! of them. The latest identify of a user wins (version = receive time).
+
+use simd_json::tape::Object;
+
+use super::Envelope;
+use super::event::{self, Props};
+use super::fields::{self, Invalid, Path};
+use super::time::{self, Stamp};
+use crate::pipeline::Limits;
+
+/// Encodes one identify call into `buf`.
+pub(super) fn encode(
+    obj: &Object<'_, '_>,
+    path: &Path,
+    env: &Envelope<'_>,
+    limits: &Limits,
+    buf: &mut Vec<u8>,
+) -> Result<bool, Invalid> {
+    let user_id = fields::required_id(obj.get("user_id"), || path.field("user_id"))?;
+    let traits = fields::optional_object(obj.get("traits"), || path.field("traits"))?;
+    let stamp = time::resolve(obj.get("timestamp"), env.received_us, || {
+        path.field("timestamp")
+    })?;
+    let received = Stamp::from_micros(env.received_us);
+    event::write_bounded(
+        buf,
+        limits,
+        path,
+        traits.as_ref(),
+        "{}",
+        |w, traits: Props<'_, '_, '_>| {
+            w.string(env.org.as_bytes());
+            w.string(env.project.as_bytes());
+            w.string(user_id.as_bytes());
+            traits.write(w);
+            w.datetime(stamp.secs);
+            w.u64(stamp.ms);
+            w.datetime(received.secs);
+            w.u64(env.received_us);
+        },
+    )
+}

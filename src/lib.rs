@@ -1,0 +1,19 @@
+//! downpour: a Raindrop-compatible ingest pipeline.
+//!
+//! The modules follow the data's path:
+//! `edge` (HTTP, auth, project resolution, validation) → `bus` (Kafka) →
+//! `sink` (batching and ClickHouse inserts). `registry` holds keys and
+//! projects, `pipeline` the per-stream definitions read from `pipelines/`,
+//! `control` the operator endpoints, `load` the end-to-end load command.
+//! `docs/ARCHITECTURE.md` walks one request through all of them.
+
+pub mod bus;
+pub mod config;
+pub mod control;
+pub mod edge;
+pub mod load;
+pub mod pipeline;
+pub mod registry;
+pub mod runtime;
+pub mod sink;
+pub mod telemetry;

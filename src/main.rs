@@ -1,0 +1,183 @@
+//! The `downpour` binary: subcommands over [`downpour::runtime`].
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use downpour::config::Config;
+use downpour::registry::keys::Role;
+use downpour::registry::slug::Slug;
+use downpour::runtime::{self, Parts};
+
+/// downpour: Raindrop-compatible ingest. SDK events over HTTP → Kafka → ClickHouse,
+/// partitioned by project.
+///
+/// Configuration: defaults, then the TOML file given by --config, then DOWNPOUR_*
+/// environment variables (DOWNPOUR_KAFKA_BROKERS, DOWNPOUR_CLICKHOUSE_URL,
+/// DOWNPOUR_CLICKHOUSE_DATABASE, DOWNPOUR_LISTEN, ...).
+#[derive(Parser)]
+#[command(name = "downpour", version)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, short, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the ingest HTTP server: /v1/events/track, /v1/signals/track, /v1/users/identify,
+    /// /v1/events/track_partial, plus /healthz, /readyz and /metrics. Answers 204 only once
+    /// Kafka acknowledged the request's records.
+    Edge,
+    /// Run the Kafka → ClickHouse consumers (one consumer group per pipeline). Offsets are
+    /// committed only after ClickHouse accepted the rows.
+    Consumer,
+    /// Apply the sql/ migrations (recorded in schema_migrations; safe to re-run) and create
+    /// the Kafka topics the pipelines need.
+    Migrate,
+    /// Local main job: migrate, then run the edge and the consumers in one process. Prints
+    /// the base URL, a usable write key and a curl example.
+    Dev,
+    /// Manage API keys (stored hashed; the full value is printed once).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Drive an edge with realistic SDK traffic; prints requests/s, events/s, latency
+    /// percentiles and the edge's CPU-seconds per million events.
+    Load(downpour::load::LoadArgs),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; its full value is the last line of stdout.
+    Create {
+        /// Org the key belongs to.
+        #[arg(long)]
+        org: String,
+        /// Restrict the key to one project (it may write only there).
+        #[arg(long)]
+        project: Option<String>,
+        /// write (SDK write key), owner, admin or member.
+        #[arg(long, default_value = "write")]
+        role: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    downpour::telemetry::init_logs();
+    let cfg = Config::load(cli.config.as_deref()).context("loading configuration")?;
+    match cli.command {
+        Command::Edge => {
+            serve(
+                &cfg,
+                Parts {
+                    edge: true,
+                    consumers: false,
+                },
+            )
+            .await
+        }
+        Command::Consumer => {
+            serve(
+                &cfg,
+                Parts {
+                    edge: false,
+                    consumers: true,
+                },
+            )
+            .await
+        }
+        Command::Migrate => {
+            let applied = runtime::migrate(&cfg).await?;
+            println!(
+                "migrations applied: {}",
+                if applied.is_empty() {
+                    "none (up to date)".into()
+                } else {
+                    applied.join(", ")
+                }
+            );
+            Ok(())
+        }
+        Command::Dev => dev(&cfg).await,
+        Command::Keys {
+            command: KeysCommand::Create { org, project, role },
+        } => {
+            let key = create_key(&cfg, &org, project.as_deref(), &role).await?;
+            println!("{key}");
+            Ok(())
+        }
+        Command::Load(args) => downpour::load::run(args).await,
+    }
+}
+
+async fn serve(cfg: &Config, parts: Parts) -> anyhow::Result<()> {
+    let running = runtime::start(cfg, parts).await?;
+    if let Some(addr) = running.edge_addr {
+        tracing::info!(%addr, "edge listening");
+    }
+    runtime::termination_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(())
+}
+
+async fn create_key(
+    cfg: &Config,
+    org: &str,
+    project: Option<&str>,
+    role: &str,
+) -> anyhow::Result<String> {
+    Slug::parse(org).map_err(|e| anyhow::anyhow!("--org {e}"))?;
+    let Some(role) = Role::parse(role) else {
+        bail!("--role must be write, owner, admin or member")
+    };
+    let project = project
+        .map(Slug::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--project {e}"))?;
+    let key = runtime::key_store(cfg)
+        .create(org, project.as_ref(), role)
+        .await?;
+    eprintln!(
+        "created {} key {} for org {org}; the full key is shown once:",
+        role.as_str(),
+        key.principal.key_id
+    );
+    Ok(key.secret)
+}
+
+async fn dev(cfg: &Config) -> anyhow::Result<()> {
+    let applied = runtime::migrate(cfg).await.context("migrate")?;
+    tracing::info!(?applied, "migrated");
+    let running = runtime::start(
+        cfg,
+        Parts {
+            edge: true,
+            consumers: true,
+        },
+    )
+    .await?;
+    let key = create_key(cfg, "dev", None, "write").await?;
+    let addr = running.edge_addr.context("edge address")?;
+    println!("downpour dev is running");
+    println!("  base URL:   http://{addr}/v1/");
+    println!("  write key:  {key}  (org \"dev\")");
+    println!(
+        "  ClickHouse: {} database {}",
+        cfg.clickhouse.url, cfg.clickhouse.database
+    );
+    println!("try:");
+    println!(
+        "  curl -i http://{addr}/v1/events/track -H 'Authorization: Bearer {key}' -H 'X-Raindrop-Project-Id: support-prod' \
+         -H 'Content-Type: application/json' -d '[{{\"user_id\": \"user_123\", \"event\": \"chat_message\"}}]'"
+    );
+    runtime::termination_signal().await;
+    running.stop().await;
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! API keys: creation, hashing, and the edge's cached lookup.
+//!
+//! A key reads `dp_<id>_<secret>`. The id is public and indexes the row; the
+//! stored form is SHA-256 of the whole key, compared in constant time. Keys
+//! are random 190-bit secrets, so a fast hash is the right one (a slow
+//! password hash buys nothing against a 2^190 search and would cost every
+//! request). Plaintext exists only in the `keys create` output.
+//!
+//! The edge sees keys through a moka cache keyed by id: a hit costs one
+//! SHA-256 and no I/O; unknown ids are cached too, for a shorter time, so a
+//! flood of bad keys cannot turn into a flood of ClickHouse queries.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::slug::Slug;
+
+const PREFIX: &str = "dp_";
+const ID_LEN: usize = 16;
+const SECRET_LEN: usize = 32;
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Sends data (an SDK write key).
+    Write,
+    /// Manages projects and keys.
+    Owner,
+    /// Manages projects.
+    Admin,
+    /// Sends and reads.
+    Member,
+}
+
+impl Role {
+    /// Parses a role name.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "write" => Some(Role::Write),
+            "owner" => Some(Role::Owner),
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Write => "write",
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+}
+
+/// An authenticated key: who is calling.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// Public key id.
+    pub key_id: String,
+    /// The org the key belongs to.
+    pub org: Arc<str>,
+    /// Set for project-scoped keys: the only project it may write.
+    pub project: Option<Slug>,
+    /// What it may do.
+    pub role: Role,
+}
+
+/// A stored key, as the cache holds it.
+#[derive(Debug)]
+struct KeyRecord {
+    principal: Principal,
+    hash: [u8; 32],
+    revoked: bool,
+}
+
+/// A key just created: the only time its full value exists.
+#[derive(Debug)]
+pub struct NewKey {
+    /// The full key, to show once.
+    pub secret: String,
+    /// Its identity.
+    pub principal: Principal,
+}
+
+/// Why authentication failed. The edge maps all of these but `Unavailable` to 401.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization: Bearer` header.
+    #[error("missing Authorization: Bearer <write key>")]
+    Missing,
+    /// Malformed, unknown, revoked, or wrong secret: deliberately one answer.
+    #[error("invalid API key")]
+    Invalid,
+    /// The key store could not be asked and the key is not cached.
+    #[error("key store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Why a key could not be stored.
+#[derive(Debug, thiserror::Error)]
+#[error("storing key: {0}")]
+pub struct KeyStoreError(#[from] clickhouse::error::Error);
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct KeyRow {
+    org: String,
+    project: String,
+    role: String,
+    secret_hash: String,
+    revoked: u8,
+}
+
+type Cached = Option<Arc<KeyRecord>>;
+
+struct KeyExpiry {
+    hit: Duration,
+    miss: Duration,
+}
+
+impl Expiry<String, Cached> for KeyExpiry {
+    fn expire_after_create(&self, _: &String, value: &Cached, _: Instant) -> Option<Duration> {
+        Some(if value.is_some() { self.hit } else { self.miss })
+    }
+}
+
+/// Keys in ClickHouse, cached for the edge.
+#[derive(Clone)]
+pub struct KeyStore {
+    db: clickhouse::Client,
+    cache: moka::future::Cache<String, Cached>,
+}
+
+impl KeyStore {
+    /// A store over `db`; hits live `hit_ttl`, misses `miss_ttl`.
+    pub fn new(db: clickhouse::Client, hit_ttl: Duration, miss_ttl: Duration) -> Self {
+        let cache = moka::future::Cache::builder()
+            .max_capacity(100_000)
+            .expire_after(KeyExpiry {
+                hit: hit_ttl,
+                miss: miss_ttl,
+            })
+            .build();
+        Self { db, cache }
+    }
+
+    /// Authenticates the value of an `Authorization` header.
+    pub async fn authenticate(&self, header: Option<&[u8]>) -> Result<Principal, AuthError> {
+        let header = header.ok_or(AuthError::Missing)?;
+        let token = header
+            .strip_prefix(b"Bearer ")
+            .or_else(|| header.strip_prefix(b"bearer "))
+            .ok_or(AuthError::Missing)?;
+        let token = std::str::from_utf8(token)
+            .map_err(|_| AuthError::Invalid)?
+            .trim();
+        let key_id = key_id_of(token).ok_or(AuthError::Invalid)?;
+        let record = self
+            .cache
+            .try_get_with(key_id.to_string(), self.load(key_id.to_string()))
+            .await
+            .map_err(|e| AuthError::Unavailable(e.to_string()))?
+            .ok_or(AuthError::Invalid)?;
+        let presented = hash(token);
+        if !bool::from(presented.ct_eq(&record.hash)) || record.revoked {
+            return Err(AuthError::Invalid);
+        }
+        Ok(record.principal.clone())
+    }
+
+    async fn load(&self, key_id: String) -> Result<Cached, clickhouse::error::Error> {
+        let row: Option<KeyRow> = self
+            .db
+            .query(
+                "SELECT org, project, role, secret_hash, revoked FROM keys FINAL \
+                 WHERE key_id = ? ORDER BY version DESC LIMIT 1",
+            )
+            .bind(&key_id)
+            .fetch_optional()
+            .await?;
+        Ok(row
+            .and_then(|row| record_from_row(key_id, row))
+            .map(Arc::new))
+    }
+
+    /// Creates and stores a key; returns its full value once.
+    pub async fn create(
+        &self,
+        org: &str,
+        project: Option<&Slug>,
+        role: Role,
+    ) -> Result<NewKey, KeyStoreError> {
+        let mut rng = rand::rng();
+        let id: String = (0..ID_LEN)
+            .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)]))
+            .collect();
+        let secret_part: String = (&mut rng)
+            .sample_iter(Alphanumeric)
+            .take(SECRET_LEN)
+            .map(char::from)
+            .collect();
+        let secret = format!("{PREFIX}{id}_{secret_part}");
+        let version = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
+        self.db
+            .query(
+                "INSERT INTO keys (key_id, org, project, role, secret_hash, revoked, version) \
+                 VALUES (?, ?, ?, ?, ?, 0, ?)",
+            )
+            .bind(&id)
+            .bind(org)
+            .bind(project.map(Slug::as_str).unwrap_or(""))
+            .bind(role.as_str())
+            .bind(to_hex(&hash(&secret)))
+            .bind(version)
+            .execute()
+            .await?;
+        let principal = Principal {
+            key_id: id,
+            org: org.into(),
+            project: project.cloned(),
+            role,
+        };
+        Ok(NewKey { secret, principal })
+    }
+}
+
+/// The public id of a well-formed key.
+fn key_id_of(token: &str) -> Option<&str> {
+    let rest = token.strip_prefix(PREFIX)?;
+    let (id, secret) = rest.split_once('_')?;
+    let id_ok = id.len() == ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let secret_ok = secret.len() == SECRET_LEN && secret.bytes().all(|b| b.is_ascii_alphanumeric());
+    (id_ok && secret_ok).then_some(id)
+}
+
+fn record_from_row(key_id: String, row: KeyRow) -> Option<KeyRecord> {
+    let role = Role::parse(&row.role)?;
+    let project = if row.project.is_empty() {
+        None
+    } else {
+        Some(Slug::parse(&row.project).ok()?)
+    };
+    let mut hash = [0u8; 32];
+    from_hex(&row.secret_hash, &mut hash)?;
+    let principal = Principal {
+        key_id,
+        org: row.org.into(),
+        project,
+        role,
+    };
+    Some(KeyRecord {
+        principal,
+        hash,
+        revoked: row.revoked != 0,
+    })
+}
+
+fn hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(s: &str, out: &mut [u8; 32]) -> Option<()> {
+    if s.len() != 64 {
+        return None;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_ids_are_parsed_only_from_well_formed_keys() {
+        let key = format!("dp_{}_{}", "a".repeat(16), "B".repeat(32));
+        assert_eq!(key_id_of(&key), Some("aaaaaaaaaaaaaaaa"));
+        for bad in [
+            "",
+            "dp_",
+            "Bearer x",
+            "dp_short_x",
+            &format!("dp_{}_{}", "A".repeat(16), "b".repeat(32)),
+        ] {
+            assert_eq!(key_id_of(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        let h = hash("dp_x");
+        let mut back = [0u8; 32];
+        assert!(from_hex(&to_hex(&h), &mut back).is_some());
+        assert_eq!(h, back);
+        assert!(from_hex("zz", &mut back).is_none());
+    }
+}

@@ -1,0 +1,210 @@
+//! Starting and stopping downpour's parts: the binary's subcommands and the
+//! integration tests both go through here, so tests run the real wiring.
+//!
+//! Shutdown order (SIGTERM): stop accepting, finish in-flight requests (each
+//! waits for its acks), flush the producer, then let consumers insert and
+//! commit what they hold.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+use crate::bus::consumer::Consumer;
+use crate::bus::producer::Producer;
+use crate::bus::topics;
+use crate::config::Config;
+use crate::edge::{self, EdgeState};
+use crate::pipeline::{self, Pipeline, PipelineError};
+use crate::registry::keys::KeyStore;
+use crate::sink::schema::{self, MigrateError};
+use crate::sink::{clickhouse, worker};
+
+/// Why a part could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Pipeline definitions.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// Kafka client or topics.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// ClickHouse schema.
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+    /// Binding the listener.
+    #[error("listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Which parts to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    /// The ingest HTTP server.
+    pub edge: bool,
+    /// One consumer per pipeline.
+    pub consumers: bool,
+}
+
+/// Running parts, stopped by [`Running::stop`].
+pub struct Running {
+    /// Where the edge listens, when it runs.
+    pub edge_addr: Option<SocketAddr>,
+    shutdown: watch::Sender<bool>,
+    edge_task: Option<JoinHandle<()>>,
+    consumer_tasks: Vec<JoinHandle<()>>,
+    producer: Option<Producer>,
+}
+
+/// Full topic names of `pipelines`.
+pub fn topic_names(cfg: &Config, pipelines: &[Pipeline]) -> Vec<String> {
+    pipelines
+        .iter()
+        .map(|p| format!("{}{}", cfg.kafka.topic_prefix, p.topic))
+        .collect()
+}
+
+/// Applies migrations and creates topics; returns the migrations applied.
+pub async fn migrate(cfg: &Config) -> Result<Vec<String>, StartError> {
+    let pipelines = pipeline::load(cfg.pipelines_dir.as_deref())?;
+    let applied = schema::migrate(
+        &clickhouse::server(&cfg.clickhouse),
+        &cfg.clickhouse.database,
+    )
+    .await?;
+    topics::ensure(&cfg.kafka, &topic_names(cfg, &pipelines)).await?;
+    Ok(applied)
+}
+
+/// The key store the edge and `keys create` use.
+pub fn key_store(cfg: &Config) -> KeyStore {
+    KeyStore::new(
+        clickhouse::database(&cfg.clickhouse),
+        Duration::from_millis(cfg.edge.key_cache_ttl_ms),
+        Duration::from_millis(cfg.edge.key_miss_ttl_ms),
+    )
+}
+
+/// Starts `parts`. The edge binds `cfg.listen` (port 0 picks a free port).
+pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
+    let pipelines = pipeline::load(cfg.pipelines_dir.as_deref())?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut running = Running {
+        edge_addr: None,
+        shutdown,
+        edge_task: None,
+        consumer_tasks: Vec::new(),
+        producer: None,
+    };
+    if parts.consumers {
+        for p in &pipelines {
+            let group = format!("{}-{}", cfg.kafka.group_prefix, p.name);
+            let topic = format!("{}{}", cfg.kafka.topic_prefix, p.topic);
+            let consumer = Consumer::new(&cfg.kafka, &group, &topic)?;
+            let db = clickhouse::database(&cfg.clickhouse);
+            running.consumer_tasks.push(tokio::spawn(worker::run(
+                p.clone(),
+                consumer,
+                db,
+                shutdown_rx.clone(),
+            )));
+        }
+    }
+    if parts.edge {
+        let producer = Producer::new(&cfg.kafka)?;
+        let ready = Arc::new(AtomicBool::new(true));
+        tokio::spawn(watch_broker(
+            producer.clone(),
+            ready.clone(),
+            shutdown_rx.clone(),
+        ));
+        let state = Arc::new(EdgeState {
+            keys: key_store(cfg),
+            producer: producer.clone(),
+            in_flight: Semaphore::new(cfg.edge.max_concurrent_requests),
+            max_body_bytes: cfg.edge.max_body_bytes,
+            body_timeout: Duration::from_millis(cfg.edge.request_timeout_ms),
+            ready: ready.clone(),
+        });
+        let app = edge::router(state, &pipelines, &cfg.kafka.topic_prefix).merge(
+            crate::control::router(ready, crate::telemetry::metrics_handle()),
+        );
+        let listener = TcpListener::bind(cfg.listen).await?;
+        running.edge_addr = Some(listener.local_addr()?);
+        let mut stop = shutdown_rx.clone();
+        running.edge_task = Some(tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "edge server stopped");
+            }
+        }));
+        running.producer = Some(producer);
+    }
+    Ok(running)
+}
+
+/// Keeps `ready` equal to "the broker answers metadata requests".
+async fn watch_broker(
+    producer: Producer,
+    ready: Arc<AtomicBool>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let reachable = producer.reachable(Duration::from_secs(2)).await;
+        if ready.swap(reachable, Ordering::Relaxed) != reachable {
+            tracing::warn!(reachable, "broker reachability changed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+impl Running {
+    /// Stops everything in order and waits for it.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(edge) = self.edge_task.take() {
+            let _ = edge.await;
+        }
+        if let Some(producer) = self.producer.take()
+            && let Err(e) = producer.flush(Duration::from_secs(10)).await
+        {
+            tracing::warn!(error = %e, "producer flush on shutdown");
+        }
+        for task in self.consumer_tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn termination_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,175 @@
+//! The ClickHouse schema: the migrations in `sql/` and the column list of
+//! each stream's table, which is the RowBinary layout the edge writes.
+//!
+//! Migrations are applied in file order and recorded in `schema_migrations`;
+//! every statement is idempotent (`IF NOT EXISTS`), so a re-run, or two
+//! migrators racing, converge on the same schema.
+
+use crate::pipeline::StreamKind;
+
+/// The migrations, in order (the binary carries `sql/`; a test checks the list).
+pub const MIGRATIONS: [(&str, &str); 1] = [("0001_init", include_str!("../../sql/0001_init.sql"))];
+
+/// Columns of a stream's table, in RowBinary order (record version 1).
+pub fn columns(kind: StreamKind) -> &'static str {
+    match kind {
+        StreamKind::Events => {
+            "org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, \
+             ai_model, ai_input, ai_output, convo_id, properties, attachments, properties_truncated"
+        }
+        StreamKind::Signals => {
+            "org, project, signal_id, event_id, signal_name, signal_type, sentiment, attachment_id, \
+             timestamp, timestamp_ms, received_at, properties"
+        }
+        StreamKind::Users => {
+            "org, project, user_id, traits, timestamp, timestamp_ms, received_at, version"
+        }
+        StreamKind::PartialEvents => {
+            "org, project, event_id, patch_id, user_id, event, timestamp, timestamp_ms, received_at, \
+             ai_model, ai_input, ai_output, convo_id, properties, attachments, properties_truncated, \
+             is_pending, seq"
+        }
+    }
+}
+
+/// Splits a migration file into statements (`;` at the end of a line).
+pub fn statements(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in sql.lines() {
+        let code = line.split("--").next().unwrap_or("");
+        if code.trim().is_empty() {
+            continue;
+        }
+        current.push_str(code);
+        current.push('\n');
+        if code.trim_end().ends_with(';') {
+            let stmt = current.trim().trim_end_matches(';').trim().to_string();
+            out.push(stmt);
+            current.clear();
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_string());
+    }
+    out
+}
+
+/// Why migrating failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    /// The database name is not a plain identifier.
+    #[error("database name {0:?} must be [A-Za-z0-9_]+")]
+    BadDatabaseName(String),
+    /// A statement failed.
+    #[error("migration {version}: {source}")]
+    Statement {
+        /// The migration.
+        version: String,
+        /// The server's answer.
+        source: clickhouse::error::Error,
+    },
+    /// Bookkeeping failed.
+    #[error("migrations table: {0}")]
+    Bookkeeping(#[from] clickhouse::error::Error),
+}
+
+/// Creates the database and applies pending migrations; returns those applied.
+pub async fn migrate(
+    server: &clickhouse::Client,
+    database: &str,
+) -> Result<Vec<String>, MigrateError> {
+    if database.is_empty()
+        || !database
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(MigrateError::BadDatabaseName(database.to_string()));
+    }
+    // An identifier cannot be a bound parameter; it was checked above.
+    server
+        .query(&format!("CREATE DATABASE IF NOT EXISTS {database}"))
+        .execute()
+        .await?;
+    let db = server.clone().with_database(database);
+    db.query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version String, applied_at DateTime DEFAULT now()) \
+         ENGINE = ReplacingMergeTree() ORDER BY version",
+    )
+    .execute()
+    .await?;
+    let done: Vec<String> = db
+        .query("SELECT DISTINCT version FROM schema_migrations")
+        .fetch_all()
+        .await?;
+    let mut applied = Vec::new();
+    for (version, sql) in MIGRATIONS {
+        if done.iter().any(|v| v == version) {
+            continue;
+        }
+        for stmt in statements(sql) {
+            // Raw: migration text is ours, and `?` must not be read as a placeholder.
+            db.query_raw(&stmt)
+                .execute()
+                .await
+                .map_err(|source| MigrateError::Statement {
+                    version: version.to_string(),
+                    source,
+                })?;
+        }
+        db.query("INSERT INTO schema_migrations (version) VALUES (?)")
+            .bind(version)
+            .execute()
+            .await?;
+        applied.push(version.to_string());
+    }
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sql_file_is_a_migration() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("sql/ exists")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".sql"))
+            .map(|n| n.trim_end_matches(".sql").to_string())
+            .collect();
+        files.sort();
+        let listed: Vec<String> = MIGRATIONS.iter().map(|(v, _)| v.to_string()).collect();
+        assert_eq!(files, listed);
+    }
+
+    #[test]
+    fn statements_split_and_drop_comments() {
+        let s = statements("-- c\nCREATE TABLE a (x String); -- tail\n\nSELECT 1;\n");
+        assert_eq!(s, vec!["CREATE TABLE a (x String)", "SELECT 1"]);
+    }
+
+    #[test]
+    fn column_lists_match_the_tables_in_sql() {
+        let sql = MIGRATIONS[0].1;
+        for (kind, table) in [
+            (StreamKind::Events, "events"),
+            (StreamKind::Signals, "signals"),
+            (StreamKind::Users, "users"),
+            (StreamKind::PartialEvents, "partial_events"),
+        ] {
+            let start = sql
+                .find(&format!("CREATE TABLE IF NOT EXISTS {table} ("))
+                .expect("table in sql");
+            let body = &sql[start..];
+            let body = &body[body.find('(').unwrap_or(0) + 1..body.find(") ENGINE").unwrap_or(0)];
+            let cols: Vec<&str> = body
+                .lines()
+                .filter_map(|l| l.split_whitespace().next())
+                .collect();
+            let listed: Vec<&str> = columns(kind).split(',').map(str::trim).collect();
+            assert_eq!(cols, listed, "{table}");
+        }
+    }
+}
