@@ -4,6 +4,7 @@
 # (crates.io, built once and cached). Everything is idempotent:
 #
 #   scripts/components.sh install   # apt + cargo install, skipped when present
+#   scripts/components.sh sdk       # the real Raindrop Python SDK in a cached venv (tests)
 #   scripts/components.sh start     # start both on free loopback ports (reuses running ones)
 #   scripts/components.sh stop      # stop what `start` started
 #   scripts/components.sh env       # print the DOWNPOUR_* variables for the running pair
@@ -39,6 +40,22 @@ install() {
     cargo install tansu --version "$TANSU_VERSION" --locked \
       --features dynostore,libsql --root "$CACHE/tansu-$TANSU_VERSION" >&2
   fi
+}
+
+SDK_VERSION=0.0.75
+SDK_VENV=$CACHE/venv-sdk
+
+sdk() {
+  if [ -x "$SDK_VENV/bin/python" ] && "$SDK_VENV/bin/python" - <<PYEOF 2>/dev/null
+import importlib.metadata as m, sys
+sys.exit(0 if m.version("raindrop-ai") == "$SDK_VERSION" else 1)
+PYEOF
+  then return; fi
+  log "installing raindrop-ai $SDK_VERSION into $SDK_VENV"
+  python3 -m venv "$SDK_VENV"
+  # pip 23.2's resolver gives up on the SDK's tracing dependencies; a current pip does not.
+  "$SDK_VENV/bin/pip" install -q -U pip >&2
+  "$SDK_VENV/bin/pip" install -q "raindrop-ai==$SDK_VERSION" >&2
 }
 
 wait_for() { # name deadline_s command...
@@ -117,8 +134,9 @@ stop() {
 
 case "${1:-}" in
   install) install ;;
+  sdk) sdk ;;
   start) start ;;
   stop) stop ;;
   env) cat "$RUN_DIR/env" ;;
-  *) echo "usage: $0 install|start|stop|env" >&2; exit 2 ;;
+  *) echo "usage: $0 install|sdk|start|stop|env" >&2; exit 2 ;;
 esac

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite against real components (README, Quick start):
+# installs ClickHouse, tansu and the Raindrop Python SDK if missing, starts a
+# private ClickHouse + broker pair under .run/test, runs lints, unit and
+# integration tests and the benches in test mode, then stops the pair.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE=${DOWNPOUR_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/downpour}
+# Dependencies build once per machine, whatever clone runs the tests.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+export DOWNPOUR_RUN_DIR=$PWD/.run/test
+
+scripts/components.sh install
+scripts/components.sh sdk
+# Compile before starting servers so they are not idle during the build.
+cargo build --all-targets --locked
+scripts/components.sh stop >/dev/null 2>&1 || true
+scripts/components.sh start
+trap 'scripts/components.sh stop' EXIT
+# shellcheck disable=SC1091
+source "$DOWNPOUR_RUN_DIR/env"
+export DOWNPOUR_SDK_PYTHON=$CACHE/venv-sdk/bin/python
+
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --all-targets --locked

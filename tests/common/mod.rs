@@ -1,0 +1,219 @@
+//! Test harness: the real runtime against the real broker and ClickHouse
+//! that `scripts/test.sh` started (their addresses come from `DOWNPOUR_*`,
+//! or from `.run/test/env` when a test is run by hand).
+//!
+//! Each harness gets its own database, topic prefix and consumer groups, so
+//! tests run in parallel without seeing each other's rows.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use downpour::config::Config;
+use downpour::registry::keys::Role;
+use downpour::registry::slug::Slug;
+use downpour::runtime::{self, Parts, Running};
+
+/// How long a test waits for rows before failing.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A running downpour (edge + consumers) with its own database and topics.
+pub struct Harness {
+    pub cfg: Config,
+    pub running: Option<Running>,
+    pub base: String,
+    pub db: clickhouse::Client,
+    pub http: reqwest::Client,
+}
+
+/// Loads `DOWNPOUR_*` from `.run/test/env` for variables not already set.
+fn load_env_file() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".run/test/env");
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    for line in text.lines() {
+        let Some((k, v)) = line.trim_start_matches("export ").split_once('=') else {
+            continue;
+        };
+        if !v.starts_with("${") && std::env::var_os(k).is_none() {
+            // SAFETY: called before any thread of the test reads the environment.
+            unsafe { std::env::set_var(k, v) };
+        }
+    }
+}
+
+/// A configuration with a private database, topic prefix and group prefix.
+pub fn private_config(name: &str) -> Config {
+    load_env_file();
+    let mut cfg = Config::load(None).expect("configuration");
+    let unique = format!(
+        "t_{name}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    cfg.clickhouse.database = unique.clone();
+    cfg.kafka.topic_prefix = format!("{unique}.");
+    cfg.kafka.group_prefix = unique;
+    cfg.kafka.partitions = 2;
+    cfg.listen = "127.0.0.1:0".parse().expect("addr");
+    cfg
+}
+
+impl Harness {
+    /// Migrates a private database and topics, then starts edge and consumers.
+    pub async fn start(name: &str) -> Harness {
+        Harness::start_with(
+            private_config(name),
+            Parts {
+                edge: true,
+                consumers: true,
+            },
+            true,
+        )
+        .await
+    }
+
+    /// Starts `parts` with `cfg`, migrating first if `migrate`.
+    pub async fn start_with(cfg: Config, parts: Parts, migrate: bool) -> Harness {
+        if migrate {
+            runtime::migrate(&cfg).await.expect("migrate");
+        }
+        let running = runtime::start(&cfg, parts).await.expect("start");
+        let base = running
+            .edge_addr
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_default();
+        let db = downpour::sink::clickhouse::database(&cfg.clickhouse);
+        Harness {
+            cfg,
+            running: Some(running),
+            base,
+            db,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A new key for `org`.
+    pub async fn key(&self, org: &str, project: Option<&str>, role: Role) -> String {
+        let project = project.map(|p| Slug::parse(p).expect("slug"));
+        runtime::key_store(&self.cfg)
+            .create(org, project.as_ref(), role)
+            .await
+            .expect("key")
+            .secret
+    }
+
+    /// A new org write key.
+    pub async fn write_key(&self, org: &str) -> String {
+        self.key(org, None, Role::Write).await
+    }
+
+    /// POSTs `body` to `path` and returns status, headers and body text.
+    pub async fn post(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        project: Option<&str>,
+        body: &str,
+    ) -> Response {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json");
+        if let Some(key) = key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        if let Some(project) = project {
+            request = request.header("x-raindrop-project-id", project);
+        }
+        let response = request
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap_or("").to_string());
+        let body = response.text().await.unwrap_or_default();
+        Response {
+            status,
+            retry_after,
+            body,
+        }
+    }
+
+    /// Polls `sql` (one `?` bound to `org`) until it returns `expected` rows' worth.
+    pub async fn wait_count(&self, sql: &str, org: &str, expected: u64) -> u64 {
+        let started = Instant::now();
+        loop {
+            let n: u64 = self
+                .db
+                .query(sql)
+                .bind(org)
+                .fetch_one()
+                .await
+                .expect("count query");
+            if n >= expected || started.elapsed() > DEADLINE {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// All rows of `sql` with `org` bound to its `?`.
+    pub async fn rows<T>(&self, sql: &str, org: &str) -> Vec<T>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        self.db
+            .query(sql)
+            .bind(org)
+            .fetch_all::<T>()
+            .await
+            .expect("rows query")
+    }
+
+    /// Stops downpour and drops the private database.
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+        let server = downpour::sink::clickhouse::server(&self.cfg.clickhouse);
+        let _ = server
+            .query(&format!(
+                "DROP DATABASE IF EXISTS {}",
+                self.cfg.clickhouse.database
+            ))
+            .execute()
+            .await;
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub body: String,
+}
+
+impl Response {
+    /// The parsed JSON error body `{"error": {message, type, code, param}}`.
+    pub fn error(&self) -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(&self.body)
+            .unwrap_or_else(|_| panic!("JSON error body, got {:?}", self.body));
+        let e = v
+            .get("error")
+            .cloned()
+            .unwrap_or_else(|| panic!("no error object in {v}"));
+        assert_eq!(e["code"], self.status, "code mirrors the status: {v}");
+        assert!(
+            e["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "message: {v}"
+        );
+        assert!(e["type"].as_str().is_some(), "type: {v}");
+        e
+    }
+}
