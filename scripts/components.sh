@@ -5,6 +5,7 @@
 #
 #   scripts/components.sh install   # apt + cargo install, skipped when present
 #   scripts/components.sh sdk       # the real Raindrop Python SDK in a cached venv (tests)
+#   scripts/components.sh chdb      # current ClickHouse embedded (chdb-core) in a cached venv (tests)
 #   scripts/components.sh start     # start both on free loopback ports (reuses running ones)
 #   scripts/components.sh stop      # stop what `start` started
 #   scripts/components.sh env       # print the DOWNPOUR_* variables for the running pair
@@ -56,6 +57,24 @@ PYEOF
   # pip 23.2's resolver gives up on the SDK's tracing dependencies; a current pip does not.
   "$SDK_VENV/bin/pip" install -q -U pip >&2
   "$SDK_VENV/bin/pip" install -q "raindrop-ai==$SDK_VERSION" >&2
+}
+
+# Current ClickHouse, embedded (PRODUCT.md): tests/current_clickhouse.rs runs
+# sql/ and edge-encoded RowBinary rows on it; ~180 MB wheel, no server.
+CHDB_VERSION=26.9.0
+CHDB_VENV=$CACHE/venv-chdb
+
+chdb() {
+  if [ -x "$CHDB_VENV/bin/python" ] && "$CHDB_VENV/bin/python" - <<PYEOF 2>/dev/null
+import importlib.metadata as m, sys
+import chdb
+sys.exit(0 if m.version("chdb-core") == "$CHDB_VERSION" else 1)
+PYEOF
+  then return; fi
+  log "installing chdb-core $CHDB_VERSION into $CHDB_VENV"
+  python3 -m venv "$CHDB_VENV"
+  "$CHDB_VENV/bin/pip" install -q -U pip >&2
+  "$CHDB_VENV/bin/pip" install -q "chdb-core==$CHDB_VERSION" >&2
 }
 
 wait_for() { # name deadline_s command...
@@ -135,8 +154,9 @@ stop() {
 case "${1:-}" in
   install) install ;;
   sdk) sdk ;;
+  chdb) chdb ;;
   start) start ;;
   stop) stop ;;
   env) cat "$RUN_DIR/env" ;;
-  *) echo "usage: $0 install|sdk|start|stop|env" >&2; exit 2 ;;
+  *) echo "usage: $0 install|sdk|chdb|start|stop|env" >&2; exit 2 ;;
 esac

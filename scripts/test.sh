@@ -12,6 +12,7 @@ export DOWNPOUR_RUN_DIR=$PWD/.run/test
 
 scripts/components.sh install
 scripts/components.sh sdk
+scripts/components.sh chdb
 # Compile before starting servers so they are not idle during the build.
 cargo build --all-targets --locked
 scripts/components.sh stop >/dev/null 2>&1 || true

@@ -1,0 +1,102 @@
+"""Runs downpour's schema and edge-encoded rows on current ClickHouse, embedded
+(chdb-core, pinned by scripts/components.sh chdb), for tests/current_clickhouse.rs.
+
+    apply.py SESSION_DIR DATABASE STATEMENTS_JSON \
+        --load TABLE COLUMNS ROWS_FILE [--load ...] \
+        --event-id ID --partial-id ID --user-id ID
+
+STATEMENTS_JSON is [{"version": "0001_init", "sql": "CREATE ..."}, ...], the
+output of downpour's own splitter, so this runs exactly what `migrate` runs.
+Each statement runs twice (migrations are idempotent). Each --load is one
+INSERT of a RowBinary file, in order. Prints one JSON object of reader query
+results on stdout; on any ClickHouse error prints it on stderr and exits 1.
+"""
+import argparse
+import json
+import sys
+
+import chdb
+from chdb import session
+
+# Readers get plain numbers and UTC wall-clock times whatever the machine's zone.
+OUT = " SETTINGS output_format_json_quote_64bit_integers = 0, session_timezone = 'UTC'"
+
+
+def literal(s):
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def fail(what, sql, err):
+    print(f"{what} failed on ClickHouse {chdb.engine_version}:\n{sql}\n--\n{err}", file=sys.stderr)
+    sys.exit(1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("session_dir")
+    ap.add_argument("database")
+    ap.add_argument("statements")
+    ap.add_argument("--load", nargs=3, action="append", default=[],
+                    metavar=("TABLE", "COLUMNS", "FILE"))
+    ap.add_argument("--event-id", required=True)
+    ap.add_argument("--partial-id", required=True)
+    ap.add_argument("--user-id", required=True)
+    a = ap.parse_args()
+    with open(a.statements) as f:
+        statements = json.load(f)
+
+    sess = session.Session(a.session_dir)
+
+    def run(what, sql, fmt="CSV"):
+        try:
+            return sess.query(sql, fmt).bytes().decode()
+        except Exception as e:  # chdb raises ChdbError (or RuntimeError in older builds)
+            fail(what, sql, e)
+
+    def rows(sql):
+        out = run("query", sql + OUT, "JSONEachRow")
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def one(sql):
+        r = rows(sql)
+        return r[0] if r else None
+
+    def count(sql):
+        return one(sql)["c"]
+
+    db = a.database
+    run("create database", f"CREATE DATABASE IF NOT EXISTS {db}")
+    run("use database", f"USE {db}")
+    for round_ in (1, 2):
+        for i, s in enumerate(statements, 1):
+            run(f"migration {s['version']} statement {i} (run {round_})", s["sql"])
+
+    loaded = []
+    for table, columns, path in a.load:
+        before = count(f"SELECT count() AS c FROM {table}")
+        run(f"RowBinary load into {table}",
+            f"INSERT INTO {table} ({columns}) FROM INFILE {literal(path)} FORMAT RowBinary")
+        loaded.append({"table": table, "rows": count(f"SELECT count() AS c FROM {table}") - before})
+
+    ev, pp, uid = literal(a.event_id), literal(a.partial_id), literal(a.user_id)
+    result = {
+        "version": one("SELECT version() AS v")["v"],
+        "statements": len(statements),
+        "loaded": loaded,
+        "events_rows": count("SELECT count() AS c FROM events"),
+        "events_view_count": count("SELECT count() AS c FROM events_view"),
+        "event_count": count(f"SELECT count() AS c FROM events_view WHERE event_id = {ev}"),
+        "event": one(f"SELECT * FROM events_view WHERE event_id = {ev}"),
+        "partial_final": one(f"SELECT * FROM partial_events_final WHERE event_id = {pp}"),
+        "partial_in_events_view": count(
+            f"SELECT count() AS c FROM events_view WHERE event_id = {pp}"),
+        "signals_view_count": count("SELECT count() AS c FROM signals_view"),
+        "users_view_count": count("SELECT count() AS c FROM users_view"),
+        "user": one(f"SELECT * FROM users_view WHERE user_id = {uid}"),
+    }
+    sess.close()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
