@@ -209,8 +209,10 @@ pub fn new_id() -> String {
 /// Key added to properties that were cut to fit the per-event limit.
 pub const TRUNCATED_MARK: &str = "$truncated";
 
-/// Writes `properties` keeping whole entries, in order, while they fit in
-/// `budget` bytes, then marks the object with `"$truncated": true`.
+/// Writes `properties` keeping every whole entry that fits in `budget`
+/// bytes, in order (a large entry is skipped, later small ones kept), then
+/// marks the object with `"$truncated": true` (a sent `$truncated` key is
+/// replaced by the mark, never duplicated).
 ///
 /// raindrop-http-api.md: "Event has a limit of 1 MB. Properties will be
 /// truncated for larger events." Keeping whole entries keeps the JSON valid.
@@ -221,6 +223,9 @@ pub fn write_truncated(properties: &Value<'_, '_>, budget: usize, out: &mut Vec<
     if let Some(obj) = properties.as_object() {
         let mut entry = Vec::new();
         for (key, value) in obj.iter() {
+            if key == TRUNCATED_MARK {
+                continue;
+            }
             entry.clear();
             // Writing into a Vec cannot fail.
             let _ = serde_json::to_writer(&mut entry, key);
@@ -233,4 +238,21 @@ pub fn write_truncated(properties: &Value<'_, '_>, budget: usize, out: &mut Vec<
         }
     }
     out.extend_from_slice(mark.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_marks_once_and_keeps_valid_json() {
+        let mut body = br#"{"$truncated": "mine", "a": 1, "big": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "b": 2}"#.to_vec();
+        let tape = simd_json::to_tape(&mut body).expect("json");
+        let mut out = Vec::new();
+        write_truncated(&tape.as_value(), 40, &mut out);
+        let text = String::from_utf8(out).expect("utf8");
+        assert_eq!(text.matches(TRUNCATED_MARK).count(), 1, "{text}");
+        let parsed: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(parsed, serde_json::json!({"a": 1, "b": 2, "$truncated": true}));
+    }
 }

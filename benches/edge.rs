@@ -1,0 +1,100 @@
+//! Benchmarks of the edge's hot path: parse + validate + encode of one
+//! request body (`downpour::edge::validate::encode`), from JSON bytes to the
+//! Kafka record values (header + RowBinary rows). No HTTP, auth or Kafka.
+//!
+//! Groups:
+//! - `events_1`: one SDK-like event of about 500 bytes (`user_id`, `event`,
+//!   `event_id`, `timestamp`, `ai_data` with model/input/output/convo_id,
+//!   `properties` with a few keys);
+//! - `events_100`: a batch of 100 such events;
+//! - `signals_10`: a batch of 10 signals.
+//!
+//! Throughput is reported in items (events or signals) per second. simd-json
+//! parses in place, so every iteration gets a fresh copy of the body; the
+//! copy is made outside the timed section (`iter_batched`).
+//!
+//! Run: `cargo bench --bench edge` (add `-- --quick` for a short run, or a
+//! group name such as `-- events_100` to run one group).
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use downpour::edge::validate::{Envelope, encode};
+use downpour::pipeline::{self, Limits, StreamKind};
+
+/// One event as the Python SDK sends it, about 500 bytes.
+fn event(i: usize) -> String {
+    format!(
+        r#"{{"event_id":"6f1c2d3e-4b5a-4c6d-8e7f-{i:012}","user_id":"user-{i:06}","event":"chat_message","timestamp":"2024-01-02T03:04:05.500123","properties":{{"$context":{{"library":{{"name":"python-sdk","version":"0.0.75"}}}},"plan":"paid","latency_ms":812,"tool_calls":2,"experiment":"exp_a"}},"ai_data":{{"model":"gpt-4o-mini","input":"What is the weather like in Lisbon today? Answer briefly.","output":"It is sunny and 24 degrees in Lisbon, with a light breeze from the north-west.","convo_id":"conv-{i:08}"}}}}"#
+    )
+}
+
+/// One signal as the Python SDK sends it (explicit nulls included).
+fn signal(i: usize) -> String {
+    format!(
+        r#"{{"event_id":"6f1c2d3e-4b5a-4c6d-8e7f-{i:012}","signal_name":"thumbs_up","timestamp":"2024-01-02T03:04:05.500123","properties":{{"location":"chat_ui"}},"attachment_id":null,"signal_type":"feedback","sentiment":"POSITIVE"}}"#
+    )
+}
+
+fn array(items: impl Iterator<Item = String>) -> Vec<u8> {
+    format!("[{}]", items.collect::<Vec<_>>().join(",")).into_bytes()
+}
+
+fn limits(kind: StreamKind) -> Limits {
+    pipeline::load(None)
+        .expect("built-in pipelines load")
+        .into_iter()
+        .find(|p| p.kind == kind)
+        .expect("a pipeline per kind")
+        .limits
+}
+
+fn bench_body(c: &mut Criterion, name: &str, kind: StreamKind, items: u64, body: Vec<u8>) {
+    let limits = limits(kind);
+    let env = Envelope {
+        org: "org_bench",
+        project: "default",
+        received_us: 1_700_000_000_000_000,
+    };
+    // The body must be valid, or the bench measures the refusal path.
+    let encoded = encode(kind, &limits, &mut body.clone(), &env).expect("bench body is valid");
+    assert_eq!(encoded.items as u64, items);
+
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Elements(items));
+    group.bench_function(format!("{} bytes", body.len()), |b| {
+        b.iter_batched(
+            || body.clone(),
+            |mut bytes| black_box(encode(kind, &limits, &mut bytes, &env)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn edge(c: &mut Criterion) {
+    let one = array((0..1).map(event));
+    assert!(
+        (450..600).contains(&one.len()),
+        "one event is ~500 bytes: {}",
+        one.len()
+    );
+    bench_body(c, "events_1", StreamKind::Events, 1, one);
+    bench_body(
+        c,
+        "events_100",
+        StreamKind::Events,
+        100,
+        array((0..100).map(event)),
+    );
+    bench_body(
+        c,
+        "signals_10",
+        StreamKind::Signals,
+        10,
+        array((0..10).map(signal)),
+    );
+}
+
+criterion_group!(benches, edge);
+criterion_main!(benches);
