@@ -160,11 +160,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("downpour-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let file = dir.join("downpour.toml");
-        std::fs::write(&file, "[edge]\nmax_body_bytes = 1234\n[kafka]\nlinger_ms = 9\n").expect("write");
+        std::fs::write(
+            &file,
+            "[edge]\nmax_body_bytes = 1234\n[kafka]\nlinger_ms = 9\n",
+        )
+        .expect("write");
         let cfg = Config::load(Some(&file)).expect("loads");
         assert_eq!(cfg.edge.max_body_bytes, 1234);
         assert_eq!(cfg.kafka.linger_ms, 9);
-        assert_eq!(cfg.edge.key_cache_ttl_ms, 5_000, "unset fields keep defaults");
+        assert_eq!(
+            cfg.edge.key_cache_ttl_ms, 5_000,
+            "unset fields keep defaults"
+        );
         std::fs::write(&file, "[edge]\nmax_body_bytes = \"lots\"\n").expect("write");
         assert!(Config::load(Some(&file)).is_err());
         assert!(Config::load(Some(&dir.join("missing.toml"))).is_err());

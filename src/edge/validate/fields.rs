@@ -253,6 +253,9 @@ mod tests {
         let text = String::from_utf8(out).expect("utf8");
         assert_eq!(text.matches(TRUNCATED_MARK).count(), 1, "{text}");
         let parsed: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
-        assert_eq!(parsed, serde_json::json!({"a": 1, "b": 2, "$truncated": true}));
+        assert_eq!(
+            parsed,
+            serde_json::json!({"a": 1, "b": 2, "$truncated": true})
+        );
     }
 }
