@@ -26,6 +26,17 @@ pub struct Config {
     pub clickhouse: ClickHouseConfig,
     /// Edge limits and caches.
     pub edge: EdgeConfig,
+    /// The projects registry.
+    pub registry: RegistryConfig,
+}
+
+/// Projects registry settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegistryConfig {
+    /// How long the edge caches an org's projects (raindrop-projects.md ingest table).
+    pub cache_ttl_ms: u64,
+    /// Pending slugs an org may have unless its own limit is set.
+    pub default_pending_limit: u32,
 }
 
 /// Kafka settings shared by producer, consumers and `migrate`.
@@ -102,12 +113,16 @@ impl Default for Config {
                 key_cache_ttl_ms: 5_000,
                 key_miss_ttl_ms: 1_000,
             },
+            registry: RegistryConfig {
+                cache_ttl_ms: 5_000,
+                default_pending_limit: 50,
+            },
         }
     }
 }
 
 /// Sections whose fields may be set as `DOWNPOUR_<SECTION>_<FIELD>`.
-const SECTIONS: [&str; 3] = ["kafka", "clickhouse", "edge"];
+const SECTIONS: [&str; 4] = ["kafka", "clickhouse", "edge", "registry"];
 
 impl Config {
     /// Loads defaults, then `file` if given, then the environment.

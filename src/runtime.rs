@@ -18,9 +18,12 @@ use crate::bus::consumer::Consumer;
 use crate::bus::producer::Producer;
 use crate::bus::topics;
 use crate::config::Config;
+use crate::control::projects::AdminState;
 use crate::edge::{self, EdgeState};
 use crate::pipeline::{self, Pipeline, PipelineError};
+use crate::registry::admission::Admission;
 use crate::registry::keys::KeyStore;
+use crate::registry::projects::ProjectStore;
 use crate::sink::schema::{self, MigrateError};
 use crate::sink::{clickhouse, worker};
 
@@ -89,6 +92,14 @@ pub fn key_store(cfg: &Config) -> KeyStore {
     )
 }
 
+/// The projects registry.
+pub fn project_store(cfg: &Config) -> ProjectStore {
+    ProjectStore::new(
+        clickhouse::database(&cfg.clickhouse),
+        cfg.registry.default_pending_limit,
+    )
+}
+
 /// Starts `parts`. The edge binds `cfg.listen` (port 0 picks a free port).
 pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
     let pipelines = pipeline::load(cfg.pipelines_dir.as_deref())?;
@@ -122,17 +133,31 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
             ready.clone(),
             shutdown_rx.clone(),
         ));
+        let projects = project_store(cfg);
+        let admission = Admission::new(
+            projects.clone(),
+            Duration::from_millis(cfg.registry.cache_ttl_ms),
+        );
+        let admin = Arc::new(AdminState {
+            keys: key_store(cfg),
+            projects,
+            admission: admission.clone(),
+        });
         let state = Arc::new(EdgeState {
             keys: key_store(cfg),
+            admission,
             producer: producer.clone(),
             in_flight: Semaphore::new(cfg.edge.max_concurrent_requests),
             max_body_bytes: cfg.edge.max_body_bytes,
             body_timeout: Duration::from_millis(cfg.edge.request_timeout_ms),
             ready: ready.clone(),
         });
-        let app = edge::router(state, &pipelines, &cfg.kafka.topic_prefix).merge(
-            crate::control::router(ready, crate::telemetry::metrics_handle()),
-        );
+        let app = edge::router(state, &pipelines, &cfg.kafka.topic_prefix)
+            .merge(crate::control::router(
+                ready,
+                crate::telemetry::metrics_handle(),
+            ))
+            .merge(crate::control::projects::router(admin));
         let listener = TcpListener::bind(cfg.listen).await?;
         running.edge_addr = Some(listener.local_addr()?);
         let mut stop = shutdown_rx.clone();

@@ -1,5 +1,6 @@
-//! Operator endpoints served beside the ingest routes: liveness, readiness
-//! (false while the broker is unreachable) and Prometheus metrics.
+//! The control plane served beside the ingest routes: liveness, readiness
+//! (false while the broker is unreachable), Prometheus metrics, and the
+//! projects admin API (`projects`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,6 +9,8 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
+
+pub mod projects;
 
 /// `/healthz`, `/readyz` and `/metrics`.
 pub fn router(ready: Arc<AtomicBool>, metrics: PrometheusHandle) -> Router {

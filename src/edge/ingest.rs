@@ -12,6 +12,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use super::error::ApiError;
 use super::validate::{self, Envelope};
 use super::{EdgeState, Route};
+use crate::registry::admission::Refusal;
 use crate::registry::keys::Principal;
 use crate::registry::slug::{Slug, SlugError};
 
@@ -61,6 +62,7 @@ async fn process(
         .authenticate(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
         .await?;
     let project = project_of(headers, &principal)?;
+    admit(state, &principal, &project).await?;
     check_content_type(headers)?;
     let mut bytes = read_body(body, state.max_body_bytes, state.body_timeout).await?;
     let received_us = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
@@ -124,6 +126,32 @@ fn project_of(headers: &HeaderMap, principal: &Principal) -> Result<Slug, ApiErr
         });
     }
     Ok(slug)
+}
+
+/// Applies the ingest table of raindrop-projects.md: archived → 403, a new
+/// slug beyond the org's pending limit → 403, otherwise accepted.
+async fn admit(state: &EdgeState, principal: &Principal, project: &Slug) -> Result<(), ApiError> {
+    let refusal = match state.admission.admit(&principal.org, project).await {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(refusal)) => refusal,
+        Err(e) => {
+            tracing::warn!(error = %e, "project check failed");
+            return Err(ApiError::unavailable(
+                "project registry unavailable, retry shortly",
+            ));
+        }
+    };
+    let message = match refusal {
+        Refusal::Archived => format!("project {project} is archived and accepts no data"),
+        Refusal::PendingLimit(limit) => format!(
+            "project {project} does not exist and the org already has {limit} projects with data not yet created \
+             (its limit); create some of them first"
+        ),
+    };
+    Err(ApiError {
+        param: Some("X-Raindrop-Project-Id".into()),
+        ..ApiError::new(StatusCode::FORBIDDEN, "permission_error", message)
+    })
 }
 
 /// Bodies are JSON; a missing Content-Type is tolerated, another one is a 415.

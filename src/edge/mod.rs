@@ -1,6 +1,7 @@
 //! The edge: Raindrop's ingest HTTP API in front of Kafka.
 //!
-//! A request goes auth → project → body → validate+encode → publish, and is
+//! A request goes auth → project → admission → body → validate+encode →
+//! publish, and is
 //! answered 204 only after Kafka acknowledged every record (acks=all). Any
 //! refusal is a 4xx naming the item and field; a broker that cannot take the
 //! records is a 503 with `Retry-After`, never a 204.
@@ -19,12 +20,15 @@ use tokio::sync::Semaphore;
 
 use crate::bus::producer::Producer;
 use crate::pipeline::{Limits, Pipeline, StreamKind};
+use crate::registry::admission::Admission;
 use crate::registry::keys::KeyStore;
 
 /// What every ingest request shares.
 pub struct EdgeState {
     /// Key lookup.
     pub keys: KeyStore,
+    /// The project check (ingest table of raindrop-projects.md).
+    pub admission: Admission,
     /// Kafka producer.
     pub producer: Producer,
     /// Bounds requests in flight; beyond it the edge answers 503.

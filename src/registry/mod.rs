@@ -3,5 +3,7 @@
 //! Invariants: a secret is never stored or logged in plaintext; a slug that
 //! reaches the bus has passed [`slug::Slug::parse`].
 
+pub mod admission;
 pub mod keys;
+pub mod projects;
 pub mod slug;

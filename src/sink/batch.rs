@@ -17,10 +17,27 @@ use crate::pipeline::BatchPolicy;
 /// Rows waiting for one INSERT, grouped by project.
 #[derive(Default)]
 pub struct Batch {
-    groups: HashMap<Vec<u8>, Vec<u8>>,
+    groups: HashMap<Vec<u8>, Group>,
     rows: usize,
     bytes: usize,
     opened: Option<Instant>,
+}
+
+#[derive(Default)]
+struct Group {
+    rows: Vec<u8>,
+    count: u64,
+}
+
+/// Rows a flush wrote for one project (for `project_activity`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// Org.
+    pub org: String,
+    /// Project slug.
+    pub project: String,
+    /// Rows written.
+    pub rows: u64,
 }
 
 /// The rows of at most `max_projects_per_insert` projects: one INSERT.
@@ -35,12 +52,12 @@ impl Batch {
     /// Appends the rows of one record.
     pub fn push(&mut self, key: &[u8], rows: &[u8], count: u32) {
         self.opened.get_or_insert_with(Instant::now);
-        match self.groups.get_mut(key) {
-            Some(group) => group.extend_from_slice(rows),
-            None => {
-                self.groups.insert(key.to_vec(), rows.to_vec());
-            }
-        }
+        let group = match self.groups.get_mut(key) {
+            Some(group) => group,
+            None => self.groups.entry(key.to_vec()).or_default(),
+        };
+        group.rows.extend_from_slice(rows);
+        group.count += u64::from(count);
         self.rows += count as usize;
         self.bytes += rows.len();
     }
@@ -65,23 +82,37 @@ impl Batch {
         self.opened.map(|t| t + policy.max_age())
     }
 
-    /// Empties the batch into INSERT-sized chunks.
-    pub fn drain(&mut self, policy: &BatchPolicy) -> Vec<Chunk> {
-        let mut groups: Vec<(Vec<u8>, Vec<u8>)> = self.groups.drain().collect();
+    /// Empties the batch into INSERT-sized chunks, and the rows per project.
+    pub fn drain(&mut self, policy: &BatchPolicy) -> (Vec<Chunk>, Vec<Activity>) {
+        let mut groups: Vec<(Vec<u8>, Group)> = self.groups.drain().collect();
         groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let per_insert = policy.max_projects_per_insert.max(1);
-        let chunks = groups
-            .chunks(per_insert)
-            .map(|part| Chunk {
-                projects: part.len(),
-                pieces: part
-                    .iter()
-                    .map(|(_, rows)| Bytes::copy_from_slice(rows))
-                    .collect(),
+        let activity = groups
+            .iter()
+            .filter_map(|(key, group)| {
+                let (org, project) = std::str::from_utf8(key).ok()?.split_once('/')?;
+                Some(Activity {
+                    org: org.to_string(),
+                    project: project.to_string(),
+                    rows: group.count,
+                })
             })
             .collect();
+        let per_insert = policy.max_projects_per_insert.max(1);
+        let mut chunks = Vec::new();
+        let mut groups = groups.into_iter().peekable();
+        while groups.peek().is_some() {
+            let pieces: Vec<Bytes> = groups
+                .by_ref()
+                .take(per_insert)
+                .map(|(_, g)| Bytes::from(g.rows))
+                .collect();
+            chunks.push(Chunk {
+                projects: pieces.len(),
+                pieces,
+            });
+        }
         *self = Batch::default();
-        chunks
+        (chunks, activity)
     }
 }
 
@@ -105,7 +136,9 @@ mod tests {
             batch.push(format!("org/p{p}").as_bytes(), b"r", 1);
             batch.push(format!("org/p{p}").as_bytes(), b"s", 1);
         }
-        let chunks = batch.drain(&policy(100));
+        let (chunks, activity) = batch.drain(&policy(100));
+        assert_eq!(activity.len(), 250);
+        assert!(activity.iter().all(|a| a.org == "org" && a.rows == 2));
         let sizes: Vec<usize> = chunks.iter().map(|c| c.projects).collect();
         assert_eq!(sizes, vec![100, 100, 50]);
         let total: usize = chunks.iter().flat_map(|c| &c.pieces).map(|p| p.len()).sum();

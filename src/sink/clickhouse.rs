@@ -6,7 +6,7 @@
 
 use crate::config::ClickHouseConfig;
 use crate::pipeline::StreamKind;
-use crate::sink::batch::Chunk;
+use crate::sink::batch::{Activity, Chunk};
 use crate::sink::schema;
 
 /// A client for the server (no database selected).
@@ -40,4 +40,27 @@ pub async fn insert(
         insert.send(piece.clone()).await?;
     }
     insert.end().await
+}
+
+/// Records rows per project after a flush (`project_activity`, the pending panel's source).
+pub async fn record_activity(
+    db: &clickhouse::Client,
+    stream: &str,
+    activity: &[Activity],
+) -> Result<(), clickhouse::error::Error> {
+    if activity.is_empty() {
+        return Ok(());
+    }
+    let values = vec!["(?, ?, ?, ?, now())"; activity.len()].join(", ");
+    let mut query = db.query(&format!(
+        "INSERT INTO project_activity (org, project, stream, rows, last_seen) VALUES {values}"
+    ));
+    for a in activity {
+        query = query
+            .bind(&a.org)
+            .bind(&a.project)
+            .bind(stream)
+            .bind(a.rows);
+    }
+    query.execute().await
 }

@@ -8,7 +8,10 @@
 use crate::pipeline::StreamKind;
 
 /// The migrations, in order (the binary carries `sql/`; a test checks the list).
-pub const MIGRATIONS: [(&str, &str); 1] = [("0001_init", include_str!("../../sql/0001_init.sql"))];
+pub const MIGRATIONS: [(&str, &str); 2] = [
+    ("0001_init", include_str!("../../sql/0001_init.sql")),
+    ("0002_projects", include_str!("../../sql/0002_projects.sql")),
+];
 
 /// Columns of a stream's table, in RowBinary order (record version 1).
 pub fn columns(kind: StreamKind) -> &'static str {

@@ -82,32 +82,16 @@ async fn flush(
 ) -> bool {
     let stream = pipeline.kind.name();
     let rows = batch.rows();
-    for chunk in batch.drain(&pipeline.batch) {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            let started = std::time::Instant::now();
-            match clickhouse::insert(db, &pipeline.table, pipeline.kind, &chunk).await {
-                Ok(()) => {
-                    metrics::histogram!("downpour_consumer_insert_seconds", "stream" => stream)
-                        .record(started.elapsed().as_secs_f64());
-                    break;
-                }
-                Err(e) => {
-                    metrics::counter!("downpour_consumer_insert_errors_total", "stream" => stream)
-                        .increment(1);
-                    tracing::warn!(stream, error = %e, retry_in = ?backoff, "insert failed");
-                    if *shutdown.borrow() {
-                        consumer.forget_pending();
-                        return false;
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.changed() => {}
-                    }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-            }
+    let (chunks, activity) = batch.drain(&pipeline.batch);
+    for chunk in &chunks {
+        let write = || clickhouse::insert(db, &pipeline.table, pipeline.kind, chunk);
+        if !retry(stream, "insert", write, consumer, shutdown).await {
+            return false;
         }
+    }
+    let write = || clickhouse::record_activity(db, stream, &activity);
+    if !retry(stream, "activity", write, consumer, shutdown).await {
+        return false;
     }
     metrics::counter!("downpour_consumer_rows_total", "stream" => stream).increment(rows as u64);
     if let Err(e) = consumer.commit() {
@@ -116,4 +100,43 @@ async fn flush(
         consumer.forget_pending();
     }
     true
+}
+
+/// Runs `write` until it succeeds (backoff doubling to [`MAX_BACKOFF`]).
+/// Returns false if shutdown came first; pending offsets are then forgotten.
+async fn retry<F, Fut>(
+    stream: &'static str,
+    what: &'static str,
+    write: F,
+    consumer: &mut Consumer,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ::clickhouse::error::Error>>,
+{
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let started = std::time::Instant::now();
+        match write().await {
+            Ok(()) => {
+                metrics::histogram!("downpour_consumer_write_seconds", "stream" => stream, "what" => what)
+                    .record(started.elapsed().as_secs_f64());
+                return true;
+            }
+            Err(e) => {
+                metrics::counter!("downpour_consumer_write_errors_total", "stream" => stream, "what" => what).increment(1);
+                tracing::warn!(stream, what, error = %e, retry_in = ?backoff, "ClickHouse write failed");
+                if *shutdown.borrow() {
+                    consumer.forget_pending();
+                    return false;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
 }

@@ -144,6 +144,38 @@ impl Harness {
         }
     }
 
+    /// Sends `method path` with a JSON `body` (admin API).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        body: Option<serde_json::Value>,
+    ) -> Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("authorization", format!("Bearer {key}"));
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap_or("").to_string());
+        let body = response.text().await.unwrap_or_default();
+        Response {
+            status,
+            retry_after,
+            body,
+        }
+    }
+
     /// Polls `sql` (one `?` bound to `org`) until it returns `expected` rows' worth.
     pub async fn wait_count(&self, sql: &str, org: &str, expected: u64) -> u64 {
         let started = Instant::now();
@@ -200,6 +232,12 @@ pub struct Response {
 }
 
 impl Response {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|_| panic!("JSON body, got {:?}", self.body))
+    }
+
     /// The parsed JSON error body `{"error": {message, type, code, param}}`.
     pub fn error(&self) -> serde_json::Value {
         let v: serde_json::Value = serde_json::from_str(&self.body)

@@ -1,0 +1,358 @@
+//! The projects admin API (raindrop-projects.md, projects-crud-api.md):
+//!
+//! | route | who |
+//! | `GET /v1/projects`, `GET /v1/projects/{slug}`, `GET /v1/projects/pending` | owner, admin, member |
+//! | `POST /v1/projects`, `PATCH`/`PUT /v1/projects/{slug}` | owner, admin |
+//! | `POST /v1/projects/{slug}/archive`, `DELETE /v1/projects/{slug}` (archives) | owner, admin |
+//! | `PUT /v1/org/settings` (`pending_limit`) | owner |
+//!
+//! "Creating, renaming, and archiving projects is restricted to Owner and
+//! Admin roles. Members can send data to and view existing projects". SDK
+//! write keys are not admin credentials: 403.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+
+use crate::edge::error::ApiError;
+use crate::registry::admission::Admission;
+use crate::registry::keys::{KeyStore, Principal, Role};
+use crate::registry::projects::{Changes, ProjectError, ProjectStore, Settings};
+use crate::registry::slug::Slug;
+
+/// What the admin handlers share.
+pub struct AdminState {
+    /// Authentication.
+    pub keys: KeyStore,
+    /// The registry.
+    pub projects: ProjectStore,
+    /// The edge's cached view, invalidated after changes made here.
+    pub admission: Admission,
+}
+
+type Shared = State<Arc<AdminState>>;
+
+/// The admin routes.
+pub fn router(state: Arc<AdminState>) -> Router {
+    Router::new()
+        .route("/v1/projects", get(list).post(create))
+        .route("/v1/projects/pending", get(pending))
+        .route(
+            "/v1/projects/{slug}",
+            get(show).patch(patch).put(replace).delete(archive),
+        )
+        .route("/v1/projects/{slug}/archive", post(archive))
+        .route("/v1/org/settings", put(org_settings))
+        .with_state(state)
+}
+
+async fn authorize(
+    state: &AdminState,
+    headers: &HeaderMap,
+    allowed: &[Role],
+) -> Result<Principal, ApiError> {
+    let principal = state
+        .keys
+        .authenticate(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
+        .await?;
+    if !allowed.contains(&principal.role) {
+        return Err(forbidden(format!(
+            "a {} key may not do this",
+            principal.role.as_str()
+        )));
+    }
+    Ok(principal)
+}
+
+const READ: &[Role] = &[Role::Owner, Role::Admin, Role::Member];
+const MANAGE: &[Role] = &[Role::Owner, Role::Admin];
+
+fn forbidden(message: String) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "permission_error", message)
+}
+
+fn json(status: StatusCode, value: &impl serde::Serialize) -> Response {
+    let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".into());
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn slug_param(raw: &str) -> Result<Slug, ApiError> {
+    Slug::from_header(Some(raw)).map_err(|e| ApiError::bad_request("slug", &e.to_string()))
+}
+
+impl From<ProjectError> for ApiError {
+    fn from(e: ProjectError) -> ApiError {
+        match e {
+            ProjectError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            ProjectError::Conflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
+            ProjectError::Invalid {
+                ref field,
+                ref reason,
+            } => ApiError::bad_request(field, reason),
+            ProjectError::Unavailable(_) | ProjectError::Down(_) => {
+                ApiError::unavailable("registry unavailable, retry shortly")
+            }
+        }
+    }
+}
+
+fn respond(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn list(State(state): Shared, headers: HeaderMap) -> Response {
+    respond(
+        async {
+            let who = authorize(&state, &headers, READ).await?;
+            let projects = state.projects.list(&who.org).await?;
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "projects": projects }),
+            ))
+        }
+        .await,
+    )
+}
+
+async fn show(State(state): Shared, headers: HeaderMap, Path(slug): Path<String>) -> Response {
+    respond(
+        async {
+            let who = authorize(&state, &headers, READ).await?;
+            let slug = slug_param(&slug)?;
+            let project = state
+                .projects
+                .get(&who.org, &slug)
+                .await?
+                .ok_or(ProjectError::NotFound(slug.to_string()))?;
+            Ok(json(StatusCode::OK, &project))
+        }
+        .await,
+    )
+}
+
+async fn pending(State(state): Shared, headers: HeaderMap) -> Response {
+    respond(
+        async {
+            let who = authorize(&state, &headers, READ).await?;
+            let pending = state.projects.pending(&who.org).await?;
+            let limit = state.projects.pending_limit(&who.org).await?;
+            let remaining = limit.saturating_sub(u32::try_from(pending.len()).unwrap_or(u32::MAX));
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "pending": pending, "limit": limit, "remaining": remaining }),
+            ))
+        }
+        .await,
+    )
+}
+
+async fn create(State(state): Shared, headers: HeaderMap, body: Bytes) -> Response {
+    respond(
+        async {
+            let who = authorize(&state, &headers, MANAGE).await?;
+            let body = parse_object(&body)?;
+            let raw_slug = body
+                .get("slug")
+                .or_else(|| body.get("canonical_name"))
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| ApiError::bad_request("slug", "required"))?;
+            let slug =
+                Slug::parse(raw_slug).map_err(|e| ApiError::bad_request("slug", &e.to_string()))?;
+            let changes = changes_from(&body, Settings::default(), false)?;
+            let project = state
+                .projects
+                .create(&who.org, &slug, changes.name.clone(), changes)
+                .await?;
+            state.admission.invalidate(&who.org).await;
+            Ok(json(StatusCode::CREATED, &project))
+        }
+        .await,
+    )
+}
+
+async fn patch(
+    state: Shared,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Response {
+    update(state, headers, slug, body, false).await
+}
+
+async fn replace(
+    state: Shared,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Response {
+    update(state, headers, slug, body, true).await
+}
+
+/// PATCH changes the fields given; PUT replaces every mutable field
+/// (absent ones return to their defaults). The slug never changes.
+async fn update(
+    State(state): Shared,
+    headers: HeaderMap,
+    slug: String,
+    body: Bytes,
+    full: bool,
+) -> Response {
+    respond(
+        async {
+            let who = authorize(&state, &headers, MANAGE).await?;
+            let slug = slug_param(&slug)?;
+            let body = parse_object(&body)?;
+            for key in ["slug", "canonical_name"] {
+                if let Some(v) = body.get(key)
+                    && v.as_str() != Some(slug.as_str())
+                {
+                    return Err(ApiError::bad_request(key, "is immutable"));
+                }
+            }
+            let current = state
+                .projects
+                .get(&who.org, &slug)
+                .await?
+                .ok_or(ProjectError::NotFound(slug.to_string()))?;
+            let base = if full {
+                Settings::default()
+            } else {
+                current.settings
+            };
+            let mut changes = changes_from(&body, base, full)?;
+            if full {
+                changes.name = Some(changes.name.unwrap_or_else(|| slug.to_string()));
+                changes.metadata = Some(changes.metadata.unwrap_or_else(|| serde_json::json!({})));
+            }
+            let project = state.projects.update(&who.org, &slug, changes).await?;
+            state.admission.invalidate(&who.org).await;
+            Ok(json(StatusCode::OK, &project))
+        }
+        .await,
+    )
+}
+
+async fn archive(State(state): Shared, headers: HeaderMap, Path(slug): Path<String>) -> Response {
+    respond(
+        async {
+            let who = authorize(&state, &headers, MANAGE).await?;
+            let slug = slug_param(&slug)?;
+            let project = state.projects.archive(&who.org, &slug).await?;
+            state.admission.invalidate(&who.org).await;
+            Ok(json(StatusCode::OK, &project))
+        }
+        .await,
+    )
+}
+
+async fn org_settings(State(state): Shared, headers: HeaderMap, body: Bytes) -> Response {
+    respond(
+        async {
+            let who = authorize(&state, &headers, &[Role::Owner]).await?;
+            let body = parse_object(&body)?;
+            let limit = body
+                .get("pending_limit")
+                .and_then(|v| v.as_u64())
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request("pending_limit", "required, a positive integer")
+                })?;
+            state.projects.set_pending_limit(&who.org, limit).await?;
+            state.admission.invalidate(&who.org).await;
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "pending_limit": limit }),
+            ))
+        }
+        .await,
+    )
+}
+
+fn parse_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request("body", "must be a JSON object")),
+        Err(e) => Err(ApiError::bad_request(
+            "body",
+            &format!("is not valid JSON ({e})"),
+        )),
+    }
+}
+
+/// Reads name, metadata and settings. Settings may be nested under
+/// `settings` or given flat (`{"rate_limit_rpm": 60}`, as collieai-projects.md
+/// shows); fields not given keep `base`.
+fn changes_from(
+    body: &serde_json::Map<String, serde_json::Value>,
+    base: Settings,
+    _full: bool,
+) -> Result<Changes, ApiError> {
+    let mut changes = Changes::default();
+    if let Some(v) = body.get("name") {
+        let name = v
+            .as_str()
+            .ok_or_else(|| ApiError::bad_request("name", "must be a string"))?;
+        if name.trim().is_empty() || name.len() > 256 {
+            return Err(ApiError::bad_request("name", "must be 1 to 256 characters"));
+        }
+        changes.name = Some(name.to_string());
+    }
+    if let Some(v) = body.get("metadata") {
+        if !v.is_object() {
+            return Err(ApiError::bad_request("metadata", "must be an object"));
+        }
+        changes.metadata = Some(v.clone());
+    }
+    let nested = match body.get("settings") {
+        None => None,
+        Some(serde_json::Value::Object(map)) => Some(map),
+        Some(_) => return Err(ApiError::bad_request("settings", "must be an object")),
+    };
+    let field = |name: &str| nested.and_then(|m| m.get(name)).or_else(|| body.get(name));
+    let mut settings = base;
+    let mut touched = false;
+    if let Some(v) = field("rate_limit_rpm") {
+        touched = true;
+        settings.rate_limit_rpm = match v {
+            serde_json::Value::Null => None,
+            v => Some(positive_u32(v).ok_or_else(|| {
+                ApiError::bad_request(
+                    "settings.rate_limit_rpm",
+                    "must be null or a positive integer",
+                )
+            })?),
+        };
+    }
+    for (name, slot) in [
+        ("body_retention_hours", &mut settings.body_retention_hours),
+        ("log_retention_days", &mut settings.log_retention_days),
+    ] {
+        if let Some(v) = field(name) {
+            touched = true;
+            *slot = positive_u32(v).ok_or_else(|| {
+                ApiError::bad_request(&format!("settings.{name}"), "must be a positive integer")
+            })?;
+        }
+    }
+    if touched || nested.is_some() {
+        changes.settings = Some(settings);
+    } else if _full {
+        changes.settings = Some(base);
+    }
+    Ok(changes)
+}
+
+fn positive_u32(v: &serde_json::Value) -> Option<u32> {
+    v.as_u64()
+        .filter(|n| *n > 0)
+        .and_then(|n| u32::try_from(n).ok())
+}

@@ -1,0 +1,191 @@
+//! The edge's project check: may this org send to this slug? (raindrop-projects.md, "Behavior")
+//!
+//! | project sent | result |
+//! | unset, empty, `default` | accepted (never looked up) |
+//! | active or pending slug | accepted |
+//! | archived slug | 403 |
+//! | new slug, org under its pending limit | accepted, recorded as pending |
+//! | new slug beyond the limit | 403 |
+//!
+//! Each org's view (its projects, pending slugs and limit) is cached in moka,
+//! so a request for a known slug does no I/O. Only a *new* slug costs a round
+//! trip: under a per-org lock the edge reloads the view, checks the limit and
+//! records the slug. Edges share the limit through ClickHouse, so N edges that
+//! admit new slugs of one org in the same instant can overshoot the limit by
+//! at most N − 1 slugs (each one passes the check before seeing the others'
+//! rows). If the registry is unreachable, the last view loaded is served
+//! (stale) and counted in `downpour_registry_stale_total`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+
+use super::projects::{ProjectError, ProjectStore};
+use super::slug::Slug;
+
+/// What the edge knows about a slug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlugState {
+    /// A created, active project.
+    Active,
+    /// An archived project: data refused.
+    Archived,
+    /// Seen on ingest, not created yet: data accepted and stored.
+    Pending,
+    /// New, and the org had no room for another pending slug.
+    OverLimit,
+}
+
+/// Why the edge refuses a slug (both are 403s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The project is archived.
+    Archived,
+    /// The org has this many pending slugs already.
+    PendingLimit(u32),
+}
+
+/// One org's slugs as the edge sees them.
+#[derive(Debug, Default)]
+pub struct OrgView {
+    slugs: HashMap<String, SlugState>,
+    pending: u32,
+    limit: u32,
+}
+
+impl OrgView {
+    fn decide(&self, slug: &str) -> Option<Result<(), Refusal>> {
+        match self.slugs.get(slug)? {
+            SlugState::Active | SlugState::Pending => Some(Ok(())),
+            SlugState::Archived => Some(Err(Refusal::Archived)),
+            SlugState::OverLimit => Some(Err(Refusal::PendingLimit(self.limit))),
+        }
+    }
+}
+
+#[derive(Debug, clickhouse::Row, serde::Deserialize)]
+struct SlugRow {
+    slug: String,
+    status: String,
+}
+
+/// The cached project check.
+#[derive(Clone)]
+pub struct Admission {
+    store: ProjectStore,
+    cache: moka::future::Cache<String, Arc<OrgView>>,
+    last_loaded: Arc<DashMap<String, Arc<OrgView>>>,
+}
+
+impl Admission {
+    /// A check over `store`, caching each org's view for `ttl`.
+    pub fn new(store: ProjectStore, ttl: Duration) -> Self {
+        let cache = moka::future::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(ttl)
+            .build();
+        Admission {
+            store,
+            cache,
+            last_loaded: Arc::new(DashMap::new()),
+        }
+    }
+
+    /// Decides whether `org` may send to `slug`; `Err` only when the registry
+    /// cannot be asked and nothing is cached for the org.
+    pub async fn admit(&self, org: &str, slug: &Slug) -> Result<Result<(), Refusal>, ProjectError> {
+        if slug.is_default() {
+            return Ok(Ok(()));
+        }
+        let view = match self.cache.get(org).await {
+            Some(view) => view,
+            None => self.load_cached(org).await?,
+        };
+        match view.decide(slug.as_str()) {
+            Some(decision) => Ok(decision),
+            None => self.admit_new(org, slug).await,
+        }
+    }
+
+    async fn load_cached(&self, org: &str) -> Result<Arc<OrgView>, ProjectError> {
+        let loaded = self.cache.try_get_with_by_ref(org, self.load(org)).await;
+        match loaded {
+            Ok(view) => Ok(view),
+            Err(e) => match self.last_loaded.get(org) {
+                Some(view) => {
+                    metrics::counter!("downpour_registry_stale_total").increment(1);
+                    tracing::warn!(org, error = %e, "registry unreachable, serving the last view");
+                    Ok(view.clone())
+                }
+                None => Err(ProjectError::Down(e.to_string())),
+            },
+        }
+    }
+
+    async fn load(&self, org: &str) -> Result<Arc<OrgView>, ProjectError> {
+        let rows: Vec<SlugRow> = self
+            .store
+            .db()
+            .query("SELECT slug, status FROM projects FINAL WHERE org = ?")
+            .bind(org)
+            .fetch_all()
+            .await?;
+        let mut view = OrgView {
+            limit: self.store.pending_limit(org).await?,
+            ..OrgView::default()
+        };
+        for row in rows {
+            let state = if row.status == "archived" {
+                SlugState::Archived
+            } else {
+                SlugState::Active
+            };
+            view.slugs.insert(row.slug, state);
+        }
+        for (slug, _) in self.store.pending_slugs(org).await? {
+            view.slugs.entry(slug).or_insert(SlugState::Pending);
+            view.pending += 1;
+        }
+        let view = Arc::new(view);
+        self.last_loaded.insert(org.to_string(), view.clone());
+        Ok(view)
+    }
+
+    /// A slug this edge has not seen: reload, check the limit, record it.
+    async fn admit_new(&self, org: &str, slug: &Slug) -> Result<Result<(), Refusal>, ProjectError> {
+        let _guard = self.store.lock_org(org).await;
+        let fresh = self.load(org).await?;
+        if let Some(decision) = fresh.decide(slug.as_str()) {
+            self.cache.insert(org.to_string(), fresh).await;
+            return Ok(decision);
+        }
+        let mut view = OrgView {
+            slugs: fresh.slugs.clone(),
+            pending: fresh.pending,
+            limit: fresh.limit,
+        };
+        let decision = if view.pending >= view.limit {
+            view.slugs.insert(slug.to_string(), SlugState::OverLimit);
+            metrics::counter!("downpour_registry_refused_total", "reason" => "pending_limit")
+                .increment(1);
+            Err(Refusal::PendingLimit(view.limit))
+        } else {
+            self.store.record_pending(org, slug).await?;
+            view.slugs.insert(slug.to_string(), SlugState::Pending);
+            view.pending += 1;
+            metrics::counter!("downpour_registry_pending_recorded_total").increment(1);
+            Ok(())
+        };
+        let view = Arc::new(view);
+        self.last_loaded.insert(org.to_string(), view.clone());
+        self.cache.insert(org.to_string(), view).await;
+        Ok(decision)
+    }
+
+    /// Forgets the cached view of `org` (after an admin change in this process).
+    pub async fn invalidate(&self, org: &str) {
+        self.cache.invalidate(org).await;
+    }
+}
