@@ -157,7 +157,8 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
                 ready,
                 crate::telemetry::metrics_handle(),
             ))
-            .merge(crate::control::projects::router(admin));
+            .merge(crate::control::projects::router(admin.clone()))
+            .merge(crate::control::keys::router(admin));
         let listener = TcpListener::bind(cfg.listen).await?;
         running.edge_addr = Some(listener.local_addr()?);
         let mut stop = shutdown_rx.clone();

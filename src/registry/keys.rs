@@ -199,15 +199,21 @@ impl KeyStore {
         project: Option<&Slug>,
         role: Role,
     ) -> Result<NewKey, KeyStoreError> {
-        let mut rng = rand::rng();
-        let id: String = (0..ID_LEN)
-            .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)]))
-            .collect();
-        let secret_part: String = (&mut rng)
-            .sample_iter(Alphanumeric)
-            .take(SECRET_LEN)
-            .map(char::from)
-            .collect();
+        // The thread-local RNG is not Send: keep it out of the awaits below.
+        let (id, secret_part) = {
+            let mut rng = rand::rng();
+            let id: String = (0..ID_LEN)
+                .map(|_| {
+                    char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])
+                })
+                .collect();
+            let secret_part: String = (&mut rng)
+                .sample_iter(Alphanumeric)
+                .take(SECRET_LEN)
+                .map(char::from)
+                .collect();
+            (id, secret_part)
+        };
         let secret = format!("{PREFIX}{id}_{secret_part}");
         let version = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
         self.db
@@ -230,6 +236,73 @@ impl KeyStore {
             role,
         };
         Ok(NewKey { secret, principal })
+    }
+}
+
+/// A key as listings show it: never the secret.
+#[derive(Debug, Clone, serde::Serialize, clickhouse::Row, Deserialize)]
+pub struct KeyInfo {
+    /// Public id.
+    pub id: String,
+    /// The key's visible start, `dp_<id>_…`.
+    pub prefix: String,
+    /// Project the key is scoped to, empty for org keys.
+    pub project: String,
+    /// Role name.
+    pub role: String,
+    /// Creation time, seconds since the epoch.
+    pub created_at: u32,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+impl KeyStore {
+    /// The keys of `org`, optionally only those scoped to `project`, newest first.
+    pub async fn list(
+        &self,
+        org: &str,
+        project: Option<&Slug>,
+    ) -> Result<Vec<KeyInfo>, KeyStoreError> {
+        Ok(self
+            .db
+            .query(
+                "SELECT key_id AS id, concat('dp_', key_id, '_…') AS prefix, project, role, \
+                 toUInt32(created_at) AS created_at, revoked = 1 AS revoked FROM keys FINAL \
+                 WHERE org = ? AND (? = '' OR project = ?) ORDER BY created_at DESC, key_id",
+            )
+            .bind(org)
+            .bind(project.map(Slug::as_str).unwrap_or(""))
+            .bind(project.map(Slug::as_str).unwrap_or(""))
+            .fetch_all()
+            .await?)
+    }
+
+    /// Revokes key `key_id` of `org` (and only of `org`); false if there is no such key.
+    /// Edges stop accepting it once their cached copy expires (`edge.key_cache_ttl_ms`).
+    pub async fn revoke(
+        &self,
+        org: &str,
+        project: Option<&Slug>,
+        key_id: &str,
+    ) -> Result<bool, KeyStoreError> {
+        let keys = self.list(org, project).await?;
+        if !keys.iter().any(|k| k.id == key_id) {
+            return Ok(false);
+        }
+        let version = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
+        self.db
+            .query(
+                "INSERT INTO keys (key_id, org, project, role, secret_hash, revoked, version, created_at) \
+                 SELECT key_id, org, project, role, secret_hash, 1, ?, created_at FROM keys FINAL \
+                 WHERE key_id = ? AND org = ?",
+            )
+            .bind(version)
+            .bind(key_id)
+            .bind(org)
+            .execute()
+            .await?;
+        self.cache.invalidate(key_id).await;
+        Ok(true)
     }
 }
 
