@@ -7,8 +7,9 @@
 //! | new slug, org under its pending limit | accepted, recorded as pending |
 //! | new slug beyond the limit | 403 |
 //!
-//! Each org's view (its projects, pending slugs and limit) is cached in moka,
-//! so a request for a known slug does no I/O. Only a *new* slug costs a round
+//! Each org's view (its projects, pending slugs and limit) is cached in moka
+//! (the sync cache: its lookup is cheaper than the future cache's, and a hit
+//! needs no await), so a request for a known slug does no I/O. Only a *new* slug costs a round
 //! trip: under a per-org lock the edge reloads the view, checks the limit and
 //! records the slug. Edges share the limit through ClickHouse, so N edges that
 //! admit new slugs of one org in the same instant can overshoot the limit by
@@ -75,14 +76,14 @@ struct SlugRow {
 #[derive(Clone)]
 pub struct Admission {
     store: ProjectStore,
-    cache: moka::future::Cache<String, Arc<OrgView>>,
+    cache: moka::sync::Cache<String, Arc<OrgView>>,
     last_loaded: Arc<DashMap<String, Arc<OrgView>>>,
 }
 
 impl Admission {
     /// A check over `store`, caching each org's view for `ttl`.
     pub fn new(store: ProjectStore, ttl: Duration) -> Self {
-        let cache = moka::future::Cache::builder()
+        let cache = moka::sync::Cache::builder()
             .max_capacity(100_000)
             .time_to_live(ttl)
             .build();
@@ -99,7 +100,7 @@ impl Admission {
         if slug.is_default() {
             return Ok(Ok(()));
         }
-        let view = match self.cache.get(org).await {
+        let view = match self.cache.get(org) {
             Some(view) => view,
             None => self.load_cached(org).await?,
         };
@@ -109,10 +110,17 @@ impl Admission {
         }
     }
 
+    /// Loads a missing view once per org at a time (the others wait and reuse it).
     async fn load_cached(&self, org: &str) -> Result<Arc<OrgView>, ProjectError> {
-        let loaded = self.cache.try_get_with_by_ref(org, self.load(org)).await;
-        match loaded {
-            Ok(view) => Ok(view),
+        let _guard = self.store.lock_org(org).await;
+        if let Some(view) = self.cache.get(org) {
+            return Ok(view);
+        }
+        match self.load(org).await {
+            Ok(view) => {
+                self.cache.insert(org.to_string(), view.clone());
+                Ok(view)
+            }
             Err(e) => match self.last_loaded.get(org) {
                 Some(view) => {
                     metrics::counter!("downpour_registry_stale_total").increment(1);
@@ -158,7 +166,7 @@ impl Admission {
         let _guard = self.store.lock_org(org).await;
         let fresh = self.load(org).await?;
         if let Some(decision) = fresh.decide(slug.as_str()) {
-            self.cache.insert(org.to_string(), fresh).await;
+            self.cache.insert(org.to_string(), fresh);
             return Ok(decision);
         }
         let mut view = OrgView {
@@ -180,12 +188,25 @@ impl Admission {
         };
         let view = Arc::new(view);
         self.last_loaded.insert(org.to_string(), view.clone());
-        self.cache.insert(org.to_string(), view).await;
+        self.cache.insert(org.to_string(), view);
         Ok(decision)
+    }
+
+    /// Caches a view of `org` without asking the registry (benches and tests).
+    pub async fn prime(&self, org: &str, slugs: &[(&str, SlugState)], limit: u32) {
+        let mut view = OrgView {
+            limit,
+            ..OrgView::default()
+        };
+        for (slug, state) in slugs {
+            view.slugs.insert((*slug).to_string(), *state);
+            view.pending += u32::from(*state == SlugState::Pending);
+        }
+        self.cache.insert(org.to_string(), Arc::new(view));
     }
 
     /// Forgets the cached view of `org` (after an admin change in this process).
     pub async fn invalidate(&self, org: &str) {
-        self.cache.invalidate(org).await;
+        self.cache.invalidate(org);
     }
 }
