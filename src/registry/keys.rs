@@ -138,6 +138,8 @@ impl Expiry<String, Cached> for KeyExpiry {
 pub struct KeyStore {
     db: clickhouse::Client,
     cache: moka::future::Cache<String, Cached>,
+    /// The last record loaded per key id, served while ClickHouse is unreachable.
+    last_loaded: std::sync::Arc<dashmap::DashMap<String, Cached>>,
 }
 
 impl KeyStore {
@@ -150,7 +152,11 @@ impl KeyStore {
                 miss: miss_ttl,
             })
             .build();
-        Self { db, cache }
+        Self {
+            db,
+            cache,
+            last_loaded: Default::default(),
+        }
     }
 
     /// Authenticates the value of an `Authorization` header.
@@ -168,7 +174,15 @@ impl KeyStore {
             .cache
             .try_get_with(key_id.to_string(), self.load(key_id.to_string()))
             .await
-            .map_err(|e| AuthError::Unavailable(e.to_string()))?
+            .or_else(|e| match self.last_loaded.get(key_id) {
+                // A registry outage must not stop ingest for keys already known.
+                Some(known) => {
+                    metrics::counter!("downpour_registry_stale_total", "what" => "key")
+                        .increment(1);
+                    Ok(known.clone())
+                }
+                None => Err(AuthError::Unavailable(e.to_string())),
+            })?
             .ok_or(AuthError::Invalid)?;
         let presented = hash(token);
         if !bool::from(presented.ct_eq(&record.hash)) || record.revoked {
@@ -187,9 +201,14 @@ impl KeyStore {
             .bind(&key_id)
             .fetch_optional()
             .await?;
-        Ok(row
-            .and_then(|row| record_from_row(key_id, row))
-            .map(Arc::new))
+        let record = row
+            .and_then(|row| record_from_row(key_id.clone(), row))
+            .map(Arc::new);
+        // Only known keys: unknown ids must not grow this map (a flood of bad keys).
+        if record.is_some() {
+            self.last_loaded.insert(key_id, record.clone());
+        }
+        Ok(record)
     }
 
     /// Creates and stores a key; returns its full value once.
@@ -302,6 +321,7 @@ impl KeyStore {
             .execute()
             .await?;
         self.cache.invalidate(key_id).await;
+        self.last_loaded.remove(key_id);
         Ok(true)
     }
 }
