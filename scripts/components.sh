@@ -43,39 +43,29 @@ install() {
   fi
 }
 
+# Python packages the tests use, each in a cached venv of its own:
+# the real Raindrop SDK (tests/python_sdk.rs) and current ClickHouse embedded
+# as chdb-core (tests/current_clickhouse.rs; ~180 MB wheel, no server).
 SDK_VERSION=0.0.75
-SDK_VENV=$CACHE/venv-sdk
-
-sdk() {
-  if [ -x "$SDK_VENV/bin/python" ] && "$SDK_VENV/bin/python" - <<PYEOF 2>/dev/null
-import importlib.metadata as m, sys
-sys.exit(0 if m.version("raindrop-ai") == "$SDK_VERSION" else 1)
-PYEOF
-  then return; fi
-  log "installing raindrop-ai $SDK_VERSION into $SDK_VENV"
-  python3 -m venv "$SDK_VENV"
-  # pip 23.2's resolver gives up on the SDK's tracing dependencies; a current pip does not.
-  "$SDK_VENV/bin/pip" install -q -U pip >&2
-  "$SDK_VENV/bin/pip" install -q "raindrop-ai==$SDK_VERSION" >&2
-}
-
-# Current ClickHouse, embedded (PRODUCT.md): tests/current_clickhouse.rs runs
-# sql/ and edge-encoded RowBinary rows on it; ~180 MB wheel, no server.
 CHDB_VERSION=26.9.0
-CHDB_VENV=$CACHE/venv-chdb
 
-chdb() {
-  if [ -x "$CHDB_VENV/bin/python" ] && "$CHDB_VENV/bin/python" - <<PYEOF 2>/dev/null
+venv() { # name package version [import]
+  local dir=$CACHE/venv-$1 package=$2 version=$3 import=${4:-}
+  if [ -x "$dir/bin/python" ] && "$dir/bin/python" - <<PYEOF 2>/dev/null
 import importlib.metadata as m, sys
-import chdb
-sys.exit(0 if m.version("chdb-core") == "$CHDB_VERSION" else 1)
+${import:+import $import}
+sys.exit(0 if m.version("$package") == "$version" else 1)
 PYEOF
   then return; fi
-  log "installing chdb-core $CHDB_VERSION into $CHDB_VENV"
-  python3 -m venv "$CHDB_VENV"
-  "$CHDB_VENV/bin/pip" install -q -U pip >&2
-  "$CHDB_VENV/bin/pip" install -q "chdb-core==$CHDB_VERSION" >&2
+  log "installing $package $version into $dir"
+  python3 -m venv "$dir"
+  # pip 23.2's resolver gives up on the SDK's tracing dependencies; a current pip does not.
+  "$dir/bin/pip" install -q -U pip >&2
+  "$dir/bin/pip" install -q "$package==$version" >&2
 }
+
+sdk() { venv sdk raindrop-ai "$SDK_VERSION"; }
+chdb() { venv chdb chdb-core "$CHDB_VERSION" chdb; }
 
 wait_for() { # name deadline_s command...
   local name=$1 deadline=$(( $(date +%s) + $2 )); shift 2
