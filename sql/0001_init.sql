@@ -4,9 +4,12 @@
 -- Every data table is partitioned by (org, project): a project's rows never
 -- share a part with another project's, a read of one project prunes to its
 -- partition, and dropping a project's data is one DROP PARTITION.
--- Tables are ReplacingMergeTree keyed by the row's id: a record the consumer
--- delivers twice leaves two identical rows that merges collapse, and readers
--- use the *_view views (FINAL) so they never see the second copy.
+-- Tables are ReplacingMergeTree keyed by (org, project, the row's id): a record
+-- the consumer delivers twice leaves two identical rows that merges collapse,
+-- and readers use the *_view views (FINAL) so they never see the second copy.
+-- org and project lead every sorting key because ClickHouse 18.16's FINAL
+-- merges across partitions: keyed by the id alone, one org's event would hide
+-- another org's event with the same client-chosen id.
 --
 -- The column order of events, signals, users and partial_events is the
 -- RowBinary layout of record version 1 (src/sink/schema.rs): change it only
@@ -30,7 +33,7 @@ CREATE TABLE IF NOT EXISTS events (
     properties_truncated UInt8
 ) ENGINE = ReplacingMergeTree()
 PARTITION BY (org, project)
-ORDER BY (event_id);
+ORDER BY (org, project, event_id);
 
 CREATE TABLE IF NOT EXISTS signals (
     org String,
@@ -47,7 +50,7 @@ CREATE TABLE IF NOT EXISTS signals (
     properties String
 ) ENGINE = ReplacingMergeTree()
 PARTITION BY (org, project)
-ORDER BY (event_id, signal_id);
+ORDER BY (org, project, event_id, signal_id);
 
 -- The latest identify call wins (version = edge receive time in microseconds).
 CREATE TABLE IF NOT EXISTS users (
@@ -61,7 +64,7 @@ CREATE TABLE IF NOT EXISTS users (
     version UInt64
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY (org, project)
-ORDER BY (user_id);
+ORDER BY (org, project, user_id);
 
 -- One row per patch of a partial event. Empty strings mean "not in this patch";
 -- seq (edge receive time, microseconds) orders patches.
@@ -86,7 +89,7 @@ CREATE TABLE IF NOT EXISTS partial_events (
     seq UInt64
 ) ENGINE = ReplacingMergeTree()
 PARTITION BY (org, project)
-ORDER BY (event_id, patch_id);
+ORDER BY (org, project, event_id, patch_id);
 
 -- Partial events merged field by field (the latest patch that set a field
 -- wins), and only once a patch said is_pending = false.

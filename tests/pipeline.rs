@@ -124,6 +124,21 @@ async fn events_land_in_the_project_of_their_header_with_every_field() {
     assert_eq!(attachments, sent["attachments"]);
     assert_eq!(row.properties_truncated, 0);
 
+    // Ids are chosen by clients: the same event_id in another project, and in
+    // another org, is another event (FINAL must not merge across them).
+    let body = serde_json::json!([seed_event("e-support")]).to_string();
+    assert_eq!(
+        h.post("/v1/events/track", Some(&key), Some("other"), &body)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        h.wait_count("SELECT count() FROM events_view WHERE org = ?", "acme", 5)
+            .await,
+        5
+    );
+
     // Another org's key writes elsewhere and never sees acme's rows.
     let other = h.write_key("globex").await;
     let r = h
@@ -131,7 +146,7 @@ async fn events_land_in_the_project_of_their_header_with_every_field() {
             "/v1/events/track",
             Some(&other),
             Some("support-prod"),
-            r#"[{"user_id":"u","event":"x"}]"#,
+            &body,
         )
         .await;
     assert_eq!(r.status, 204);
@@ -141,9 +156,9 @@ async fn events_land_in_the_project_of_their_header_with_every_field() {
         1
     );
     assert_eq!(
-        h.wait_count("SELECT count() FROM events_view WHERE org = ?", "acme", 4)
+        h.wait_count("SELECT count() FROM events_view WHERE org = ?", "acme", 5)
             .await,
-        4
+        5
     );
     h.stop().await;
 }
