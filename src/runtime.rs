@@ -19,6 +19,7 @@ use crate::bus::producer::Producer;
 use crate::bus::topics;
 use crate::config::Config;
 use crate::control::projects::AdminState;
+use crate::control::query::QueryState;
 use crate::edge::{self, EdgeState};
 use crate::pipeline::{self, Pipeline, PipelineError};
 use crate::registry::admission::Admission;
@@ -158,7 +159,12 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
                 crate::telemetry::metrics_handle(),
             ))
             .merge(crate::control::projects::router(admin.clone()))
-            .merge(crate::control::keys::router(admin));
+            .merge(crate::control::keys::router(admin))
+            .merge(crate::control::query::router(Arc::new(QueryState {
+                keys: key_store(cfg),
+                projects: project_store(cfg),
+                db: clickhouse::database(&cfg.clickhouse),
+            })));
         let listener = TcpListener::bind(cfg.listen).await?;
         running.edge_addr = Some(listener.local_addr()?);
         let mut stop = shutdown_rx.clone();

@@ -12,6 +12,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 pub mod keys;
 pub mod projects;
+pub mod query;
 
 /// `/healthz`, `/readyz` and `/metrics`.
 pub fn router(ready: Arc<AtomicBool>, metrics: PrometheusHandle) -> Router {

@@ -1,0 +1,303 @@
+//! The Query API's query string: percent-decoding, `limit`, `since`/`until`
+//! and `cursor`. Pure functions; every refusal is a 400 naming the parameter.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::edge::error::ApiError;
+
+/// Rows per page when `limit` is not given.
+pub const DEFAULT_LIMIT: u32 = 100;
+
+/// Largest `limit`.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// Longest filter value, in bytes. Escaped, three of them stay well inside
+/// ClickHouse's 256 KiB `max_query_size`, so a long value is a 400 here,
+/// never a 5xx there.
+pub const MAX_VALUE_BYTES: usize = 16 * 1024;
+
+/// Longest id the edge stores (`MAX_ID_BYTES` of `edge::validate::fields`):
+/// a longer event or user id cannot exist.
+pub const MAX_ID_BYTES: usize = 1024;
+
+/// The decoded parameters of one request, each name at most once.
+#[derive(Debug, Default)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    /// Decodes `raw` (`a=1&b=2`, `+` and `%XX` decoded). A name outside
+    /// `allowed`, a repeated name, bad percent-encoding or non-UTF-8 is a 400.
+    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Params, ApiError> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for piece in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+            let name = decode(name).map_err(|why| ApiError::bad_request("query", why))?;
+            if !allowed.contains(&name.as_str()) {
+                return Err(ApiError::bad_request(
+                    &shorten(&name),
+                    &format!(
+                        "unknown parameter (this endpoint takes {})",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+            if pairs.iter().any(|(n, _)| *n == name) {
+                return Err(ApiError::bad_request(&name, "given more than once"));
+            }
+            let value = decode(value).map_err(|why| ApiError::bad_request(&name, why))?;
+            pairs.push((name, value));
+        }
+        Ok(Params { pairs })
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A filter value, matched exactly (at most [`MAX_VALUE_BYTES`]).
+    pub fn text(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        match self.get(name) {
+            Some(v) if v.len() > MAX_VALUE_BYTES => Err(ApiError::bad_request(
+                name,
+                &format!("longer than {MAX_VALUE_BYTES} bytes"),
+            )),
+            v => Ok(v),
+        }
+    }
+
+    /// `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
+    pub fn limit(&self) -> Result<u32, ApiError> {
+        let Some(raw) = self.get("limit") else {
+            return Ok(DEFAULT_LIMIT);
+        };
+        raw.parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "limit",
+                    &format!("must be an integer from 1 to {MAX_LIMIT}"),
+                )
+            })
+    }
+
+    /// A time bound in epoch milliseconds: `name` given as epoch milliseconds
+    /// (digits only) or as RFC 3339 / ISO 8601 with a zone (`Z` or an offset;
+    /// encode `+` as `%2B`).
+    pub fn time(&self, name: &str) -> Result<Option<u64>, ApiError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(None);
+        };
+        parse_time(raw).map(Some).ok_or_else(|| {
+            ApiError::bad_request(
+                name,
+                "must be epoch milliseconds or an ISO 8601 time with a zone, at or after 1970",
+            )
+        })
+    }
+
+    /// The `cursor` of the previous page, if given.
+    pub fn cursor(&self) -> Result<Option<Cursor>, ApiError> {
+        self.get("cursor").map(Cursor::decode).transpose()
+    }
+}
+
+/// Epoch milliseconds from digits or RFC 3339.
+fn parse_time(raw: &str) -> Option<u64> {
+    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        return raw.parse().ok();
+    }
+    let t = DateTime::parse_from_rfc3339(raw).ok()?;
+    u64::try_from(t.timestamp_millis()).ok()
+}
+
+/// `timestamp_ms` as ISO 8601 with milliseconds (`2026-01-02T03:04:05.678Z`).
+pub fn iso(ms: u64) -> serde_json::Value {
+    i64::try_from(ms)
+        .ok()
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+        .map(|t| serde_json::Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true)))
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Where the next page starts: the (timestamp_ms, id) of the last row
+/// returned. Rows are ordered by (timestamp_ms DESC, id DESC), so the next
+/// page holds the rows strictly below it.
+///
+/// Encoded `<timestamp_ms>.<id as lowercase hex>`: opaque to clients, free of
+/// characters that need escaping in a URL, and checked whole when it comes back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// Timestamp of the last row, epoch milliseconds.
+    pub ms: u64,
+    /// Id of the last row (event_id or signal_id).
+    pub id: String,
+}
+
+impl Cursor {
+    /// The cursor's text.
+    pub fn encode(&self) -> String {
+        let mut out = format!("{}.", self.ms);
+        for b in self.id.bytes() {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        out
+    }
+
+    /// Parses a cursor this API returned; anything else is a 400 naming `cursor`.
+    pub fn decode(raw: &str) -> Result<Cursor, ApiError> {
+        Cursor::try_decode(raw)
+            .ok_or_else(|| ApiError::bad_request("cursor", "is not a cursor this API returned"))
+    }
+
+    fn try_decode(raw: &str) -> Option<Cursor> {
+        if raw.len() > 21 + 2 * MAX_ID_BYTES {
+            return None;
+        }
+        let (ms, hex) = raw.split_once('.')?;
+        if ms.is_empty() || !ms.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let ms = ms.parse().ok()?;
+        if hex.is_empty() || hex.len() % 2 != 0 {
+            return None;
+        }
+        let bytes = hex
+            .as_bytes()
+            .chunks(2)
+            .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
+            .collect::<Option<Vec<u8>>>()?;
+        let id = String::from_utf8(bytes).ok()?;
+        Some(Cursor { ms, id })
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn nibble(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding of one name or value.
+fn decode(raw: &str) -> Result<String, &'static str> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = |j: usize| bytes.get(j).copied().and_then(hex_digit);
+                match (hex(i + 1), hex(i + 2)) {
+                    (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
+                    _ => return Err("malformed percent-encoding"),
+                }
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| "must be UTF-8")
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    nibble(b.to_ascii_lowercase())
+}
+
+/// A user-supplied name cut to 64 bytes for an error message.
+fn shorten(name: &str) -> String {
+    let mut end = name.len().min(64);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param(e: ApiError) -> Option<String> {
+        e.param
+    }
+
+    #[test]
+    fn decodes_and_refuses_unknown_or_repeated_names() {
+        let p = Params::parse(
+            Some("event=a+b%27%20c&user_id=%E2%9C%93"),
+            &["event", "user_id"],
+        )
+        .expect("parses");
+        assert_eq!(p.text("event").ok().flatten(), Some("a b' c"));
+        assert_eq!(p.text("user_id").ok().flatten(), Some("✓"));
+        let err = |raw| Params::parse(Some(raw), &["event"]).err().and_then(param);
+        assert_eq!(err("nope=1"), Some("nope".into()));
+        assert_eq!(err("event=1&event=2"), Some("event".into()));
+        assert_eq!(err("event=%zz"), Some("event".into()));
+        assert_eq!(err("event=%ff"), Some("event".into()));
+        assert_eq!(err("event=%4"), Some("event".into()));
+        assert!(Params::parse(Some("&&event=&"), &["event"]).is_ok());
+    }
+
+    #[test]
+    fn limit_is_one_to_a_thousand() {
+        let limit = |raw: &str| {
+            Params::parse(Some(raw), &["limit"])
+                .and_then(|p| p.limit())
+                .ok()
+        };
+        assert_eq!(limit(""), Some(DEFAULT_LIMIT));
+        assert_eq!(limit("limit=1"), Some(1));
+        assert_eq!(limit("limit=1000"), Some(1000));
+        for bad in [
+            "limit=0",
+            "limit=1001",
+            "limit=-1",
+            "limit=abc",
+            "limit=",
+            "limit=1.5",
+        ] {
+            assert_eq!(limit(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn times_are_epoch_ms_or_rfc3339() {
+        let t = |raw: &str| parse_time(raw);
+        assert_eq!(t("1767323045678"), Some(1_767_323_045_678));
+        assert_eq!(t("2026-01-02T03:04:05.678Z"), Some(1_767_323_045_678));
+        assert_eq!(t("2026-01-02T04:04:05.678+01:00"), Some(1_767_323_045_678));
+        for bad in ["", "yesterday", "1969-12-31T23:59:59Z", "2026-01-02", "-5"] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
+        assert_eq!(iso(1_767_323_045_678), "2026-01-02T03:04:05.678Z");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        for id in ["e1", "a.b", "' OR 1=1 --", "✓"] {
+            let c = Cursor {
+                ms: 1_767_323_045_678,
+                id: id.into(),
+            };
+            assert_eq!(Cursor::decode(&c.encode()).ok(), Some(c));
+        }
+        for bad in [
+            "", ".", "1.", ".6531", "x.6531", "1.653", "1.zz", "1.ff", "1.6531.", "1e3.65",
+        ] {
+            assert!(Cursor::decode(bad).is_err(), "{bad}");
+        }
+        assert!(Cursor::decode(&"1.".repeat(5000)).is_err());
+    }
+}
