@@ -134,18 +134,21 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
             ready.clone(),
             shutdown_rx.clone(),
         ));
+        // One key store (and cache) for ingest, admin and query: a revocation
+        // made here takes effect at once in this process.
+        let keys = key_store(cfg);
         let projects = project_store(cfg);
         let admission = Admission::new(
             projects.clone(),
             Duration::from_millis(cfg.registry.cache_ttl_ms),
         );
         let admin = Arc::new(AdminState {
-            keys: key_store(cfg),
+            keys: keys.clone(),
             projects,
             admission: admission.clone(),
         });
         let state = Arc::new(EdgeState {
-            keys: key_store(cfg),
+            keys: keys.clone(),
             admission,
             producer: producer.clone(),
             in_flight: Semaphore::new(cfg.edge.max_concurrent_requests),
@@ -161,10 +164,17 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
             .merge(crate::control::projects::router(admin.clone()))
             .merge(crate::control::keys::router(admin))
             .merge(crate::control::query::router(Arc::new(QueryState {
-                keys: key_store(cfg),
+                keys: keys.clone(),
                 projects: project_store(cfg),
                 db: clickhouse::database(&cfg.clickhouse),
-            })));
+            })))
+            .fallback(|| async { not_routed(axum::http::StatusCode::NOT_FOUND, "no such route") })
+            .method_not_allowed_fallback(|| async {
+                not_routed(
+                    axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                    "method not allowed on this route",
+                )
+            });
         let listener = TcpListener::bind(cfg.listen).await?;
         running.edge_addr = Some(listener.local_addr()?);
         let mut stop = shutdown_rx.clone();
@@ -181,6 +191,12 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
         running.producer = Some(producer);
     }
     Ok(running)
+}
+
+/// Unknown routes and methods get the JSON error body too.
+fn not_routed(status: axum::http::StatusCode, message: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    crate::edge::error::ApiError::new(status, "invalid_request_error", message).into_response()
 }
 
 /// Keeps `ready` equal to "the broker answers metadata requests".

@@ -34,7 +34,8 @@ async fn refusals_name_the_item_and_field() {
         assert_eq!(r.error()["param"], "Authorization");
     }
     // A key whose secret part is wrong is refused like an unknown one.
-    let tampered = format!("{}X", &key[..key.len() - 1]);
+    let last = if key.ends_with('X') { 'Y' } else { 'X' };
+    let tampered = format!("{}{last}", &key[..key.len() - 1]);
     assert_eq!(
         h.post("/v1/events/track", Some(&tampered), None, ok)
             .await
@@ -111,6 +112,14 @@ async fn refusals_name_the_item_and_field() {
         .await
         .expect("sent");
     assert_eq!(r.status().as_u16(), 415);
+
+    // Unknown routes and wrong methods answer with the error body too.
+    let r = h.post("/v1/nothing/here", Some(&key), None, ok).await;
+    assert_eq!(r.status, 404);
+    r.error();
+    let r = h.call("DELETE", "/v1/events/track", &key, None).await;
+    assert_eq!(r.status, 405);
+    r.error();
 
     // One good request after all of that; only it reaches ClickHouse.
     assert_eq!(

@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 
+use super::auth::{self, MANAGE, OWNER};
 use super::projects::AdminState;
 use crate::edge::error::ApiError;
 use crate::registry::keys::{KeyStoreError, NewKey, Principal, Role};
@@ -44,20 +45,18 @@ impl From<KeyStoreError> for ApiError {
     }
 }
 
+/// Key management: the role check, and never with a project-scoped key.
 async fn authorize(
     state: &AdminState,
     headers: &HeaderMap,
     allowed: &[Role],
 ) -> Result<Principal, ApiError> {
-    let principal = state
-        .keys
-        .authenticate(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
-        .await?;
-    if !allowed.contains(&principal.role) || principal.project.is_some() {
+    let principal = auth::authorize(&state.keys, headers, allowed).await?;
+    if principal.project.is_some() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "permission_error",
-            format!("a {} key may not manage keys", principal.role.as_str()),
+            "a project-scoped key may not manage keys",
         ));
     }
     Ok(principal)
@@ -110,7 +109,7 @@ async fn create_project(
     Path(slug): Path<String>,
 ) -> Response {
     let result = async {
-        let who = authorize(&state, &headers, &[Role::Owner, Role::Admin]).await?;
+        let who = authorize(&state, &headers, MANAGE).await?;
         let slug = active_project(&state, &who.org, &slug).await?;
         let key = state
             .keys
@@ -127,7 +126,7 @@ async fn list_project(
     Path(slug): Path<String>,
 ) -> Response {
     let result = async {
-        let who = authorize(&state, &headers, &[Role::Owner, Role::Admin]).await?;
+        let who = authorize(&state, &headers, MANAGE).await?;
         let slug = Slug::from_header(Some(&slug))
             .map_err(|e| ApiError::bad_request("slug", &e.to_string()))?;
         let keys = state.keys.list(&who.org, Some(&slug)).await?;
@@ -142,7 +141,7 @@ async fn revoke_project(
     Path((slug, key_id)): Path<(String, String)>,
 ) -> Response {
     let result = async {
-        let who = authorize(&state, &headers, &[Role::Owner, Role::Admin]).await?;
+        let who = authorize(&state, &headers, MANAGE).await?;
         let slug = Slug::from_header(Some(&slug))
             .map_err(|e| ApiError::bad_request("slug", &e.to_string()))?;
         revoked(
@@ -155,7 +154,7 @@ async fn revoke_project(
 
 async fn create_org(State(state): Shared, headers: HeaderMap, body: Bytes) -> Response {
     let result = async {
-        let who = authorize(&state, &headers, &[Role::Owner]).await?;
+        let who = authorize(&state, &headers, OWNER).await?;
         let body: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request("body", &format!("is not valid JSON ({e})")))?;
         let role = body
@@ -173,7 +172,7 @@ async fn create_org(State(state): Shared, headers: HeaderMap, body: Bytes) -> Re
 
 async fn list_org(State(state): Shared, headers: HeaderMap) -> Response {
     let result = async {
-        let who = authorize(&state, &headers, &[Role::Owner]).await?;
+        let who = authorize(&state, &headers, OWNER).await?;
         let keys = state.keys.list(&who.org, None).await?;
         Ok::<_, ApiError>(json(StatusCode::OK, serde_json::json!({ "keys": keys })))
     };
@@ -186,7 +185,7 @@ async fn revoke_org(
     Path(key_id): Path<String>,
 ) -> Response {
     let result = async {
-        let who = authorize(&state, &headers, &[Role::Owner]).await?;
+        let who = authorize(&state, &headers, OWNER).await?;
         revoked(state.keys.revoke(&who.org, None, &key_id).await?, &key_id)
     };
     result.await.unwrap_or_else(IntoResponse::into_response)

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+pub mod auth;
 pub mod keys;
 pub mod projects;
 pub mod query;

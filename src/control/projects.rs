@@ -19,9 +19,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 
+use super::auth::{MANAGE, OWNER, READ, authorize};
 use crate::edge::error::ApiError;
 use crate::registry::admission::Admission;
-use crate::registry::keys::{KeyStore, Principal, Role};
+use crate::registry::keys::KeyStore;
 use crate::registry::projects::{Changes, ProjectError, ProjectStore, Settings};
 use crate::registry::slug::Slug;
 
@@ -49,31 +50,6 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/v1/projects/{slug}/archive", post(archive))
         .route("/v1/org/settings", put(org_settings))
         .with_state(state)
-}
-
-async fn authorize(
-    state: &AdminState,
-    headers: &HeaderMap,
-    allowed: &[Role],
-) -> Result<Principal, ApiError> {
-    let principal = state
-        .keys
-        .authenticate(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
-        .await?;
-    if !allowed.contains(&principal.role) {
-        return Err(forbidden(format!(
-            "a {} key may not do this",
-            principal.role.as_str()
-        )));
-    }
-    Ok(principal)
-}
-
-const READ: &[Role] = &[Role::Owner, Role::Admin, Role::Member];
-const MANAGE: &[Role] = &[Role::Owner, Role::Admin];
-
-fn forbidden(message: String) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "permission_error", message)
 }
 
 fn json(status: StatusCode, value: &impl serde::Serialize) -> Response {
@@ -112,7 +88,7 @@ fn respond(result: Result<Response, ApiError>) -> Response {
 async fn list(State(state): Shared, headers: HeaderMap) -> Response {
     respond(
         async {
-            let who = authorize(&state, &headers, READ).await?;
+            let who = authorize(&state.keys, &headers, READ).await?;
             let projects = state.projects.list(&who.org).await?;
             Ok(json(
                 StatusCode::OK,
@@ -126,7 +102,7 @@ async fn list(State(state): Shared, headers: HeaderMap) -> Response {
 async fn show(State(state): Shared, headers: HeaderMap, Path(slug): Path<String>) -> Response {
     respond(
         async {
-            let who = authorize(&state, &headers, READ).await?;
+            let who = authorize(&state.keys, &headers, READ).await?;
             let slug = slug_param(&slug)?;
             let project = state
                 .projects
@@ -142,7 +118,7 @@ async fn show(State(state): Shared, headers: HeaderMap, Path(slug): Path<String>
 async fn pending(State(state): Shared, headers: HeaderMap) -> Response {
     respond(
         async {
-            let who = authorize(&state, &headers, READ).await?;
+            let who = authorize(&state.keys, &headers, READ).await?;
             let pending = state.projects.pending(&who.org).await?;
             let limit = state.projects.pending_limit(&who.org).await?;
             let remaining = limit.saturating_sub(u32::try_from(pending.len()).unwrap_or(u32::MAX));
@@ -158,7 +134,7 @@ async fn pending(State(state): Shared, headers: HeaderMap) -> Response {
 async fn create(State(state): Shared, headers: HeaderMap, body: Bytes) -> Response {
     respond(
         async {
-            let who = authorize(&state, &headers, MANAGE).await?;
+            let who = authorize(&state.keys, &headers, MANAGE).await?;
             let body = parse_object(&body)?;
             let raw_slug = body
                 .get("slug")
@@ -208,7 +184,7 @@ async fn update(
 ) -> Response {
     respond(
         async {
-            let who = authorize(&state, &headers, MANAGE).await?;
+            let who = authorize(&state.keys, &headers, MANAGE).await?;
             let slug = slug_param(&slug)?;
             let body = parse_object(&body)?;
             for key in ["slug", "canonical_name"] {
@@ -244,7 +220,7 @@ async fn update(
 async fn archive(State(state): Shared, headers: HeaderMap, Path(slug): Path<String>) -> Response {
     respond(
         async {
-            let who = authorize(&state, &headers, MANAGE).await?;
+            let who = authorize(&state.keys, &headers, MANAGE).await?;
             let slug = slug_param(&slug)?;
             let project = state.projects.archive(&who.org, &slug).await?;
             state.admission.invalidate(&who.org).await;
@@ -257,7 +233,7 @@ async fn archive(State(state): Shared, headers: HeaderMap, Path(slug): Path<Stri
 async fn org_settings(State(state): Shared, headers: HeaderMap, body: Bytes) -> Response {
     respond(
         async {
-            let who = authorize(&state, &headers, &[Role::Owner]).await?;
+            let who = authorize(&state.keys, &headers, OWNER).await?;
             let body = parse_object(&body)?;
             let limit = body
                 .get("pending_limit")
@@ -294,7 +270,7 @@ fn parse_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value
 fn changes_from(
     body: &serde_json::Map<String, serde_json::Value>,
     base: Settings,
-    _full: bool,
+    full: bool,
 ) -> Result<Changes, ApiError> {
     let mut changes = Changes::default();
     if let Some(v) = body.get("name") {
@@ -345,7 +321,7 @@ fn changes_from(
     }
     if touched || nested.is_some() {
         changes.settings = Some(settings);
-    } else if _full {
+    } else if full {
         changes.settings = Some(base);
     }
     Ok(changes)

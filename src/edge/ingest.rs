@@ -10,15 +10,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::error::ApiError;
+use super::project::project_of;
 use super::validate::{self, Envelope};
 use super::{EdgeState, Route};
 use crate::registry::admission::Refusal;
 use crate::registry::keys::Principal;
-use crate::registry::slug::{Slug, SlugError};
-
-/// The project header (raindrop-projects.md: "The canonical contract is the
-/// `X-Raindrop-Project-Id` HTTP header").
-pub const PROJECT_HEADER: &str = "x-raindrop-project-id";
+use crate::registry::slug::Slug;
 
 /// Handles one ingest request.
 pub async fn handle(
@@ -82,50 +79,6 @@ async fn process(
         .publish(&route.topic, key.as_bytes(), &encoded.records)
         .await?;
     Ok(encoded.items)
-}
-
-/// Resolves `X-Raindrop-Project-Id` (raindrop-projects.md, "Behavior").
-///
-/// A project-scoped key writes only to its project: without the header it
-/// means that project; with another slug it is a 403.
-fn project_of(headers: &HeaderMap, principal: &Principal) -> Result<Slug, ApiError> {
-    let mut values = headers.get_all(PROJECT_HEADER).iter();
-    let value = values.next();
-    if values.next().is_some() {
-        return Err(ApiError::bad_request(
-            "X-Raindrop-Project-Id",
-            "given more than once",
-        ));
-    }
-    let raw = match value.map(|v| v.to_str()) {
-        None => None,
-        Some(Ok(s)) => Some(s.trim()),
-        Some(Err(_)) => {
-            return Err(ApiError::bad_request(
-                "X-Raindrop-Project-Id",
-                "must be ASCII",
-            ));
-        }
-    };
-    let slug = match (raw, &principal.project) {
-        (None | Some(""), Some(scoped)) => scoped.clone(),
-        _ => Slug::from_header(raw).map_err(|e: SlugError| {
-            ApiError::bad_request("X-Raindrop-Project-Id", &e.to_string())
-        })?,
-    };
-    if let Some(scoped) = &principal.project
-        && *scoped != slug
-    {
-        return Err(ApiError {
-            param: Some("X-Raindrop-Project-Id".into()),
-            ..ApiError::new(
-                StatusCode::FORBIDDEN,
-                "permission_error",
-                format!("this key writes only to project {scoped}"),
-            )
-        });
-    }
-    Ok(slug)
 }
 
 /// Applies the ingest table of raindrop-projects.md: archived → 403, a new

@@ -8,6 +8,7 @@
 
 pub mod error;
 mod ingest;
+pub mod project;
 pub mod validate;
 
 use std::sync::Arc;

@@ -4,23 +4,17 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 
 use super::QueryState;
+use crate::control::auth::{READ, authorize};
 use crate::edge::error::ApiError;
-use crate::registry::keys::{Principal, Role};
+use crate::edge::project::project_of;
 use crate::registry::projects::Status;
-use crate::registry::slug::{Slug, SlugError};
-
-/// The project header, as ingest names it.
-const PROJECT_HEADER: &str = "x-raindrop-project-id";
+use crate::registry::slug::Slug;
 
 /// Its name in error bodies.
 const PROJECT_PARAM: &str = "X-Raindrop-Project-Id";
-
-/// Roles that read: "Members can send data to and view existing projects";
-/// SDK write keys only send.
-const READERS: &[Role] = &[Role::Owner, Role::Admin, Role::Member];
 
 /// The one org and project a read sees.
 #[derive(Debug, Clone)]
@@ -38,19 +32,7 @@ pub struct Scope {
 /// (data sent, project never created) or archived; 400 for a malformed or
 /// repeated header; 503 when the key store or registry cannot be asked.
 pub async fn scope(state: &QueryState, headers: &HeaderMap) -> Result<Scope, ApiError> {
-    let principal = state
-        .keys
-        .authenticate(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
-        .await?;
-    if !READERS.contains(&principal.role) {
-        return Err(ApiError {
-            param: Some("Authorization".into()),
-            ..forbidden(format!(
-                "a {} key may not read; use an owner, admin or member key",
-                principal.role.as_str()
-            ))
-        });
-    }
+    let principal = authorize(&state.keys, headers, READ).await?;
     let project = project_of(headers, &principal)?;
     // Read from the registry itself, not a cache: creating a pending project
     // makes its data readable at once.
@@ -66,36 +48,6 @@ pub async fn scope(state: &QueryState, headers: &HeaderMap) -> Result<Scope, Api
             "project {project} does not exist; data sent to a slug becomes readable once the project is created"
         ))),
     }
-}
-
-/// `X-Raindrop-Project-Id` exactly as ingest parses it (`edge::ingest`):
-/// unset, empty or `default` → `default`; given twice, non-ASCII or
-/// malformed → 400. A project-scoped key means its own project when the
-/// header is absent and may not name another (403).
-fn project_of(headers: &HeaderMap, principal: &Principal) -> Result<Slug, ApiError> {
-    let mut values = headers.get_all(PROJECT_HEADER).iter();
-    let value = values.next();
-    if values.next().is_some() {
-        return Err(ApiError::bad_request(PROJECT_PARAM, "given more than once"));
-    }
-    let raw = match value.map(|v| v.to_str()) {
-        None => None,
-        Some(Ok(s)) => Some(s.trim()),
-        Some(Err(_)) => return Err(ApiError::bad_request(PROJECT_PARAM, "must be ASCII")),
-    };
-    let slug = match (raw, &principal.project) {
-        (None | Some(""), Some(scoped)) => scoped.clone(),
-        _ => Slug::from_header(raw)
-            .map_err(|e: SlugError| ApiError::bad_request(PROJECT_PARAM, &e.to_string()))?,
-    };
-    if let Some(scoped) = &principal.project
-        && *scoped != slug
-    {
-        return Err(project_forbidden(format!(
-            "this key reads only project {scoped}"
-        )));
-    }
-    Ok(slug)
 }
 
 fn forbidden(message: String) -> ApiError {
