@@ -150,6 +150,7 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
         let state = Arc::new(EdgeState {
             keys: keys.clone(),
             admission,
+            rate_limiter: Default::default(),
             producer: producer.clone(),
             in_flight: Semaphore::new(cfg.edge.max_concurrent_requests),
             max_body_bytes: cfg.edge.max_body_bytes,

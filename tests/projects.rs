@@ -575,3 +575,107 @@ async fn futures_join<F: std::future::Future<Output = u16> + Send>(
     .await;
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_projects_get_429_with_headers() {
+    let h = Harness::start_with(
+        private_config("rate"),
+        Parts {
+            edge: true,
+            consumers: false,
+        },
+        true,
+    )
+    .await;
+    let owner = h.key("acme", None, Role::Owner).await;
+    let key = h.write_key("acme").await;
+    let body = json!({"slug": "limited", "settings": {"rate_limit_rpm": 3}});
+    assert_eq!(
+        h.call("POST", "/v1/projects", &owner, Some(body))
+            .await
+            .status,
+        201
+    );
+    // Windows are clock minutes: start well inside one so the count is not reset mid-test.
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    };
+    if now() % 60 > 50 {
+        tokio::time::sleep(std::time::Duration::from_secs(61 - now() % 60)).await;
+    }
+    let send = || async {
+        let r = h
+            .http
+            .post(format!("{}/v1/events/track", h.base))
+            .header("authorization", format!("Bearer {key}"))
+            .header("x-raindrop-project-id", "limited")
+            .body(EVENT)
+            .send()
+            .await
+            .expect("sent");
+        let header = |name: &str| {
+            r.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let seen = (
+            r.status().as_u16(),
+            header("x-ratelimit-limit"),
+            header("x-ratelimit-remaining"),
+            header("retry-after"),
+        );
+        let reset = header("x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok());
+        let body = r.text().await.unwrap_or_default();
+        (seen, reset, body)
+    };
+    // collieai-projects.md: "Response headers on every request (when rate limiting is configured)".
+    for remaining in ["2", "1", "0"] {
+        let ((status, limit, left, _), reset, body) = send().await;
+        assert_eq!(
+            (status, limit.as_deref(), left.as_deref()),
+            (204, Some("3"), Some(remaining)),
+            "{body}"
+        );
+        assert!(
+            reset.is_some_and(|t| t % 60 == 0 && t > now()),
+            "X-RateLimit-Reset is the window's end"
+        );
+    }
+    // "When the limit is exceeded, CollieAI returns HTTP 429 with an OpenAI-compatible error".
+    let ((status, _, left, retry), _, body) = send().await;
+    assert_eq!((status, left.as_deref()), (429, Some("0")), "{body}");
+    assert!(
+        retry
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|s| (1..=60).contains(&s))
+    );
+    let error: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        (
+            error["error"]["type"].as_str(),
+            error["error"]["code"].as_u64()
+        ),
+        (Some("rate_limit_exceeded"), Some(429))
+    );
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Rate limit exceeded. Max 3 requests per minute."))
+    );
+    // Unlimited projects carry no rate-limit headers.
+    let r = h
+        .http
+        .post(format!("{}/v1/events/track", h.base))
+        .header("authorization", format!("Bearer {key}"))
+        .body(EVENT)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status().as_u16(), 204);
+    assert!(r.headers().get("x-ratelimit-limit").is_none());
+    h.stop().await;
+}

@@ -11,9 +11,10 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::error::ApiError;
 use super::project::project_of;
+use super::rate_limit::RateInfo;
 use super::validate::{self, Envelope};
 use super::{EdgeState, Route};
-use crate::registry::admission::Refusal;
+use crate::registry::admission::{Admitted, Refusal};
 use crate::registry::keys::Principal;
 use crate::registry::slug::Slug;
 
@@ -26,8 +27,9 @@ pub async fn handle(
 ) -> Response {
     let started = std::time::Instant::now();
     let stream = route.kind.name();
+    let mut rate = None;
     let result = match state.in_flight.try_acquire() {
-        Ok(_permit) => process(&state, &route, &headers, body).await,
+        Ok(_permit) => process(&state, &route, &headers, body, &mut rate).await,
         Err(_) => Err(ApiError::unavailable("too many requests in flight")),
     };
     let status = match &result {
@@ -38,14 +40,21 @@ pub async fn handle(
         .increment(1);
     metrics::histogram!("downpour_edge_request_seconds", "stream" => stream)
         .record(started.elapsed().as_secs_f64());
-    match result {
+    let mut response = match result {
         Ok(items) => {
             metrics::counter!("downpour_edge_items_total", "stream" => stream)
                 .increment(items as u64);
             StatusCode::NO_CONTENT.into_response()
         }
         Err(e) => e.into_response(),
+    };
+    if let Some(info) = rate {
+        let headers = response.headers_mut();
+        headers.insert("x-ratelimit-limit", info.limit.into());
+        headers.insert("x-ratelimit-remaining", info.remaining.into());
+        headers.insert("x-ratelimit-reset", info.reset.into());
     }
+    response
 }
 
 async fn process(
@@ -53,13 +62,35 @@ async fn process(
     route: &Route,
     headers: &HeaderMap,
     body: Body,
+    rate: &mut Option<RateInfo>,
 ) -> Result<usize, ApiError> {
     let principal = state
         .keys
         .authenticate(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
         .await?;
     let project = project_of(headers, &principal)?;
-    admit(state, &principal, &project).await?;
+    let admitted = admit(state, &principal, &project).await?;
+    let key = format!("{}/{}", principal.org, project);
+    if let Some(limit) = admitted.rate_limit_rpm {
+        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+        let info = state.rate_limiter.check(&key, limit, now);
+        *rate = Some(info);
+        if info.exceeded {
+            let wait = u32::try_from(info.reset.saturating_sub(now).max(1)).unwrap_or(60);
+            metrics::counter!("downpour_edge_rate_limited_total").increment(1);
+            // collieai-projects.md, "Rate limit response".
+            return Err(ApiError {
+                retry_after: Some(wait),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limit_exceeded",
+                    format!(
+                        "Rate limit exceeded. Max {limit} requests per minute. Try again in {wait}s."
+                    ),
+                )
+            });
+        }
+    }
     check_content_type(headers)?;
     let mut bytes = read_body(body, state.max_body_bytes, state.body_timeout).await?;
     let received_us = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
@@ -73,7 +104,6 @@ async fn process(
         metrics::counter!("downpour_edge_truncated_items_total")
             .increment(encoded.truncated as u64);
     }
-    let key = format!("{}/{}", principal.org, project);
     state
         .producer
         .publish(&route.topic, key.as_bytes(), &encoded.records)
@@ -83,9 +113,13 @@ async fn process(
 
 /// Applies the ingest table of raindrop-projects.md: archived → 403, a new
 /// slug beyond the org's pending limit → 403, otherwise accepted.
-async fn admit(state: &EdgeState, principal: &Principal, project: &Slug) -> Result<(), ApiError> {
+async fn admit(
+    state: &EdgeState,
+    principal: &Principal,
+    project: &Slug,
+) -> Result<Admitted, ApiError> {
     let refusal = match state.admission.admit(&principal.org, project).await {
-        Ok(Ok(())) => return Ok(()),
+        Ok(Ok(admitted)) => return Ok(admitted),
         Ok(Err(refusal)) => refusal,
         Err(e) => {
             tracing::warn!(error = %e, "project check failed");

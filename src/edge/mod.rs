@@ -9,6 +9,7 @@
 pub mod error;
 mod ingest;
 pub mod project;
+pub mod rate_limit;
 pub mod validate;
 
 use std::sync::Arc;
@@ -30,6 +31,8 @@ pub struct EdgeState {
     pub keys: KeyStore,
     /// The project check (ingest table of raindrop-projects.md).
     pub admission: Admission,
+    /// Per-project request counters (`rate_limit_rpm`).
+    pub rate_limiter: rate_limit::RateLimiter,
     /// Kafka producer.
     pub producer: Producer,
     /// Bounds requests in flight; beyond it the edge answers 503.

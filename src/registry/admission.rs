@@ -52,6 +52,8 @@ pub enum Refusal {
 #[derive(Debug, Default)]
 pub struct OrgView {
     slugs: HashMap<String, SlugState>,
+    /// `rate_limit_rpm` of the projects that have one.
+    rate_limits: HashMap<String, u32>,
     pending: u32,
     limit: u32,
 }
@@ -70,6 +72,14 @@ impl OrgView {
 struct SlugRow {
     slug: String,
     status: String,
+    rate_limit_rpm: u32,
+}
+
+/// An accepted slug, with the project's rate limit if it has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admitted {
+    /// `rate_limit_rpm`, when set.
+    pub rate_limit_rpm: Option<u32>,
 }
 
 /// The cached project check.
@@ -96,17 +106,33 @@ impl Admission {
 
     /// Decides whether `org` may send to `slug`; `Err` only when the registry
     /// cannot be asked and nothing is cached for the org.
-    pub async fn admit(&self, org: &str, slug: &Slug) -> Result<Result<(), Refusal>, ProjectError> {
+    pub async fn admit(
+        &self,
+        org: &str,
+        slug: &Slug,
+    ) -> Result<Result<Admitted, Refusal>, ProjectError> {
         if slug.is_default() {
-            return Ok(Ok(()));
+            // `default` is never refused; its rate limit applies when a view is at hand.
+            let view = match self.cache.get(org) {
+                Some(view) => Some(view),
+                None => self.load_cached(org).await.ok(),
+            };
+            return Ok(Ok(Admitted {
+                rate_limit_rpm: view.and_then(|v| v.rate_limits.get(slug.as_str()).copied()),
+            }));
         }
         let view = match self.cache.get(org) {
             Some(view) => view,
             None => self.load_cached(org).await?,
         };
+        let admitted = Admitted {
+            rate_limit_rpm: view.rate_limits.get(slug.as_str()).copied(),
+        };
         match view.decide(slug.as_str()) {
-            Some(decision) => Ok(decision),
-            None => self.admit_new(org, slug).await,
+            Some(decision) => Ok(decision.map(|()| admitted)),
+            None => Ok(self.admit_new(org, slug).await?.map(|()| Admitted {
+                rate_limit_rpm: None,
+            })),
         }
     }
 
@@ -136,7 +162,7 @@ impl Admission {
         let rows: Vec<SlugRow> = self
             .store
             .db()
-            .query("SELECT slug, status FROM projects FINAL WHERE org = ?")
+            .query("SELECT slug, status, rate_limit_rpm FROM projects FINAL WHERE org = ?")
             .bind(org)
             .fetch_all()
             .await?;
@@ -150,6 +176,10 @@ impl Admission {
             } else {
                 SlugState::Active
             };
+            if row.rate_limit_rpm > 0 {
+                view.rate_limits
+                    .insert(row.slug.clone(), row.rate_limit_rpm);
+            }
             view.slugs.insert(row.slug, state);
         }
         for (slug, _) in self.store.pending_slugs(org).await? {
@@ -171,6 +201,7 @@ impl Admission {
         }
         let mut view = OrgView {
             slugs: fresh.slugs.clone(),
+            rate_limits: fresh.rate_limits.clone(),
             pending: fresh.pending,
             limit: fresh.limit,
         };
