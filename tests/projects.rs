@@ -535,6 +535,45 @@ async fn two_edges_share_the_pending_limit() {
             403
         );
     }
+    // The same slug created on both edges at once ends as one project.
+    let create = |edge: &'static str| {
+        let (harness, owner) = (if edge == "first" { &h } else { &second }, owner.clone());
+        async move {
+            harness
+                .call(
+                    "POST",
+                    "/v1/projects",
+                    &owner,
+                    Some(json!({"slug": "raced", "name": edge})),
+                )
+                .await
+                .status
+        }
+    };
+    let (a, b) = tokio::join!(create("first"), create("second"));
+    assert!(
+        [a, b].contains(&201) && [a, b].iter().all(|s| *s == 201 || *s == 409),
+        "{a} {b}"
+    );
+    let list = h.call("GET", "/v1/projects", &owner, None).await.json();
+    let raced = list["projects"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|p| p["slug"] == "raced")
+        .count();
+    assert_eq!(raced, 1, "{list}");
+    assert_eq!(
+        h.call(
+            "POST",
+            "/v1/projects",
+            &owner,
+            Some(json!({"slug": "raced"}))
+        )
+        .await
+        .status,
+        409
+    );
     if let Some(running) = { second }.running.take() {
         running.stop().await;
     }
