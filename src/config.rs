@@ -50,6 +50,9 @@ pub struct KafkaConfig {
     pub group_prefix: String,
     /// Partitions per topic created by `migrate`.
     pub partitions: i32,
+    /// Replicas per topic created by `migrate` (3 on a production cluster, with
+    /// the broker's `min.insync.replicas` at 2, so acks=all means two copies).
+    pub replication_factor: i32,
     /// Producer `linger.ms`: how long records wait to share a broker request.
     pub linger_ms: u32,
     /// Upper bound on waiting for the broker's ack before the edge answers 503.
@@ -96,6 +99,7 @@ impl Default for Config {
                 topic_prefix: String::new(),
                 group_prefix: "downpour".into(),
                 partitions: 4,
+                replication_factor: 1,
                 linger_ms: 2,
                 publish_timeout_ms: 5_000,
                 queue_max_kbytes: 256 * 1024,

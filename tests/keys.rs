@@ -173,6 +173,29 @@ async fn project_keys_are_shown_once_scoped_and_revocable() {
             .json()["keys"][0]["revoked"],
         true
     );
+    // A row written by a creator whose clock ran an hour ahead does not revive it,
+    // even once a merge has kept only the winning row.
+    h.db.query(
+        "INSERT INTO keys (key_id, org, project, role, secret_hash, revoked, version, created_at) \
+         SELECT key_id, org, project, role, secret_hash, 0, bitAnd(version, 9223372036854775807) + 3600000000, created_at \
+         FROM keys WHERE key_id = ? AND revoked = 1",
+    )
+    .bind(&id)
+    .execute()
+    .await
+    .expect("skewed write");
+    h.db.query("OPTIMIZE TABLE keys FINAL")
+        .execute()
+        .await
+        .expect("merge");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await; // past the key cache expiry
+    assert_eq!(
+        h.post("/v1/events/track", Some(&key), None, EVENT)
+            .await
+            .status,
+        401,
+        "revocation is sticky"
+    );
     h.stop().await;
 }
 

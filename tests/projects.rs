@@ -83,6 +83,45 @@ async fn every_row_of_the_ingest_table() {
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(r.error()["param"], "X-Raindrop-Project-Id");
+    // A later "active" version (a racing or clock-skewed update) does not un-archive it.
+    h.db.query(
+        "INSERT INTO projects SELECT org, slug, name, metadata, 'active', rate_limit_rpm, body_retention_hours, \
+         log_retention_days, created_at, updated_at, bitAnd(version, 9223372036854775807) + 3600000000 FROM projects \
+         WHERE org = ? AND slug = 'old' AND status = 'archived'",
+    )
+    .bind("acme")
+    .execute()
+    .await
+    .expect("skewed write");
+    h.db.query("OPTIMIZE TABLE projects FINAL")
+        .execute()
+        .await
+        .expect("merge");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await; // past the registry cache expiry
+    assert_eq!(
+        h.post("/v1/events/track", Some(&key), Some("old"), EVENT)
+            .await
+            .status,
+        403,
+        "archiving is sticky"
+    );
+    assert_eq!(
+        h.call("POST", "/v1/projects", &owner, Some(json!({"slug": "old"})))
+            .await
+            .status,
+        409
+    );
+    // A request refused for its body does not take a pending slot (the limit is 2;
+    // new-a and new-b below must both still fit).
+    let r = h
+        .post(
+            "/v1/events/track",
+            Some(&key),
+            Some("typo-slug"),
+            r#"[{"event": "no user"}]"#,
+        )
+        .await;
+    assert_eq!(r.status, 400);
     // | A new slug your org hasn't created yet, within the per-org limit | Accepted; the data is stored |
     for slug in ["new-a", "new-b"] {
         assert_eq!(

@@ -16,7 +16,13 @@ pub async fn ensure(cfg: &KafkaConfig, names: &[String]) -> Result<(), KafkaErro
         .create()?;
     let topics: Vec<NewTopic<'_>> = names
         .iter()
-        .map(|n| NewTopic::new(n, cfg.partitions, TopicReplication::Fixed(1)))
+        .map(|n| {
+            NewTopic::new(
+                n,
+                cfg.partitions,
+                TopicReplication::Fixed(cfg.replication_factor),
+            )
+        })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     for result in admin.create_topics(&topics, &options).await? {

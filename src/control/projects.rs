@@ -23,7 +23,7 @@ use super::auth::{MANAGE, OWNER, READ, authorize};
 use crate::edge::error::ApiError;
 use crate::registry::admission::Admission;
 use crate::registry::keys::KeyStore;
-use crate::registry::projects::{Changes, ProjectError, ProjectStore, Settings};
+use crate::registry::projects::{Changes, DEFAULT_NAME, ProjectError, ProjectStore, Settings};
 use crate::registry::slug::Slug;
 
 /// What the admin handlers share.
@@ -206,7 +206,12 @@ async fn update(
             };
             let mut changes = changes_from(&body, base, full)?;
             if full {
-                changes.name = Some(changes.name.unwrap_or_else(|| slug.to_string()));
+                let default_name = if slug.is_default() {
+                    DEFAULT_NAME.to_string()
+                } else {
+                    slug.to_string()
+                };
+                changes.name = Some(changes.name.unwrap_or(default_name));
                 changes.metadata = Some(changes.metadata.unwrap_or_else(|| serde_json::json!({})));
             }
             let project = state.projects.update(&who.org, &slug, changes).await?;

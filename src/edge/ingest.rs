@@ -69,6 +69,21 @@ async fn process(
         .authenticate(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
         .await?;
     let project = project_of(headers, &principal)?;
+    check_content_type(headers)?;
+    let mut bytes = read_body(body, state.max_body_bytes, state.body_timeout).await?;
+    let received_us = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
+    let envelope = Envelope {
+        org: &principal.org,
+        project: project.as_str(),
+        received_us,
+    };
+    let encoded = validate::encode(route.kind, &route.limits, &mut bytes, &envelope)?;
+    if encoded.truncated > 0 {
+        metrics::counter!("downpour_edge_truncated_items_total")
+            .increment(encoded.truncated as u64);
+    }
+    // The project check comes after validation: a request refused for its
+    // body must not take one of the org's pending-slug slots.
     let admitted = admit(state, &principal, &project).await?;
     let key = format!("{}/{}", principal.org, project);
     if let Some(limit) = admitted.rate_limit_rpm {
@@ -90,19 +105,6 @@ async fn process(
                 )
             });
         }
-    }
-    check_content_type(headers)?;
-    let mut bytes = read_body(body, state.max_body_bytes, state.body_timeout).await?;
-    let received_us = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
-    let envelope = Envelope {
-        org: &principal.org,
-        project: project.as_str(),
-        received_us,
-    };
-    let encoded = validate::encode(route.kind, &route.limits, &mut bytes, &envelope)?;
-    if encoded.truncated > 0 {
-        metrics::counter!("downpour_edge_truncated_items_total")
-            .increment(encoded.truncated as u64);
     }
     state
         .producer

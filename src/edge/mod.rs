@@ -1,7 +1,7 @@
 //! The edge: Raindrop's ingest HTTP API in front of Kafka.
 //!
-//! A request goes auth → project → admission → body → validate+encode →
-//! publish, and is
+//! A request goes auth → project header → body → validate+encode →
+//! admission (project check, rate limit) → publish, and is
 //! answered 204 only after Kafka acknowledged every record (acks=all). Any
 //! refusal is a 4xx naming the item and field; a broker that cannot take the
 //! records is a 503 with `Retry-After`, never a 204.

@@ -162,7 +162,10 @@ impl Admission {
         let rows: Vec<SlugRow> = self
             .store
             .db()
-            .query("SELECT slug, status, rate_limit_rpm FROM projects FINAL WHERE org = ?")
+            .query(
+                "SELECT slug, if(max(status = 'archived') = 1, 'archived', 'active'), argMax(rate_limit_rpm, version) \
+                 FROM projects WHERE org = ? GROUP BY slug",
+            )
             .bind(org)
             .fetch_all()
             .await?;

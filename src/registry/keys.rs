@@ -195,8 +195,10 @@ impl KeyStore {
         let row: Option<KeyRow> = self
             .db
             .query(
-                "SELECT org, project, role, secret_hash, revoked FROM keys FINAL \
-                 WHERE key_id = ? ORDER BY version DESC LIMIT 1",
+                // Revocation is sticky: any revoked row revokes the key, so a
+                // clock-skewed version can never bring a revoked key back.
+                "SELECT any(org), any(project), any(role), any(secret_hash), max(revoked) FROM keys \
+                 WHERE key_id = ? GROUP BY key_id",
             )
             .bind(&key_id)
             .fetch_optional()
@@ -285,9 +287,9 @@ impl KeyStore {
         Ok(self
             .db
             .query(
-                "SELECT key_id AS id, concat('dp_', key_id, '_…') AS prefix, project, role, \
-                 toUInt32(created_at) AS created_at, revoked = 1 AS revoked FROM keys FINAL \
-                 WHERE org = ? AND (? = '' OR project = ?) ORDER BY created_at DESC, key_id",
+                "SELECT key_id, concat('dp_', key_id, '_…'), any(project), any(role), \
+                 toUInt32(min(created_at)) AS first_created, max(revoked) = 1 FROM keys \
+                 WHERE org = ? AND (? = '' OR project = ?) GROUP BY key_id ORDER BY first_created DESC, key_id",
             )
             .bind(org)
             .bind(project.map(Slug::as_str).unwrap_or(""))
@@ -308,7 +310,10 @@ impl KeyStore {
         if !keys.iter().any(|k| k.id == key_id) {
             return Ok(false);
         }
-        let version = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
+        // The top bit outranks every create's clock-based version, so the
+        // revocation wins even against a writer whose clock ran ahead.
+        let version = crate::registry::projects::FINAL_STATE_BIT
+            | u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
         self.db
             .query(
                 "INSERT INTO keys (key_id, org, project, role, secret_hash, revoked, version, created_at) \

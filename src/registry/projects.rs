@@ -196,8 +196,19 @@ impl ProjectRow {
     }
 }
 
-const SELECT_PROJECT: &str = "SELECT slug, name, metadata, status, rate_limit_rpm, body_retention_hours, \
-     log_retention_days, toUInt32(created_at) AS created_at, toUInt32(updated_at) AS updated_at FROM projects FINAL";
+/// The latest version of each project, except that archiving is sticky: a
+/// project with any archived version is archived, so a racing or clock-skewed
+/// update can never bring an archived project (and its slug) back.
+/// `condition` is a constant with `?` placeholders.
+fn select_projects(condition: &str) -> String {
+    format!(
+        "SELECT slug, argMax(name, version) AS p_name, argMax(metadata, version) AS p_metadata, \
+         if(max(status = 'archived') = 1, 'archived', 'active') AS p_status, \
+         argMax(rate_limit_rpm, version) AS p_rpm, argMax(body_retention_hours, version) AS p_hours, \
+         argMax(log_retention_days, version) AS p_days, toUInt32(min(created_at)) AS p_created, \
+         toUInt32(max(updated_at)) AS p_updated FROM projects WHERE {condition} GROUP BY slug ORDER BY slug"
+    )
+}
 
 /// The registry store.
 #[derive(Clone)]
@@ -252,7 +263,7 @@ impl ProjectStore {
     pub async fn list(&self, org: &str) -> Result<Vec<Project>, ProjectError> {
         let rows: Vec<ProjectRow> = self
             .db
-            .query(&format!("{SELECT_PROJECT} WHERE org = ? ORDER BY slug"))
+            .query(&select_projects("org = ?"))
             .bind(org)
             .fetch_all()
             .await?;
@@ -270,7 +281,7 @@ impl ProjectStore {
     pub async fn get(&self, org: &str, slug: &Slug) -> Result<Option<Project>, ProjectError> {
         let row: Option<ProjectRow> = self
             .db
-            .query(&format!("{SELECT_PROJECT} WHERE org = ? AND slug = ?"))
+            .query(&select_projects("org = ? AND slug = ?"))
             .bind(org)
             .bind(slug.as_str())
             .fetch_optional()
@@ -391,7 +402,7 @@ impl ProjectStore {
             .bind(p.settings.log_retention_days)
             .bind(p.created_at)
             .bind(p.updated_at)
-            .bind(self.next_version())
+            .bind(version_for(p.status, self.next_version()))
             .execute()
             .await?;
         Ok(())
@@ -434,7 +445,7 @@ impl ProjectStore {
             .db
             .query(
                 "SELECT slug, toUInt32(first_seen) FROM pending_slugs FINAL WHERE org = ? \
-                 AND slug NOT IN (SELECT slug FROM projects FINAL WHERE org = ?) ORDER BY slug",
+                 AND slug NOT IN (SELECT slug FROM projects WHERE org = ?) ORDER BY slug",
             )
             .bind(org)
             .bind(org)
@@ -487,6 +498,19 @@ impl ProjectStore {
             (b.last_seen.max(b.first_seen), &a.slug).cmp(&(a.last_seen.max(a.first_seen), &b.slug))
         });
         Ok(out)
+    }
+}
+
+/// The top bit of `version` marks an archived row: ReplacingMergeTree keeps
+/// the highest version, so an archive outranks every clock-based version —
+/// a racing or clock-skewed update can never un-archive a project, before or
+/// after merges.
+pub const FINAL_STATE_BIT: u64 = 1 << 63;
+
+fn version_for(status: Status, clock: u64) -> u64 {
+    match status {
+        Status::Archived => FINAL_STATE_BIT | clock,
+        Status::Active => clock & !FINAL_STATE_BIT,
     }
 }
 

@@ -32,6 +32,11 @@ pub async fn run(
     let stream = pipeline.kind.name();
     let mut batch = Batch::default();
     loop {
+        // A shutdown seen inside a retry's backoff marks the change as read,
+        // so `changed()` below would never fire for it: check the value too.
+        if *shutdown.borrow() {
+            break;
+        }
         let deadline = batch.deadline(&pipeline.batch).map(Instant::from_std);
         tokio::select! {
             _ = shutdown.changed() => break,
