@@ -175,7 +175,8 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
                     axum::http::StatusCode::METHOD_NOT_ALLOWED,
                     "method not allowed on this route",
                 )
-            });
+            })
+            .layer(axum::middleware::map_response(json_errors));
         let listener = TcpListener::bind(cfg.listen).await?;
         running.edge_addr = Some(listener.local_addr()?);
         let mut stop = shutdown_rx.clone();
@@ -198,6 +199,28 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
 fn not_routed(status: axum::http::StatusCode, message: &str) -> axum::response::Response {
     use axum::response::IntoResponse;
     crate::edge::error::ApiError::new(status, "invalid_request_error", message).into_response()
+}
+
+/// Every error answer carries the JSON error body, including the plain-text
+/// rejections of axum's extractors (a malformed path segment, a body over
+/// the admin API's limit).
+async fn json_errors(response: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let kind = if status.is_server_error() {
+        "server_error"
+    } else {
+        "invalid_request_error"
+    };
+    let message = status.canonical_reason().unwrap_or("error").to_string();
+    crate::edge::error::ApiError::new(status, kind, message).into_response()
 }
 
 /// Keeps `ready` equal to "the broker answers metadata requests".

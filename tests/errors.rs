@@ -120,6 +120,10 @@ async fn refusals_name_the_item_and_field() {
     let r = h.call("DELETE", "/v1/events/track", &key, None).await;
     assert_eq!(r.status, 405);
     r.error();
+    // Extractor rejections too: a path segment that is not UTF-8.
+    let r = h.call("GET", "/v1/projects/%FF", &key, None).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    r.error();
 
     // One good request after all of that; only it reaches ClickHouse.
     assert_eq!(
