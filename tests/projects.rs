@@ -373,6 +373,31 @@ async fn admin_endpoints_and_roles() {
         .status,
         400
     );
+    // Two PATCHes of different settings at once: both stick.
+    let (a, b) = tokio::join!(
+        h.call(
+            "PATCH",
+            "/v1/projects/support-bot",
+            &owner,
+            Some(json!({"rate_limit_rpm": 120}))
+        ),
+        h.call(
+            "PATCH",
+            "/v1/projects/support-bot",
+            &admin,
+            Some(json!({"settings": {"log_retention_days": 30}}))
+        ),
+    );
+    assert_eq!((a.status, b.status), (200, 200));
+    let settings = h
+        .call("GET", "/v1/projects/support-bot", &member, None)
+        .await
+        .json()["settings"]
+        .clone();
+    assert_eq!(
+        settings,
+        json!({"rate_limit_rpm": 120, "body_retention_hours": 48, "log_retention_days": 30})
+    );
     // PUT replaces every mutable field.
     let r = h
         .call(

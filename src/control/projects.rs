@@ -23,7 +23,7 @@ use super::auth::{MANAGE, OWNER, READ, authorize};
 use crate::edge::error::ApiError;
 use crate::registry::admission::Admission;
 use crate::registry::keys::KeyStore;
-use crate::registry::projects::{Changes, DEFAULT_NAME, ProjectError, ProjectStore, Settings};
+use crate::registry::projects::{Changes, DEFAULT_NAME, ProjectError, ProjectStore};
 use crate::registry::slug::Slug;
 
 /// What the admin handlers share.
@@ -143,7 +143,7 @@ async fn create(State(state): Shared, headers: HeaderMap, body: Bytes) -> Respon
                 .ok_or_else(|| ApiError::bad_request("slug", "required"))?;
             let slug =
                 Slug::parse(raw_slug).map_err(|e| ApiError::bad_request("slug", &e.to_string()))?;
-            let changes = changes_from(&body, Settings::default(), false)?;
+            let changes = changes_from(&body)?;
             let project = state
                 .projects
                 .create(&who.org, &slug, changes.name.clone(), changes)
@@ -194,18 +194,9 @@ async fn update(
                     return Err(ApiError::bad_request(key, "is immutable"));
                 }
             }
-            let current = state
-                .projects
-                .get(&who.org, &slug)
-                .await?
-                .ok_or(ProjectError::NotFound(slug.to_string()))?;
-            let base = if full {
-                Settings::default()
-            } else {
-                current.settings
-            };
-            let mut changes = changes_from(&body, base, full)?;
+            let mut changes = changes_from(&body)?;
             if full {
+                changes.reset_settings = true;
                 let default_name = if slug.is_default() {
                     DEFAULT_NAME.to_string()
                 } else {
@@ -271,12 +262,8 @@ fn parse_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value
 
 /// Reads name, metadata and settings. Settings may be nested under
 /// `settings` or given flat (`{"rate_limit_rpm": 60}`, as collieai-projects.md
-/// shows); fields not given keep `base`.
-fn changes_from(
-    body: &serde_json::Map<String, serde_json::Value>,
-    base: Settings,
-    full: bool,
-) -> Result<Changes, ApiError> {
+/// shows); fields not given are left out of the patch.
+fn changes_from(body: &serde_json::Map<String, serde_json::Value>) -> Result<Changes, ApiError> {
     let mut changes = Changes::default();
     if let Some(v) = body.get("name") {
         let name = v
@@ -299,35 +286,25 @@ fn changes_from(
         Some(_) => return Err(ApiError::bad_request("settings", "must be an object")),
     };
     let field = |name: &str| nested.and_then(|m| m.get(name)).or_else(|| body.get(name));
-    let mut settings = base;
-    let mut touched = false;
+    let invalid = |name: &str, why: &str| ApiError::bad_request(&format!("settings.{name}"), why);
     if let Some(v) = field("rate_limit_rpm") {
-        touched = true;
-        settings.rate_limit_rpm = match v {
-            serde_json::Value::Null => None,
-            v => Some(positive_u32(v).ok_or_else(|| {
-                ApiError::bad_request(
-                    "settings.rate_limit_rpm",
-                    "must be null or a positive integer",
-                )
-            })?),
-        };
+        changes.settings.rate_limit_rpm =
+            Some(match v {
+                serde_json::Value::Null => None,
+                v => Some(positive_u32(v).ok_or_else(|| {
+                    invalid("rate_limit_rpm", "must be null or a positive integer")
+                })?),
+            });
     }
-    for (name, slot) in [
-        ("body_retention_hours", &mut settings.body_retention_hours),
-        ("log_retention_days", &mut settings.log_retention_days),
-    ] {
-        if let Some(v) = field(name) {
-            touched = true;
-            *slot = positive_u32(v).ok_or_else(|| {
-                ApiError::bad_request(&format!("settings.{name}"), "must be a positive integer")
-            })?;
-        }
+    if let Some(v) = field("body_retention_hours") {
+        let hours = positive_u32(v)
+            .ok_or_else(|| invalid("body_retention_hours", "must be a positive integer"))?;
+        changes.settings.body_retention_hours = Some(hours);
     }
-    if touched || nested.is_some() {
-        changes.settings = Some(settings);
-    } else if full {
-        changes.settings = Some(base);
+    if let Some(v) = field("log_retention_days") {
+        let days = positive_u32(v)
+            .ok_or_else(|| invalid("log_retention_days", "must be a positive integer"))?;
+        changes.settings.log_retention_days = Some(days);
     }
     Ok(changes)
 }

@@ -93,6 +93,31 @@ impl Settings {
     }
 }
 
+/// Settings fields to change; `None` keeps the value. Applied under the
+/// org's lock, so two concurrent PATCHes of different fields both stick.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SettingsPatch {
+    /// `Some(None)` clears the limit.
+    pub rate_limit_rpm: Option<Option<u32>>,
+    /// New body retention.
+    pub body_retention_hours: Option<u32>,
+    /// New log retention.
+    pub log_retention_days: Option<u32>,
+}
+
+impl SettingsPatch {
+    /// `base` with the patched fields replaced.
+    pub fn apply(self, base: Settings) -> Settings {
+        Settings {
+            rate_limit_rpm: self.rate_limit_rpm.unwrap_or(base.rate_limit_rpm),
+            body_retention_hours: self
+                .body_retention_hours
+                .unwrap_or(base.body_retention_hours),
+            log_retention_days: self.log_retention_days.unwrap_or(base.log_retention_days),
+        }
+    }
+}
+
 /// A project as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Project {
@@ -121,8 +146,11 @@ pub struct Changes {
     pub name: Option<String>,
     /// New metadata object.
     pub metadata: Option<serde_json::Value>,
-    /// New settings.
-    pub settings: Option<Settings>,
+    /// Settings fields to change.
+    pub settings: SettingsPatch,
+    /// PUT: settings not in the patch return to their defaults instead of
+    /// keeping their current values.
+    pub reset_settings: bool,
 }
 
 /// A pending slug: data received, no project yet.
@@ -307,7 +335,7 @@ impl ProjectStore {
                 "the default project always exists; its slug cannot be reused".into(),
             ));
         }
-        let settings = changes.settings.unwrap_or_default();
+        let settings = changes.settings.apply(Settings::default());
         settings.check()?;
         let _guard = self.lock_org(org).await;
         if let Some(existing) = self.get(org, slug).await? {
@@ -357,10 +385,14 @@ impl ProjectStore {
         if let Some(metadata) = changes.metadata {
             project.metadata = metadata;
         }
-        if let Some(settings) = changes.settings {
-            settings.check()?;
-            project.settings = settings;
-        }
+        let base = if changes.reset_settings {
+            Settings::default()
+        } else {
+            project.settings
+        };
+        let settings = changes.settings.apply(base);
+        settings.check()?;
+        project.settings = settings;
         project.updated_at = now_secs();
         self.write(org, &project).await?;
         Ok(project)
