@@ -216,6 +216,7 @@ pub(super) fn write_bounded<'t, 'i>(
 /// Encodes one event item into `buf`.
 pub(super) fn encode(
     obj: &Object<'_, '_>,
+    item: (usize, &Value<'_, '_>),
     path: &Path,
     env: &Envelope<'_>,
     limits: &Limits,
@@ -227,7 +228,10 @@ pub(super) fn encode(
     let event_id = match fields::optional_id(raw.event_id, || path.field("event_id"))? {
         Some(id) => id,
         None => {
-            generated = fields::new_id();
+            generated = match fields::present(raw.timestamp) {
+                Some(_) => fields::derived_id(env, item.0, item.1),
+                None => fields::new_id(),
+            };
             generated.as_str()
         }
     };

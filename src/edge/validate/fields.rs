@@ -201,6 +201,35 @@ pub fn write_json(v: &Value<'_, '_>, out: &mut Vec<u8>) {
     let _ = v.write(out);
 }
 
+/// An id derived from the item itself, for items that carry none but name
+/// their own `timestamp`: a client retrying an identical request (after a 503
+/// on a partly acknowledged one) gets the same ids, and the copies collapse.
+/// Items without a timestamp keep random ids: two identical events sent a
+/// minute apart are two events.
+pub fn derived_id(env: &super::Envelope<'_>, index: usize, item: &Value<'_, '_>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut json = Vec::new();
+    write_json(item, &mut json);
+    let mut hasher = Sha256::new();
+    for part in [
+        env.org.as_bytes(),
+        b"\0",
+        env.project.as_bytes(),
+        b"\0",
+        &(index as u64).to_le_bytes(),
+        &json,
+    ] {
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_sha1_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
+
 /// A fresh random id (UUID v4, hyphenated) for items that carry none.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().hyphenated().to_string()

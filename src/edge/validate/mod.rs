@@ -98,8 +98,8 @@ pub fn encode(
             .ok_or_else(|| Invalid::bad(path.whole(), "must be an object"))?;
         let start = buf.len();
         let truncated = match kind {
-            StreamKind::Events => event::encode(&obj, &path, env, limits, &mut buf)?,
-            StreamKind::Signals => signal::encode(&obj, &path, env, limits, &mut buf)?,
+            StreamKind::Events => event::encode(&obj, (i, item), &path, env, limits, &mut buf)?,
+            StreamKind::Signals => signal::encode(&obj, (i, item), &path, env, limits, &mut buf)?,
             StreamKind::Users => user::encode(&obj, &path, env, limits, &mut buf)?,
             StreamKind::PartialEvents => {
                 partial::encode(&obj, &path, env, i as u64, limits, &mut buf)?

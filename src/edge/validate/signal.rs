@@ -31,6 +31,7 @@ struct Raw<'t, 'i> {
 /// Encodes one signal into `buf`.
 pub(super) fn encode(
     obj: &Object<'_, '_>,
+    item: (usize, &Value<'_, '_>),
     path: &Path,
     env: &Envelope<'_>,
     limits: &Limits,
@@ -62,7 +63,10 @@ pub(super) fn encode(
     let sentiment = fields::optional_enum(raw.sentiment, &SENTIMENTS, || path.field("sentiment"))?
         .unwrap_or("");
     let received = Stamp::from_micros(env.received_us);
-    let signal_id = fields::new_id();
+    let signal_id = match fields::present(raw.timestamp) {
+        Some(_) => fields::derived_id(env, item.0, item.1),
+        None => fields::new_id(),
+    };
     event::write_bounded(
         buf,
         limits,

@@ -1652,3 +1652,64 @@ fn mutated_bodies_never_panic() {
         &failures[..failures.len().min(5)]
     );
 }
+
+#[test]
+fn a_retried_identical_request_gets_the_same_ids() {
+    // A client that got a 503 for a partly acknowledged request sends it again
+    // (the Python SDK retries 5xx); items without ids must collapse, not double.
+    let body = r#"[{"user_id": "u", "event": "e", "timestamp": "2026-11-23T20:06:38Z"},
+                   {"user_id": "u", "event": "e", "timestamp": "2026-11-23T20:06:38Z"}]"#;
+    let ids = |received_us: u64| -> Vec<String> {
+        let env = Envelope {
+            received_us,
+            ..env()
+        };
+        let mut bytes = body.as_bytes().to_vec();
+        let encoded = encode(
+            StreamKind::Events,
+            &limits(StreamKind::Events),
+            &mut bytes,
+            &env,
+        )
+        .expect("valid");
+        decode(StreamKind::Events, &encoded.records)
+            .iter()
+            .map(|r| r.str("event_id").to_string())
+            .collect()
+    };
+    let first = ids(1_000_000);
+    assert_eq!(first, ids(9_000_000), "same request later: same ids");
+    assert_ne!(
+        first[0], first[1],
+        "identical items of one request stay two events"
+    );
+    assert!(first.iter().all(|id| is_uuid(id)));
+
+    let signals =
+        r#"[{"event_id": "x", "signal_name": "thumbs_up", "timestamp": "2026-11-23T20:06:38Z"}]"#;
+    let signal_id = |received_us: u64| {
+        let env = Envelope {
+            received_us,
+            ..env()
+        };
+        let mut bytes = signals.as_bytes().to_vec();
+        let encoded = encode(
+            StreamKind::Signals,
+            &limits(StreamKind::Signals),
+            &mut bytes,
+            &env,
+        )
+        .expect("valid");
+        decode(StreamKind::Signals, &encoded.records)[0]
+            .str("signal_id")
+            .to_string()
+    };
+    assert_eq!(signal_id(1), signal_id(2));
+
+    // Without a timestamp the item could be a new event with the same content: random ids.
+    let untimed = r#"[{"user_id": "u", "event": "e"}]"#;
+    assert_ne!(
+        one_row(StreamKind::Events, untimed).str("event_id"),
+        one_row(StreamKind::Events, untimed).str("event_id")
+    );
+}
