@@ -39,10 +39,14 @@ impl RateLimiter {
     /// Counts one request of `project_key` (`org/slug`) at `now` (Unix seconds).
     pub fn check(&self, project_key: &str, limit: u32, now: u64) -> RateInfo {
         let minute = now / 60;
-        let mut window = self
-            .windows
-            .entry(project_key.to_string())
-            .or_insert(Window { minute, count: 0 });
+        // Look up before inserting: the key is allocated only for a project's first request.
+        let mut window = match self.windows.get_mut(project_key) {
+            Some(window) => window,
+            None => self
+                .windows
+                .entry(project_key.to_string())
+                .or_insert(Window { minute, count: 0 }),
+        };
         if window.minute != minute {
             *window = Window { minute, count: 0 };
         }

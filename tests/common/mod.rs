@@ -126,22 +126,14 @@ impl Harness {
         if let Some(project) = project {
             request = request.header("x-raindrop-project-id", project);
         }
-        let response = request
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("request sent");
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap_or("").to_string());
-        let body = response.text().await.unwrap_or_default();
-        Response {
-            status,
-            retry_after,
-            body,
-        }
+        Response::read(
+            request
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
     }
 
     /// Sends `method path` with a JSON `body` (admin API).
@@ -162,18 +154,7 @@ impl Harness {
                 .header("content-type", "application/json")
                 .body(body.to_string());
         }
-        let response = request.send().await.expect("request sent");
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap_or("").to_string());
-        let body = response.text().await.unwrap_or_default();
-        Response {
-            status,
-            retry_after,
-            body,
-        }
+        Response::read(request.send().await.expect("request sent")).await
     }
 
     /// Polls `sql` (one `?` bound to `org`) until it returns `expected` rows' worth.
@@ -232,6 +213,21 @@ pub struct Response {
 }
 
 impl Response {
+    /// Status, `Retry-After` and body of an answer.
+    pub async fn read(response: reqwest::Response) -> Response {
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap_or("").to_string());
+        let body = response.text().await.unwrap_or_default();
+        Response {
+            status,
+            retry_after,
+            body,
+        }
+    }
+
     /// The body as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body)

@@ -5,7 +5,6 @@
 //! output (or both) is required" for `ai_data`. An item without `event_id`
 //! gets one here, so a redelivered record carries the same id and collapses.
 
-use simd_json::prelude::*;
 use simd_json::tape::{Object, Value};
 
 use super::Envelope;
@@ -276,10 +275,4 @@ pub(super) fn write_attachments(
         }
         Ok::<(), ()>(())
     });
-}
-
-/// `Value::is_null` re-exported for sibling modules' readability.
-#[allow(dead_code)]
-pub(super) fn is_null(v: &Value<'_, '_>) -> bool {
-    v.is_null()
 }
