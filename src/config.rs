@@ -79,7 +79,7 @@ pub struct ClickHouseConfig {
 pub struct EdgeConfig {
     /// Largest accepted request body; larger bodies get 413.
     pub max_body_bytes: usize,
-    /// Whole-request deadline (slow bodies included); past it the client gets 408.
+    /// Whole-request deadline on every route (slow bodies included); past it the client gets 408.
     pub request_timeout_ms: u64,
     /// Requests processed at once; beyond it clients get 503.
     pub max_concurrent_requests: usize,
@@ -87,6 +87,15 @@ pub struct EdgeConfig {
     pub key_cache_ttl_ms: u64,
     /// How long an unknown key stays cached as unknown.
     pub key_miss_ttl_ms: u64,
+    /// Connections served at once on the listener; more wait in the accept backlog.
+    pub max_connections: usize,
+    /// Largest request head (request line + headers) in bytes; larger gets 431.
+    pub max_header_bytes: usize,
+    /// Most headers in one request; more gets 431.
+    pub max_headers: usize,
+    /// A connection that has not sent a whole request head within this time
+    /// (idle keep-alive connections included) is closed.
+    pub header_read_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -116,6 +125,10 @@ impl Default for Config {
                 max_concurrent_requests: 4096,
                 key_cache_ttl_ms: 5_000,
                 key_miss_ttl_ms: 1_000,
+                max_connections: 8192,
+                max_header_bytes: 64 * 1024,
+                max_headers: 100,
+                header_read_timeout_ms: 30_000,
             },
             registry: RegistryConfig {
                 cache_ttl_ms: 5_000,

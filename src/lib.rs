@@ -15,5 +15,6 @@ pub mod load;
 pub mod pipeline;
 pub mod registry;
 pub mod runtime;
+pub mod serve;
 pub mod sink;
 pub mod telemetry;

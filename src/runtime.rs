@@ -180,16 +180,15 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
         let listener = TcpListener::bind(cfg.listen).await?;
         running.edge_addr = Some(listener.local_addr()?);
         let mut stop = shutdown_rx.clone();
-        running.edge_task = Some(tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "edge server stopped");
-            }
-        }));
+        let limits = crate::serve::Limits::from_config(&cfg.edge);
+        running.edge_task = Some(tokio::spawn(crate::serve::serve(
+            listener,
+            app,
+            limits,
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        )));
         running.producer = Some(producer);
     }
     Ok(running)
