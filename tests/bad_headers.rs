@@ -12,6 +12,9 @@ use downpour::registry::keys::Role;
 use helpers::{STREAMS, TRACK, assert_only_markers, bearer, count, refused, send};
 use serde_json::json;
 
+/// Header name and raw value pairs, in order.
+type Headers<'a> = Vec<(&'a str, &'a [u8])>;
+
 async fn start(name: &str) -> Harness {
     Harness::start(name).await
 }
@@ -93,7 +96,7 @@ async fn a_single_valued_header_given_twice_is_400_naming_it() {
     let owner = h.key("acme", None, Role::Owner).await;
     let (k, o) = (bearer(&key), bearer(&other));
     let json_ct: &[u8] = b"application/json";
-    let cases: [(&str, Vec<(&str, &[u8])>, &str); 5] = [
+    let cases: [(&str, Headers, &str); 5] = [
         (
             TRACK,
             vec![
