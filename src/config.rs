@@ -28,6 +28,25 @@ pub struct Config {
     pub edge: EdgeConfig,
     /// The projects registry.
     pub registry: RegistryConfig,
+    /// Consumer pacing and retries.
+    pub consumer: ConsumerConfig,
+}
+
+/// Consumer settings (per consumer process, for every pipeline's table).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsumerConfig {
+    /// INSERT statements per second one consumer may send to one table: a
+    /// batch needing more INSERTs (many projects) is held longer.
+    pub max_inserts_per_second_per_table: f64,
+    /// Largest factor by which "too many parts" or a slow server stretches
+    /// the batch age and row bounds.
+    pub max_slowdown: u32,
+    /// First wait before retrying a failed write.
+    pub retry_initial_ms: u64,
+    /// Longest wait between retries (the backoff doubles up to it).
+    pub retry_max_ms: u64,
+    /// How often the consumer lag gauge is refreshed.
+    pub lag_interval_ms: u64,
 }
 
 /// Projects registry settings.
@@ -134,12 +153,19 @@ impl Default for Config {
                 cache_ttl_ms: 5_000,
                 default_pending_limit: 50,
             },
+            consumer: ConsumerConfig {
+                max_inserts_per_second_per_table: 2.0,
+                max_slowdown: 8,
+                retry_initial_ms: 100,
+                retry_max_ms: 10_000,
+                lag_interval_ms: 5_000,
+            },
         }
     }
 }
 
 /// Sections whose fields may be set as `DOWNPOUR_<SECTION>_<FIELD>`.
-const SECTIONS: [&str; 4] = ["kafka", "clickhouse", "edge", "registry"];
+const SECTIONS: [&str; 5] = ["kafka", "clickhouse", "edge", "registry", "consumer"];
 
 impl Config {
     /// Loads defaults, then `file` if given, then the environment.

@@ -113,17 +113,20 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
         producer: None,
     };
     if parts.consumers {
+        let dead_letters = crate::bus::dead_letter::DeadLetters::new(&cfg.kafka)?;
         for p in &pipelines {
             let group = format!("{}-{}", cfg.kafka.group_prefix, p.name);
             let topic = format!("{}{}", cfg.kafka.topic_prefix, p.topic);
-            let consumer = Consumer::new(&cfg.kafka, &group, &topic)?;
-            let db = clickhouse::database(&cfg.clickhouse);
-            running.consumer_tasks.push(tokio::spawn(worker::run(
-                p.clone(),
-                consumer,
-                db,
-                shutdown_rx.clone(),
-            )));
+            let worker = worker::Worker {
+                pipeline: p.clone(),
+                consumer: Consumer::new(&cfg.kafka, &group, &topic)?,
+                db: clickhouse::database(&cfg.clickhouse),
+                dead_letters: dead_letters.clone(),
+                cfg: cfg.consumer.clone(),
+            };
+            running
+                .consumer_tasks
+                .push(tokio::spawn(worker::run(worker, shutdown_rx.clone())));
         }
     }
     if parts.edge {

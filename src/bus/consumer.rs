@@ -1,18 +1,31 @@
 //! The sink's Kafka side: a group member per pipeline that hands out records
-//! and commits offsets only when told (never automatically).
+//! and commits offsets only when told (never automatically), and the lag
+//! gauge of its group.
+//!
+//! Invariant: `downpour_consumer_lag{topic, partition}` is the broker's high
+//! watermark minus the group's committed offset, read from the broker for
+//! every partition of the topic (not only this member's), so it keeps
+//! growing while ClickHouse is down and nothing is committed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
+use tokio::sync::watch;
+
 use crate::config::KafkaConfig;
+
+/// How long one broker request of the lag probe may take.
+const LAG_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A consumer group member reading one topic.
 pub struct Consumer {
-    inner: StreamConsumer,
+    inner: Arc<StreamConsumer>,
     topic: String,
     /// Next offset to commit, per partition, for records already handed out.
     pending: BTreeMap<i32, i64>,
@@ -33,7 +46,7 @@ impl Consumer {
             .create()?;
         inner.subscribe(&[topic])?;
         Ok(Consumer {
-            inner,
+            inner: Arc::new(inner),
             topic: topic.to_string(),
             pending: BTreeMap::new(),
         })
@@ -65,4 +78,69 @@ impl Consumer {
     pub fn forget_pending(&mut self) {
         self.pending.clear();
     }
+
+    /// The topic read.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Refreshes the lag gauge every `every` until `shutdown` turns true.
+    pub fn watch_lag(
+        &self,
+        every: Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let (inner, topic) = (self.inner.clone(), self.topic.clone());
+        tokio::spawn(async move {
+            loop {
+                let (probe, name) = (inner.clone(), topic.clone());
+                let lag =
+                    tokio::task::spawn_blocking(move || lag(&probe, &name, LAG_TIMEOUT)).await;
+                match lag {
+                    Ok(Ok(partitions)) => {
+                        for (partition, lag) in partitions {
+                            metrics::gauge!("downpour_consumer_lag", "topic" => topic.clone(), "partition" => partition.to_string())
+                                .set(lag as f64);
+                        }
+                    }
+                    Ok(Err(e)) => tracing::warn!(%topic, error = %e, "consumer lag"),
+                    Err(e) => tracing::warn!(%topic, error = %e, "consumer lag task"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = shutdown.wait_for(|s| *s) => return,
+                }
+            }
+        })
+    }
+}
+
+/// High watermark − committed offset, per partition of `topic` (blocking).
+fn lag(
+    consumer: &StreamConsumer,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<(i32, i64)>, KafkaError> {
+    let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+    let mut list = TopicPartitionList::new();
+    for t in metadata.topics().iter().filter(|t| t.name() == topic) {
+        for p in t.partitions() {
+            list.add_partition(topic, p.id());
+        }
+    }
+    let committed = consumer.committed_offsets(list.clone(), timeout)?;
+    let mut out = Vec::new();
+    for element in list.elements() {
+        let partition = element.partition();
+        let (low, high) = consumer.fetch_watermarks(topic, partition, timeout)?;
+        let done = committed
+            .find_partition(topic, partition)
+            .and_then(|e| match e.offset() {
+                Offset::Offset(o) => Some(o),
+                _ => None,
+            })
+            .unwrap_or(low);
+        out.push((partition, (high - done).max(0)));
+    }
+    Ok(out)
 }

@@ -1,11 +1,14 @@
 //! Kafka: the producer the edge publishes through, the consumer the sink
-//! reads from, topic creation, and the record format between them.
+//! reads from, the dead-letter topic, topic creation, and the record format
+//! between them.
 //!
 //! Invariant: the edge learns a record is durable only from the broker's
 //! ack (acks=all, idempotent producer); the consumer commits an offset only
-//! after ClickHouse accepted every row before it.
+//! after every record before it is in ClickHouse or acknowledged on the
+//! dead-letter topic.
 
 pub mod consumer;
+pub mod dead_letter;
 pub mod producer;
 pub mod record;
 pub mod topics;

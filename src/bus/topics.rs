@@ -1,4 +1,7 @@
 //! Topic creation for `migrate`: the broker (tansu) does not auto-create.
+//!
+//! Invariant: the dead-letter topic exists wherever a pipeline's topic does,
+//! so a consumer never holds a poison record for want of somewhere to put it.
 
 use std::time::Duration;
 
@@ -9,13 +12,16 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use crate::config::KafkaConfig;
 
-/// Creates `names` with `cfg.partitions` partitions; existing topics are fine.
+/// Creates `names` and the dead-letter topic with `cfg.partitions`
+/// partitions; existing topics are fine.
 pub async fn ensure(cfg: &KafkaConfig, names: &[String]) -> Result<(), KafkaError> {
+    let dead_letter = crate::bus::dead_letter::topic(cfg);
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &cfg.brokers)
         .create()?;
     let topics: Vec<NewTopic<'_>> = names
         .iter()
+        .chain(std::iter::once(&dead_letter))
         .map(|n| {
             NewTopic::new(
                 n,

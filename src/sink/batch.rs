@@ -5,28 +5,69 @@
 //! lets a flush split into INSERTs of at most `max_projects_per_insert`
 //! partitions each, while the age bound flushes small projects on time: all
 //! projects of a batch flush together, so the INSERT rate per table is set by
-//! the batch bounds, not by how many projects there are.
+//! the batch bounds (see [`crate::sink::pace`]), not by how many projects
+//! there are.
+//!
+//! Invariants: each record stays addressable (its origin and byte range) so
+//! a refused INSERT can be bisected record by record; a record the consumer
+//! could not read is held as a [`DeadRecord`] in the same batch, so its
+//! offset is committed only with the batch that dead-letters it.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::pipeline::BatchPolicy;
+use crate::bus::dead_letter::{DeadRecord, Reason};
+use crate::bus::record;
+use crate::pipeline::StreamKind;
 
-/// Rows waiting for one INSERT, grouped by project.
+/// Rows waiting for one flush, grouped by project, and the dead records.
 #[derive(Default)]
 pub struct Batch {
     groups: HashMap<Vec<u8>, Group>,
     rows: usize,
     bytes: usize,
     opened: Option<Instant>,
+    dead: Vec<DeadRecord>,
 }
 
 #[derive(Default)]
 struct Group {
     rows: Vec<u8>,
-    count: u64,
+    records: Vec<Record>,
+}
+
+/// One Kafka record's rows inside a [`Chunk`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Index of its project in [`Chunk::projects`].
+    pub project: usize,
+    /// Its bytes in that project's rows.
+    pub range: Range<usize>,
+    /// Rows it holds.
+    pub rows: u32,
+    /// Partition it was read from.
+    pub partition: i32,
+    /// Its offset there.
+    pub offset: i64,
+}
+
+/// One project's rows in a chunk.
+pub struct Project {
+    /// Record key, `org/project`.
+    pub key: Vec<u8>,
+    /// RowBinary rows of all its records, in offset order.
+    pub rows: Bytes,
+}
+
+/// The rows of at most `max_projects_per_insert` projects: one INSERT.
+pub struct Chunk {
+    /// Projects (partitions) in this chunk.
+    pub projects: Vec<Project>,
+    /// Its records, grouped by project, in offset order within a project.
+    pub records: Vec<Record>,
 }
 
 /// Rows a flush wrote for one project (for `project_activity`).
@@ -40,31 +81,36 @@ pub struct Activity {
     pub rows: u64,
 }
 
-/// The rows of at most `max_projects_per_insert` projects: one INSERT.
-pub struct Chunk {
-    /// RowBinary data, one piece per project.
-    pub pieces: Vec<Bytes>,
-    /// Projects (partitions) in this chunk.
-    pub projects: usize,
-}
-
 impl Batch {
-    /// Appends the rows of one record.
-    pub fn push(&mut self, key: &[u8], rows: &[u8], count: u32) {
+    /// Appends the rows of one record read from `partition` at `offset`.
+    pub fn push(&mut self, key: &[u8], partition: i32, offset: i64, rows: &[u8], count: u32) {
         self.opened.get_or_insert_with(Instant::now);
         let group = match self.groups.get_mut(key) {
             Some(group) => group,
             None => self.groups.entry(key.to_vec()).or_default(),
         };
+        let start = group.rows.len();
         group.rows.extend_from_slice(rows);
-        group.count += u64::from(count);
+        group.records.push(Record {
+            project: 0,
+            range: start..group.rows.len(),
+            rows: count,
+            partition,
+            offset,
+        });
         self.rows += count as usize;
         self.bytes += rows.len();
     }
 
+    /// Holds a record that will go to the dead-letter topic at the next flush.
+    pub fn push_dead(&mut self, dead: DeadRecord) {
+        self.opened.get_or_insert_with(Instant::now);
+        self.dead.push(dead);
+    }
+
     /// Whether there is nothing to flush.
     pub fn is_empty(&self) -> bool {
-        self.rows == 0
+        self.groups.is_empty() && self.dead.is_empty()
     }
 
     /// Rows held.
@@ -72,47 +118,112 @@ impl Batch {
         self.rows
     }
 
-    /// Whether a size bound is reached.
-    pub fn is_full(&self, policy: &BatchPolicy) -> bool {
-        self.rows >= policy.max_rows || self.bytes >= policy.max_bytes
+    /// Bytes of rows held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
-    /// When the age bound is reached (None while empty).
-    pub fn deadline(&self, policy: &BatchPolicy) -> Option<Instant> {
-        self.opened.map(|t| t + policy.max_age())
+    /// Projects (partitions) held.
+    pub fn projects(&self) -> usize {
+        self.groups.len()
     }
 
-    /// Empties the batch into INSERT-sized chunks, and the rows per project.
-    pub fn drain(&mut self, policy: &BatchPolicy) -> (Vec<Chunk>, Vec<Activity>) {
+    /// When the first record arrived (None while empty).
+    pub fn opened(&self) -> Option<Instant> {
+        self.opened
+    }
+
+    /// Empties the batch into INSERT-sized chunks and the dead records.
+    pub fn drain(&mut self, max_projects_per_insert: usize) -> (Vec<Chunk>, Vec<DeadRecord>) {
         let mut groups: Vec<(Vec<u8>, Group)> = self.groups.drain().collect();
         groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let activity = groups
-            .iter()
-            .filter_map(|(key, group)| {
-                let (org, project) = std::str::from_utf8(key).ok()?.split_once('/')?;
-                Some(Activity {
-                    org: org.to_string(),
-                    project: project.to_string(),
-                    rows: group.count,
-                })
-            })
-            .collect();
-        let per_insert = policy.max_projects_per_insert.max(1);
         let mut chunks = Vec::new();
         let mut groups = groups.into_iter().peekable();
         while groups.peek().is_some() {
-            let pieces: Vec<Bytes> = groups
+            let mut chunk = Chunk {
+                projects: Vec::new(),
+                records: Vec::new(),
+            };
+            for (index, (key, group)) in groups
                 .by_ref()
-                .take(per_insert)
-                .map(|(_, g)| Bytes::from(g.rows))
-                .collect();
-            chunks.push(Chunk {
-                projects: pieces.len(),
-                pieces,
-            });
+                .take(max_projects_per_insert.max(1))
+                .enumerate()
+            {
+                chunk
+                    .records
+                    .extend(group.records.into_iter().map(|r| Record {
+                        project: index,
+                        ..r
+                    }));
+                chunk.projects.push(Project {
+                    key,
+                    rows: Bytes::from(group.rows),
+                });
+            }
+            chunks.push(chunk);
         }
+        let dead = std::mem::take(&mut self.dead);
         *self = Batch::default();
-        (chunks, activity)
+        (chunks, dead)
+    }
+}
+
+impl Chunk {
+    /// The bytes of `records` (a run of this chunk's records) for one INSERT;
+    /// neighbours in one project's rows go as one piece.
+    pub fn pieces(&self, records: &[Record]) -> Vec<Bytes> {
+        let mut pieces: Vec<(usize, Range<usize>)> = Vec::new();
+        for r in records {
+            match pieces.last_mut() {
+                Some((project, range)) if *project == r.project && range.end == r.range.start => {
+                    range.end = r.range.end;
+                }
+                _ => pieces.push((r.project, r.range.clone())),
+            }
+        }
+        pieces
+            .into_iter()
+            .map(|(project, range)| self.projects[project].rows.slice(range))
+            .collect()
+    }
+
+    /// A refused record as it was read (the header rebuilt byte for byte).
+    pub fn dead(&self, kind: StreamKind, record: &Record, reason: Reason) -> DeadRecord {
+        let project = &self.projects[record.project];
+        let mut value = Vec::with_capacity(record::HEADER_LEN + record.range.len());
+        record::begin(&mut value, kind);
+        value.extend_from_slice(&project.rows[record.range.clone()]);
+        record::finish(&mut value, record.rows);
+        DeadRecord {
+            partition: record.partition,
+            offset: record.offset,
+            key: project.key.clone(),
+            value,
+            reason,
+        }
+    }
+
+    /// Rows written per project, leaving out the `refused` records (indexes).
+    pub fn activity(&self, refused: &[usize]) -> Vec<Activity> {
+        let mut rows = vec![0u64; self.projects.len()];
+        for (i, r) in self.records.iter().enumerate() {
+            if !refused.contains(&i) {
+                rows[r.project] += u64::from(r.rows);
+            }
+        }
+        self.projects
+            .iter()
+            .zip(rows)
+            .filter(|(_, rows)| *rows > 0)
+            .filter_map(|(p, rows)| {
+                let (org, project) = std::str::from_utf8(&p.key).ok()?.split_once('/')?;
+                Some(Activity {
+                    org: org.to_string(),
+                    project: project.to_string(),
+                    rows,
+                })
+            })
+            .collect()
     }
 }
 
@@ -120,40 +231,70 @@ impl Batch {
 mod tests {
     use super::*;
 
-    fn policy(max_projects: usize) -> BatchPolicy {
-        BatchPolicy {
-            max_rows: 10,
-            max_bytes: 1 << 20,
-            max_age_ms: 100,
-            max_projects_per_insert: max_projects,
-        }
-    }
-
     #[test]
     fn no_insert_spans_more_projects_than_allowed() {
         let mut batch = Batch::default();
         for p in 0..250 {
-            batch.push(format!("org/p{p}").as_bytes(), b"r", 1);
-            batch.push(format!("org/p{p}").as_bytes(), b"s", 1);
+            batch.push(format!("org/p{p}").as_bytes(), 0, p * 2, b"r", 1);
+            batch.push(format!("org/p{p}").as_bytes(), 1, p * 2 + 1, b"s", 1);
         }
-        let (chunks, activity) = batch.drain(&policy(100));
+        assert_eq!(batch.projects(), 250);
+        let (chunks, dead) = batch.drain(100);
+        assert!(dead.is_empty());
+        let sizes: Vec<usize> = chunks.iter().map(|c| c.projects.len()).collect();
+        assert_eq!(sizes, vec![100, 100, 50]);
+        let activity: Vec<Activity> = chunks.iter().flat_map(|c| c.activity(&[])).collect();
         assert_eq!(activity.len(), 250);
         assert!(activity.iter().all(|a| a.org == "org" && a.rows == 2));
-        let sizes: Vec<usize> = chunks.iter().map(|c| c.projects).collect();
-        assert_eq!(sizes, vec![100, 100, 50]);
-        let total: usize = chunks.iter().flat_map(|c| &c.pieces).map(|p| p.len()).sum();
+        let total: usize = chunks
+            .iter()
+            .flat_map(|c| c.pieces(&c.records))
+            .map(|p| p.len())
+            .sum();
         assert_eq!(total, 500, "every row kept");
+        let pieces: usize = chunks.iter().map(|c| c.pieces(&c.records).len()).sum();
+        assert_eq!(pieces, 250, "one piece per project");
         assert!(batch.is_empty());
     }
 
     #[test]
-    fn bounds() {
+    fn a_refused_record_is_rebuilt_as_read_and_left_out_of_activity() {
         let mut batch = Batch::default();
-        assert!(batch.deadline(&policy(1)).is_none());
-        batch.push(b"k", b"x", 9);
-        assert!(!batch.is_full(&policy(1)));
-        assert!(batch.deadline(&policy(1)).is_some());
-        batch.push(b"k", b"x", 1);
-        assert!(batch.is_full(&policy(1)));
+        batch.push(b"acme/a", 0, 10, b"one", 1);
+        batch.push(b"acme/a", 0, 11, b"two!", 2);
+        batch.push(b"acme/b", 1, 5, b"three", 3);
+        let (chunks, _) = batch.drain(100);
+        let chunk = &chunks[0];
+        let second = &chunk.records[1];
+        assert_eq!((second.partition, second.offset), (0, 11));
+        assert_eq!(chunk.pieces(std::slice::from_ref(second))[0], "two!");
+        let dead = chunk.dead(StreamKind::Events, second, Reason::rejected("x"));
+        assert_eq!(dead.key, b"acme/a");
+        assert_eq!(dead.offset, 11);
+        let view = record::parse(&dead.value, StreamKind::Events).expect("a record");
+        assert_eq!((view.rows, view.body), (2, &b"two!"[..]));
+        let activity = chunk.activity(&[1]);
+        assert_eq!(activity[0].rows, 1);
+        assert_eq!(activity[1].rows, 3);
+        let split = [chunk.records[0].clone(), chunk.records[2].clone()];
+        let pieces = chunk.pieces(&split);
+        assert_eq!(pieces, vec![Bytes::from("one"), Bytes::from("three")]);
+    }
+
+    #[test]
+    fn dead_records_alone_make_a_batch_to_flush() {
+        let mut batch = Batch::default();
+        assert!(batch.is_empty() && batch.opened().is_none());
+        batch.push_dead(DeadRecord {
+            partition: 0,
+            offset: 1,
+            key: vec![],
+            value: vec![1],
+            reason: Reason::undecodable("x"),
+        });
+        assert!(!batch.is_empty() && batch.opened().is_some());
+        let (chunks, dead) = batch.drain(100);
+        assert!(chunks.is_empty());
+        assert_eq!(dead.len(), 1);
     }
 }

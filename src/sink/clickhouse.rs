@@ -3,10 +3,17 @@
 //! ClickHouse 18.16 answers compressed HTTP responses with an empty body and
 //! predates the RowBinaryWithNamesAndTypes validation, so the client is built
 //! without compression (the crate's lz4 feature is off) and without validation.
+//! Every INSERT has send and answer timeouts, so a hung server is a retried
+//! failure, not a stuck consumer.
+
+use std::time::Duration;
+
+use bytes::Bytes;
 
 use crate::config::ClickHouseConfig;
 use crate::pipeline::StreamKind;
-use crate::sink::batch::{Activity, Chunk};
+use crate::sink::batch::Activity;
+use crate::sink::flush::Writer;
 use crate::sink::schema;
 
 /// A client for the server (no database selected).
@@ -23,23 +30,49 @@ pub fn database(cfg: &ClickHouseConfig) -> clickhouse::Client {
     server(cfg).with_database(&cfg.database)
 }
 
-/// Inserts one chunk of `kind` rows into `table` (an identifier checked when
-/// the pipeline was loaded; the rows are data, never SQL).
-pub async fn insert(
-    db: &clickhouse::Client,
-    table: &str,
-    kind: StreamKind,
-    chunk: &Chunk,
-) -> Result<(), clickhouse::error::Error> {
-    let sql = format!(
-        "INSERT INTO {table} ({}) FORMAT RowBinary",
-        schema::columns(kind)
-    );
-    let mut insert = db.insert_formatted_with(sql);
-    for piece in &chunk.pieces {
-        insert.send(piece.clone()).await?;
+/// How long sending one piece of an INSERT body may take.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long ClickHouse may take to answer an INSERT once the body is sent;
+/// past it the INSERT counts as a slow server (retried, with a slow-down).
+const END_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Inserts pre-encoded rows of one stream into its table.
+pub struct RowInserter {
+    db: clickhouse::Client,
+    sql: String,
+    stream: &'static str,
+}
+
+impl RowInserter {
+    /// Inserts `kind` rows into `table` (an identifier checked when the
+    /// pipeline was loaded; the rows are data, never SQL).
+    pub fn new(db: clickhouse::Client, table: &str, kind: StreamKind) -> RowInserter {
+        RowInserter {
+            db,
+            sql: format!(
+                "INSERT INTO {table} ({}) FORMAT RowBinary",
+                schema::columns(kind)
+            ),
+            stream: kind.name(),
+        }
     }
-    insert.end().await
+}
+
+impl Writer for RowInserter {
+    async fn insert(&self, pieces: Vec<Bytes>) -> Result<(), clickhouse::error::Error> {
+        let mut insert = self
+            .db
+            .insert_formatted_with(self.sql.clone())
+            .with_timeouts(Some(SEND_TIMEOUT), Some(END_TIMEOUT));
+        for piece in pieces {
+            insert.send(piece).await?;
+        }
+        insert.end().await
+    }
+
+    async fn activity(&self, activity: &[Activity]) -> Result<(), clickhouse::error::Error> {
+        record_activity(&self.db, self.stream, activity).await
+    }
 }
 
 /// Records rows per project after a flush (`project_activity`, the pending panel's source).

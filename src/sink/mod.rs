@@ -1,12 +1,22 @@
-//! The sink: Kafka records → batches grouped by project → ClickHouse.
+//! The sink: Kafka records → batches grouped by project → ClickHouse, and
+//! records it can never insert → the dead-letter topic.
 //!
 //! Invariants: an INSERT never touches more projects (partitions) than the
 //! pipeline's `max_projects_per_insert`; offsets are committed only after
-//! every INSERT holding their rows succeeded; a failed INSERT is retried with
-//! backoff and nothing is committed meanwhile.
+//! every record before them is in ClickHouse or acknowledged on the
+//! dead-letter topic; a failed INSERT is retried with backoff and nothing is
+//! committed meanwhile, unless ClickHouse refuses the data itself, in which
+//! case the refused records are isolated by bisection and dead-lettered.
 
 pub mod batch;
+pub mod bisect;
+pub mod classify;
 pub mod clickhouse;
+#[cfg(test)]
+mod fakes;
+pub mod flush;
+pub mod layout;
+pub mod pace;
 pub mod rowbinary;
 pub mod schema;
 pub mod worker;

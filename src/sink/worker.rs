@@ -1,35 +1,71 @@
-//! One pipeline's consumer loop: read records, batch, insert, then commit.
+//! One pipeline's consumer loop: read records, batch, flush, then commit.
 //!
 //! ```text
-//! loop: record → Batch::push ──(full or old)──▶ insert every chunk (retry with backoff)
-//!                                                └─ all succeeded ─▶ commit offsets
+//! loop: record ─▶ header + layout check ─ok─▶ Batch::push
+//!                                       └─no─▶ Batch::push_dead (reason `undecodable`)
+//!       batch due (Pace: age, INSERT budget, slow-down) or full ─▶ Flush::run
+//!                                       └─ Ok ─▶ commit offsets
 //! ```
-//! A record that is not a downpour record of this stream is counted and
-//! skipped (it can never become a row); the dead-letter topic is future work.
+//!
+//! Invariants: offsets are committed only after every record handed out is
+//! in ClickHouse or acknowledged on the dead-letter topic; a full batch that
+//! must wait for the INSERT budget stops reading, so memory stays bounded by
+//! the batch's byte bound; a shutdown during a retry commits nothing.
 
 use std::time::Duration;
 
 use rdkafka::Message;
+use rdkafka::message::BorrowedMessage;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::bus::consumer::Consumer;
+use crate::bus::dead_letter::{DeadLetters, DeadRecord, Reason};
 use crate::bus::record;
-use crate::pipeline::Pipeline;
+use crate::config::ConsumerConfig;
+use crate::pipeline::{Pipeline, StreamKind};
 use crate::sink::batch::Batch;
-use crate::sink::clickhouse;
+use crate::sink::clickhouse::RowInserter;
+use crate::sink::flush::{Backoff, Flush};
+use crate::sink::layout;
+use crate::sink::pace::Pace;
 
-/// Longest wait between INSERT retries.
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// A pipeline's consumer and where it writes.
+pub struct Worker {
+    /// The stream.
+    pub pipeline: Pipeline,
+    /// Its group member.
+    pub consumer: Consumer,
+    /// ClickHouse (downpour's database).
+    pub db: ::clickhouse::Client,
+    /// The dead-letter producer.
+    pub dead_letters: DeadLetters,
+    /// Pacing and retry settings.
+    pub cfg: ConsumerConfig,
+}
 
 /// Runs until `shutdown` turns true; flushes and commits what it holds first.
-pub async fn run(
-    pipeline: Pipeline,
-    mut consumer: Consumer,
-    db: ::clickhouse::Client,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let stream = pipeline.kind.name();
+pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
+    let Worker {
+        pipeline,
+        mut consumer,
+        db,
+        dead_letters,
+        cfg,
+    } = worker;
+    let mut state = State {
+        writer: RowInserter::new(db, &pipeline.table, pipeline.kind),
+        dead_letters: dead_letters.for_origin(consumer.topic()),
+        pace: Pace::new(&cfg),
+        backoff: Backoff::new(
+            Duration::from_millis(cfg.retry_initial_ms.max(1)),
+            Duration::from_millis(cfg.retry_max_ms.max(1)),
+        ),
+    };
+    let lag = consumer.watch_lag(
+        Duration::from_millis(cfg.lag_interval_ms.max(100)),
+        shutdown.clone(),
+    );
     let mut batch = Batch::default();
     loop {
         // A shutdown seen inside a retry's backoff marks the change as read,
@@ -37,36 +73,61 @@ pub async fn run(
         if *shutdown.borrow() {
             break;
         }
-        let deadline = batch.deadline(&pipeline.batch).map(Instant::from_std);
+        let full = state.pace.is_full(&batch, &pipeline.batch);
+        let deadline = state
+            .pace
+            .deadline(&batch, &pipeline.batch)
+            .map(Instant::from_std);
         tokio::select! {
             _ = shutdown.changed() => break,
             _ = sleep_until(deadline) => {
-                if !flush(&pipeline, &mut batch, &mut consumer, &db, &mut shutdown).await { return; }
-            }
-            message = consumer.next() => {
-                match message {
-                    Ok(message) => {
-                        let payload = message.payload().unwrap_or_default();
-                        match record::parse(payload, pipeline.kind) {
-                            Ok(view) => batch.push(message.key().unwrap_or_default(), view.body, view.rows),
-                            Err(e) => {
-                                metrics::counter!("downpour_consumer_skipped_records_total", "stream" => stream).increment(1);
-                                tracing::warn!(stream, partition = message.partition(), offset = message.offset(), error = %e, "skipping record");
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(stream, error = %e, "kafka receive");
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                }
-                if batch.is_full(&pipeline.batch) && !flush(&pipeline, &mut batch, &mut consumer, &db, &mut shutdown).await {
+                if !state.flush(&pipeline, &mut batch, &mut consumer, &mut shutdown).await {
+                    lag.abort();
                     return;
                 }
             }
+            message = consumer.next(), if !full => match message {
+                Ok(message) => read(pipeline.kind, &mut batch, &message),
+                Err(e) => {
+                    tracing::warn!(stream = pipeline.kind.name(), error = %e, "kafka receive");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            },
         }
     }
-    flush(&pipeline, &mut batch, &mut consumer, &db, &mut shutdown).await;
+    state
+        .flush(&pipeline, &mut batch, &mut consumer, &mut shutdown)
+        .await;
+    lag.abort();
+}
+
+/// Adds a record to the batch, or holds it for the dead-letter topic.
+fn read(kind: StreamKind, batch: &mut Batch, message: &BorrowedMessage<'_>) {
+    let value = message.payload().unwrap_or_default();
+    let key = message.key().unwrap_or_default();
+    let checked = record::parse(value, kind)
+        .map_err(|e| e.to_string())
+        .and_then(|view| {
+            layout::check(kind, view.body, view.rows)
+                .map(|()| view)
+                .map_err(|e| e.to_string())
+        });
+    match checked {
+        Ok(view) => batch.push(
+            key,
+            message.partition(),
+            message.offset(),
+            view.body,
+            view.rows,
+        ),
+        Err(why) => batch.push_dead(DeadRecord {
+            partition: message.partition(),
+            offset: message.offset(),
+            key: key.to_vec(),
+            value: value.to_vec(),
+            reason: Reason::undecodable(why),
+        }),
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -76,72 +137,51 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Inserts the batch and commits. Returns false if it gave up because of
-/// shutdown (nothing committed then; the records will be delivered again).
-async fn flush(
-    pipeline: &Pipeline,
-    batch: &mut Batch,
-    consumer: &mut Consumer,
-    db: &::clickhouse::Client,
-    shutdown: &mut watch::Receiver<bool>,
-) -> bool {
-    let stream = pipeline.kind.name();
-    let rows = batch.rows();
-    let (chunks, activity) = batch.drain(&pipeline.batch);
-    for chunk in &chunks {
-        let write = || clickhouse::insert(db, &pipeline.table, pipeline.kind, chunk);
-        if !retry(stream, "insert", write, consumer, shutdown).await {
-            return false;
-        }
-    }
-    let write = || clickhouse::record_activity(db, stream, &activity);
-    if !retry(stream, "activity", write, consumer, shutdown).await {
-        return false;
-    }
-    metrics::counter!("downpour_consumer_rows_total", "stream" => stream).increment(rows as u64);
-    if let Err(e) = consumer.commit() {
-        // The rows are in; a redelivery after this collapses in the views.
-        tracing::warn!(stream, error = %e, "offset commit failed");
-        consumer.forget_pending();
-    }
-    true
+/// What a worker keeps between flushes.
+struct State {
+    writer: RowInserter,
+    dead_letters: DeadLetters,
+    pace: Pace,
+    backoff: Backoff,
 }
 
-/// Runs `write` until it succeeds (backoff doubling to [`MAX_BACKOFF`]).
-/// Returns false if shutdown came first; pending offsets are then forgotten.
-async fn retry<F, Fut>(
-    stream: &'static str,
-    what: &'static str,
-    write: F,
-    consumer: &mut Consumer,
-    shutdown: &mut watch::Receiver<bool>,
-) -> bool
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<(), ::clickhouse::error::Error>>,
-{
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let started = std::time::Instant::now();
-        match write().await {
-            Ok(()) => {
-                metrics::histogram!("downpour_consumer_write_seconds", "stream" => stream, "what" => what)
-                    .record(started.elapsed().as_secs_f64());
-                return true;
-            }
-            Err(e) => {
-                metrics::counter!("downpour_consumer_write_errors_total", "stream" => stream, "what" => what).increment(1);
-                tracing::warn!(stream, what, error = %e, retry_in = ?backoff, "ClickHouse write failed");
-                if *shutdown.borrow() {
-                    consumer.forget_pending();
-                    return false;
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.changed() => {}
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
+impl State {
+    /// Flushes the batch and commits. Returns false if it gave up because of
+    /// shutdown (nothing committed then; the records will be delivered again).
+    async fn flush(
+        &mut self,
+        pipeline: &Pipeline,
+        batch: &mut Batch,
+        consumer: &mut Consumer,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
+        if batch.is_empty() {
+            return true;
         }
+        let stream = pipeline.kind.name();
+        let started = std::time::Instant::now();
+        let (chunks, dead) = batch.drain(pipeline.batch.max_projects_per_insert);
+        let mut flush = Flush {
+            stream,
+            kind: pipeline.kind,
+            writer: &self.writer,
+            dead_letters: &self.dead_letters,
+            pace: &mut self.pace,
+            backoff: &mut self.backoff,
+            shutdown,
+        };
+        let Ok(done) = flush.run(chunks, dead).await else {
+            consumer.forget_pending();
+            return false;
+        };
+        self.pace.flushed(started, done.inserts);
+        metrics::gauge!("downpour_consumer_slowdown", "stream" => stream).set(self.pace.slowdown());
+        metrics::counter!("downpour_consumer_rows_total", "stream" => stream).increment(done.rows);
+        if let Err(e) = consumer.commit() {
+            // The rows are in; a redelivery after this collapses in the views.
+            tracing::warn!(stream, error = %e, "offset commit failed");
+            consumer.forget_pending();
+        }
+        true
     }
 }

@@ -1,0 +1,198 @@
+//! The dead-letter topic: where the consumer puts a record it will never
+//! insert (undecodable, or refused by ClickHouse), so it can move on
+//! without losing it.
+//!
+//! One topic per deployment, `<topic_prefix>dead-letter`, created by
+//! `migrate` with the others. Each dead letter is the original record: the
+//! same key and value bytes, plus headers naming why and where it came from:
+//!
+//! | header | value |
+//! | --- | --- |
+//! | `downpour-reason` | `<code>: <message>`, code `undecodable` or `rejected` |
+//! | `downpour-origin-topic` | the topic the record was read from |
+//! | `downpour-origin-partition` | its partition (decimal) |
+//! | `downpour-origin-offset` | its offset (decimal) |
+//!
+//! Invariant: [`DeadLetters::publish`] returns Ok only after the broker
+//! acknowledged the dead letter (acks=all, idempotent), and the consumer
+//! commits the poison record's offset only after that.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use crate::bus::producer::MAX_RECORD_BYTES;
+use crate::config::KafkaConfig;
+
+/// Header naming why the record was dead-lettered.
+pub const REASON: &str = "downpour-reason";
+/// Header naming the topic the record was read from.
+pub const ORIGIN_TOPIC: &str = "downpour-origin-topic";
+/// Header naming the partition the record was read from.
+pub const ORIGIN_PARTITION: &str = "downpour-origin-partition";
+/// Header naming the record's offset.
+pub const ORIGIN_OFFSET: &str = "downpour-origin-offset";
+
+/// The dead-letter topic's name.
+pub fn topic(cfg: &KafkaConfig) -> String {
+    format!("{}dead-letter", cfg.topic_prefix)
+}
+
+/// Why a record is dead-lettered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    /// Short code: `undecodable` (the consumer cannot read it) or
+    /// `rejected` (ClickHouse refused its rows); the metric's label.
+    pub code: &'static str,
+    /// What was wrong, for a person.
+    pub message: String,
+}
+
+impl Reason {
+    /// The consumer could not read the record.
+    pub fn undecodable(message: impl ToString) -> Reason {
+        Reason {
+            code: "undecodable",
+            message: message.to_string(),
+        }
+    }
+
+    /// ClickHouse refused the record's rows.
+    pub fn rejected(message: impl ToString) -> Reason {
+        Reason {
+            code: "rejected",
+            message: message.to_string(),
+        }
+    }
+
+    /// The `downpour-reason` header value (ClickHouse's text cut to 1 KiB).
+    pub fn header(&self) -> String {
+        let mut text = format!("{}: {}", self.code, self.message.trim());
+        if text.len() > 1024 {
+            let mut cut = 1024;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+        }
+        text
+    }
+}
+
+/// A record on its way to the dead-letter topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadRecord {
+    /// Partition it was read from.
+    pub partition: i32,
+    /// Its offset there.
+    pub offset: i64,
+    /// Its key, as read.
+    pub key: Vec<u8>,
+    /// Its value, as read.
+    pub value: Vec<u8>,
+    /// Why it is dead-lettered.
+    pub reason: Reason,
+}
+
+/// Why a dead letter was not acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum DeadLetterError {
+    /// The broker refused or did not answer in time.
+    #[error("dead letter not acknowledged: {0}")]
+    NotAcknowledged(KafkaError),
+    /// The producer is shutting down.
+    #[error("dead-letter producer closed")]
+    Closed,
+}
+
+/// Publishes dead letters for the records of one origin topic.
+#[derive(Clone)]
+pub struct DeadLetters {
+    producer: FutureProducer,
+    topic: String,
+    origin_topic: String,
+}
+
+impl DeadLetters {
+    /// A producer with acks=all and idempotence, for records read from `origin_topic`.
+    pub fn new(cfg: &KafkaConfig) -> Result<DeadLetters, KafkaError> {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &cfg.brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "0")
+            .set("message.timeout.ms", cfg.publish_timeout_ms.to_string())
+            .set(
+                "message.max.bytes",
+                (MAX_RECORD_BYTES + 128 * 1024).to_string(),
+            )
+            .create()?;
+        Ok(DeadLetters {
+            producer,
+            topic: topic(cfg),
+            origin_topic: String::new(),
+        })
+    }
+
+    /// The same producer, for records read from `origin_topic`.
+    pub fn for_origin(&self, origin_topic: &str) -> DeadLetters {
+        DeadLetters {
+            origin_topic: origin_topic.to_string(),
+            ..self.clone()
+        }
+    }
+
+    /// Publishes `dead` and waits for the broker's acknowledgement.
+    pub async fn publish(&self, dead: &DeadRecord) -> Result<(), DeadLetterError> {
+        let reason = dead.reason.header();
+        let partition = dead.partition.to_string();
+        let offset = dead.offset.to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: REASON,
+                value: Some(reason.as_str()),
+            })
+            .insert(Header {
+                key: ORIGIN_TOPIC,
+                value: Some(self.origin_topic.as_str()),
+            })
+            .insert(Header {
+                key: ORIGIN_PARTITION,
+                value: Some(partition.as_str()),
+            })
+            .insert(Header {
+                key: ORIGIN_OFFSET,
+                value: Some(offset.as_str()),
+            });
+        let record = FutureRecord::to(&self.topic)
+            .key(dead.key.as_slice())
+            .payload(dead.value.as_slice())
+            .headers(headers);
+        // The queue timeout only covers a full local queue; the ack itself is
+        // bounded by message.timeout.ms.
+        match self.producer.send(record, Duration::from_secs(1)).await {
+            Ok(_) => Ok(()),
+            Err((KafkaError::Canceled, _)) => Err(DeadLetterError::Closed),
+            Err((e, _)) => Err(DeadLetterError::NotAcknowledged(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_header_is_code_then_message_and_bounded() {
+        assert_eq!(
+            Reason::undecodable("not a downpour record").header(),
+            "undecodable: not a downpour record"
+        );
+        let long = Reason::rejected("é".repeat(2000)).header();
+        assert!(long.starts_with("rejected: é"));
+        assert!(long.len() <= 1024);
+    }
+}

@@ -1,0 +1,192 @@
+//! Checks that a record's body is exactly the rows its header announces,
+//! in the RowBinary layout of the stream's table, without decoding a value.
+//!
+//! ClickHouse cannot tell where one record ends: the consumer concatenates
+//! the records of a project into one INSERT, so a truncated row would make
+//! ClickHouse read the next record's bytes as the rest of it, and a wrong
+//! row count would go unnoticed. Walking the layout (skip a varint-prefixed
+//! string, skip a fixed-width number) catches both before a byte is sent;
+//! such a record is dead-lettered as `undecodable`. It costs one varint read
+//! per string column, far less than the INSERT of the same bytes.
+//!
+//! Invariant: a record that passes is exactly `rows` whole rows.
+
+use crate::pipeline::StreamKind;
+use crate::sink::rowbinary::read_varint;
+
+/// The RowBinary encoding of one column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// `String`: LEB128 length, then the bytes.
+    Str,
+    /// A fixed-width number (`UInt8` 1, `DateTime` 4, `UInt64` 8 bytes).
+    Fixed(usize),
+}
+
+use Column::{Fixed, Str};
+
+const U8: Column = Fixed(1);
+const DATETIME: Column = Fixed(4);
+const U64: Column = Fixed(8);
+
+/// The columns of a stream's table, in [`crate::sink::schema::columns`] order.
+pub fn columns(kind: StreamKind) -> &'static [Column] {
+    match kind {
+        StreamKind::Events => &[
+            Str, Str, Str, Str, Str, DATETIME, U64, DATETIME, Str, Str, Str, Str, Str, Str, U8,
+        ],
+        StreamKind::Signals => &[
+            Str, Str, Str, Str, Str, Str, Str, Str, DATETIME, U64, DATETIME, Str,
+        ],
+        StreamKind::Users => &[Str, Str, Str, Str, DATETIME, U64, DATETIME, U64],
+        StreamKind::PartialEvents => &[
+            Str, Str, Str, Str, Str, Str, DATETIME, U64, DATETIME, Str, Str, Str, Str, Str, Str,
+            U8, U8, U64,
+        ],
+    }
+}
+
+/// Why a body is not the rows its header announces.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutError {
+    /// The body ends inside a row.
+    #[error("row {row} is truncated")]
+    Truncated {
+        /// Zero-based row index.
+        row: u32,
+    },
+    /// Bytes remain after the announced rows.
+    #[error("{extra} bytes after the {rows} rows the header announces")]
+    TrailingBytes {
+        /// Rows the header announced.
+        rows: u32,
+        /// Bytes left over.
+        extra: usize,
+    },
+    /// A string length that is not a valid LEB128 number.
+    #[error("row {row} has a malformed string length")]
+    BadLength {
+        /// Zero-based row index.
+        row: u32,
+    },
+}
+
+/// Checks that `body` is exactly `rows` rows of `kind`'s table.
+pub fn check(kind: StreamKind, body: &[u8], rows: u32) -> Result<(), LayoutError> {
+    let columns = columns(kind);
+    let mut at = 0usize;
+    for row in 0..rows {
+        for column in columns {
+            let width = match column {
+                Fixed(n) => *n,
+                Str => {
+                    let (len, used) =
+                        read_varint(&body[at.min(body.len())..]).ok_or(if at >= body.len() {
+                            LayoutError::Truncated { row }
+                        } else {
+                            LayoutError::BadLength { row }
+                        })?;
+                    at += used;
+                    usize::try_from(len).map_err(|_| LayoutError::Truncated { row })?
+                }
+            };
+            at = at
+                .checked_add(width)
+                .filter(|&end| end <= body.len())
+                .ok_or(LayoutError::Truncated { row })?;
+        }
+    }
+    if at != body.len() {
+        return Err(LayoutError::TrailingBytes {
+            rows,
+            extra: body.len() - at,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::rowbinary::RowWriter;
+
+    fn user_row(buf: &mut Vec<u8>, user: &str) {
+        let mut w = RowWriter::new(buf);
+        w.string(b"acme");
+        w.string(b"default");
+        w.string(user.as_bytes());
+        w.string_with(|b| {
+            b.extend_from_slice(b"{}");
+            Ok::<(), ()>(())
+        })
+        .expect("traits");
+        w.datetime(1_700_000_000);
+        w.u64(1_700_000_000_000);
+        w.datetime(1_700_000_000);
+        w.u64(7);
+    }
+
+    #[test]
+    fn whole_rows_pass_and_damaged_ones_are_named() {
+        let mut body = Vec::new();
+        user_row(&mut body, "u1");
+        user_row(&mut body, "u2");
+        assert_eq!(check(StreamKind::Users, &body, 2), Ok(()));
+        assert_eq!(
+            check(StreamKind::Users, &body, 3),
+            Err(LayoutError::Truncated { row: 2 }),
+            "a header claiming more rows than the body holds"
+        );
+        assert_eq!(
+            check(StreamKind::Users, &body, 1),
+            Err(LayoutError::TrailingBytes {
+                rows: 1,
+                extra: body.len() / 2
+            })
+        );
+        let cut = &body[..body.len() - 3];
+        assert_eq!(
+            check(StreamKind::Users, cut, 2),
+            Err(LayoutError::Truncated { row: 1 })
+        );
+        let huge_length = [0xff, 0xff, 0xff, 0xff, 0x0f, b'a'];
+        assert_eq!(
+            check(StreamKind::Users, &huge_length, 1),
+            Err(LayoutError::Truncated { row: 0 })
+        );
+        let endless_varint = [0x80u8; 12];
+        assert_eq!(
+            check(StreamKind::Users, &endless_varint, 1),
+            Err(LayoutError::BadLength { row: 0 })
+        );
+    }
+
+    #[test]
+    fn layouts_match_the_column_types_in_sql() {
+        let sql = crate::sink::schema::MIGRATIONS[0].1;
+        for (kind, table) in [
+            (StreamKind::Events, "events"),
+            (StreamKind::Signals, "signals"),
+            (StreamKind::Users, "users"),
+            (StreamKind::PartialEvents, "partial_events"),
+        ] {
+            let start = sql
+                .find(&format!("CREATE TABLE IF NOT EXISTS {table} ("))
+                .expect("table in sql");
+            let body = &sql[start..];
+            let body = &body[body.find('(').unwrap_or(0) + 1..body.find(") ENGINE").unwrap_or(0)];
+            let types: Vec<Column> = body
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(1))
+                .map(|t| match t.trim_end_matches(',') {
+                    "String" => Str,
+                    "UInt8" => U8,
+                    "UInt64" => U64,
+                    "DateTime" => DATETIME,
+                    other => panic!("{table}: no layout for type {other}"),
+                })
+                .collect();
+            assert_eq!(types, columns(kind), "{table}");
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Poison records on the real broker and ClickHouse: the consumer moves them
+//! to the dead-letter topic with their origin, inserts the good records
+//! around them, and commits past them.
+//!
+//! The issue: "A record that cannot be decoded or inserted (poison) goes to a
+//! dead-letter topic with the reason and its origin (topic, partition,
+//! offset), and the consumer moves on; one bad row never fails its whole
+//! batch forever."
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use common::{DEADLINE, Harness};
+use downpour::bus::{dead_letter, record};
+use downpour::pipeline::StreamKind;
+use downpour::runtime::Parts;
+use downpour::sink::rowbinary::RowWriter;
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+/// The user id the test's ClickHouse table refuses (a `throwIf` column).
+const REFUSED_USER: &str = "refused-by-clickhouse";
+
+/// One `events` row in RowBinary (record version 1's column order).
+fn event_row(buf: &mut Vec<u8>, event_id: &str, user_id: &str) {
+    let mut w = RowWriter::new(buf);
+    for s in ["acme", "default", event_id, user_id, "direct"] {
+        w.string(s.as_bytes());
+    }
+    w.datetime(1_767_323_045);
+    w.u64(1_767_323_045_678);
+    w.datetime(1_767_323_046);
+    for s in ["", "", "", "", "{}", "[]"] {
+        w.string(s.as_bytes());
+    }
+    w.u8(0);
+}
+
+/// A record of `rows` rows whose header announces `announced`.
+fn events_record(rows: &[(&str, &str)], announced: u32) -> Vec<u8> {
+    let mut value = Vec::new();
+    record::begin(&mut value, StreamKind::Events);
+    for (id, user) in rows {
+        event_row(&mut value, id, user);
+    }
+    record::finish(&mut value, announced);
+    value
+}
+
+fn event(id: &str) -> String {
+    serde_json::json!([{
+        "event_id": id, "user_id": "user123", "event": "ai_interaction",
+        "timestamp": "2026-01-02T03:04:05.678Z",
+        "ai_data": {"input": "What is the weather like today?", "output": "Sunny."}
+    }])
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() {
+    let mut cfg = common::private_config("dlq");
+    cfg.consumer.lag_interval_ms = 200;
+    let parts = Parts {
+        edge: true,
+        consumers: true,
+    };
+    let h = Harness::start_with(cfg, parts, true).await;
+    // A value this table refuses: every INSERT holding that user's row fails
+    // with code 395, as ClickHouse refuses data it cannot store.
+    h.db.query(&format!(
+        "ALTER TABLE events ADD COLUMN refuse UInt8 MATERIALIZED throwIf(user_id = '{REFUSED_USER}')"
+    ))
+    .execute()
+    .await
+    .expect("alter");
+    let key = h.write_key("acme").await;
+    let topic = format!("{}downpour.events", h.cfg.kafka.topic_prefix);
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &h.cfg.kafka.brokers)
+        .set("acks", "all")
+        .create()
+        .expect("producer");
+
+    let post = |id: &'static str| {
+        let (h, key) = (&h, &key);
+        async move {
+            let r = h
+                .post("/v1/events/track", Some(key), None, &event(id))
+                .await;
+            assert_eq!(r.status, 204, "{id}: {}", r.body);
+        }
+    };
+    post("good-1").await;
+    // Same key as the edge's records (acme/default), so the same partition:
+    // the poison sits between good records.
+    let poison = [
+        ("not a record", b"{\"not\": \"a downpour record\"}".to_vec()),
+        ("truncated", events_record(&[("t-1", "u"), ("t-2", "u")], 3)),
+        (
+            "refused",
+            events_record(&[("r-1", "u"), ("r-2", REFUSED_USER)], 2),
+        ),
+    ];
+    let mut origins = HashMap::new();
+    for (name, value) in &poison {
+        let record = FutureRecord::to(&topic).key("acme/default").payload(value);
+        let delivery = producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .expect("poison acknowledged");
+        let (partition, offset) = (delivery.partition, delivery.offset);
+        origins.insert(value.clone(), (*name, partition, offset));
+        post(match *name {
+            "not a record" => "good-2",
+            "truncated" => "good-3",
+            _ => "good-4",
+        })
+        .await;
+    }
+
+    // Every good record arrives, and nothing of the poison does.
+    let count = "SELECT count() FROM events_view WHERE org = ?";
+    assert_eq!(h.wait_count(count, "acme", 4).await, 4);
+
+    // The dead-letter topic holds each poison record, as sent, with its origin.
+    let reader: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &h.cfg.kafka.brokers)
+        .set(
+            "group.id",
+            format!("{}-test-reader", h.cfg.kafka.group_prefix),
+        )
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("reader");
+    reader
+        .subscribe(&[dead_letter::topic(&h.cfg.kafka).as_str()])
+        .expect("subscribe");
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    while seen.len() < poison.len() && started.elapsed() < DEADLINE {
+        let Some(message) = reader.poll(Duration::from_millis(500)) else {
+            continue;
+        };
+        let message = message.expect("dead letter");
+        let headers = message.headers().expect("headers");
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|h| h.key == name)
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_else(|| panic!("header {name}"))
+        };
+        let value = message.payload().unwrap_or_default().to_vec();
+        let (name, partition, offset) = origins
+            .get(&value)
+            .unwrap_or_else(|| panic!("unexpected dead letter {value:?}"));
+        assert_eq!(
+            message.key(),
+            Some(&b"acme/default"[..]),
+            "{name}: key kept"
+        );
+        assert_eq!(header(dead_letter::ORIGIN_TOPIC), topic, "{name}");
+        assert_eq!(
+            header(dead_letter::ORIGIN_PARTITION),
+            partition.to_string(),
+            "{name}"
+        );
+        assert_eq!(
+            header(dead_letter::ORIGIN_OFFSET),
+            offset.to_string(),
+            "{name}"
+        );
+        let reason = header(dead_letter::REASON);
+        match *name {
+            "not a record" => assert_eq!(reason, "undecodable: not a downpour record"),
+            "truncated" => assert!(
+                reason.starts_with("undecodable: row 2 is truncated"),
+                "{reason}"
+            ),
+            _ => assert!(
+                reason.starts_with("rejected: ") && reason.contains("Code: 395"),
+                "{reason}"
+            ),
+        }
+        seen.push(*name);
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, ["not a record", "refused", "truncated"]);
+
+    // The group's committed offset moves past the last poison record.
+    let (_, partition, last_poison) = origins
+        .values()
+        .max_by_key(|(_, _, offset)| *offset)
+        .copied()
+        .expect("origins");
+    let group: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &h.cfg.kafka.brokers)
+        .set("group.id", format!("{}-events", h.cfg.kafka.group_prefix))
+        .create()
+        .expect("group reader");
+    let mut wanted = TopicPartitionList::new();
+    wanted.add_partition(&topic, partition);
+    let started = Instant::now();
+    let committed = loop {
+        let list = group
+            .committed_offsets(wanted.clone(), Duration::from_secs(5))
+            .expect("committed offsets");
+        let offset = list
+            .find_partition(&topic, partition)
+            .map(|e| e.offset())
+            .unwrap_or(Offset::Invalid);
+        match offset {
+            Offset::Offset(o) if o > last_poison => break o,
+            _ if started.elapsed() > DEADLINE => panic!("committed {offset:?}"),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
+    assert!(committed > last_poison);
+
+    // Nothing else arrived late, and the lag gauge reaches 0 once committed.
+    let n: u64 =
+        h.db.query(count)
+            .bind("acme")
+            .fetch_one()
+            .await
+            .expect("count");
+    assert_eq!(n, 4);
+    let metrics_url = format!("{}/metrics", h.base);
+    let lag_line =
+        format!("downpour_consumer_lag{{topic=\"{topic}\",partition=\"{partition}\"}} 0");
+    let started = Instant::now();
+    loop {
+        let text = reqwest::get(&metrics_url)
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if text.lines().any(|l| l == lag_line) {
+            assert!(
+                text.contains(
+                    "downpour_dead_letter_total{stream=\"events\",reason=\"undecodable\"}"
+                )
+            );
+            break;
+        }
+        assert!(started.elapsed() < DEADLINE, "no {lag_line} in\n{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    h.stop().await;
+}
