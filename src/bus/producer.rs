@@ -18,7 +18,7 @@ use crate::config::KafkaConfig;
 pub const MAX_RECORD_BYTES: usize = 4 * 1024 * 1024;
 
 /// Why records were not acknowledged.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PublishError {
     /// The local queue is full: the broker is slow or down.
     #[error("producer queue full")]

@@ -32,21 +32,21 @@ pub async fn handle(
         Ok(_permit) => process(&state, &route, &headers, body, &mut rate).await,
         Err(_) => Err(ApiError::unavailable("too many requests in flight")),
     };
-    let status = match &result {
-        Ok(_) => StatusCode::NO_CONTENT,
-        Err(e) => e.status,
-    };
-    metrics::counter!("downpour_edge_requests_total", "stream" => stream, "status" => status.as_str().to_owned())
-        .increment(1);
-    metrics::histogram!("downpour_edge_request_seconds", "stream" => stream)
+    route
+        .metrics
+        .seconds
         .record(started.elapsed().as_secs_f64());
     let mut response = match result {
         Ok(items) => {
-            metrics::counter!("downpour_edge_items_total", "stream" => stream)
-                .increment(items as u64);
+            route.metrics.accepted.increment(1);
+            route.metrics.items.increment(items as u64);
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(e) => e.into_response(),
+        Err(e) => {
+            metrics::counter!("downpour_edge_requests_total", "stream" => stream, "status" => e.status.as_str().to_owned())
+                .increment(1);
+            e.into_response()
+        }
     };
     if let Some(info) = rate {
         let headers = response.headers_mut();
@@ -106,11 +106,12 @@ async fn process(
             });
         }
     }
-    state
-        .producer
-        .publish(&route.topic, key.as_bytes(), &encoded.records)
+    let items = encoded.items;
+    route
+        .publisher
+        .publish(key.as_bytes(), encoded.records)
         .await?;
-    Ok(encoded.items)
+    Ok(items)
 }
 
 /// Applies the ingest table of raindrop-projects.md: archived → 403, a new

@@ -51,6 +51,8 @@ pub struct Report {
     pub loadgen_cpu_s: f64,
     /// Rows seen in ClickHouse.
     pub clickhouse: Visible,
+    /// 204 → visible delays of the probe events (with `--clickhouse-url`).
+    pub visibility: Option<super::visibility::Summary>,
 }
 
 /// Nearest-rank percentile of sorted values (`q` in 0..=1).
@@ -164,6 +166,14 @@ impl Report {
             "loadgen_cpu_s": self.loadgen_cpu_s,
             "loadgen_cpu_s_per_million_events": self.per_million_events(self.loadgen_cpu_s),
             "clickhouse": clickhouse,
+            "visible_ms": self.visibility.as_ref().map(|v| json!({
+                "p50": percentile(&v.delays_ms, 0.5),
+                "p99": percentile(&v.delays_ms, 0.99),
+                "max": percentile(&v.delays_ms, 1.0),
+                "probes_seen": v.delays_ms.len(),
+                "probes_refused": v.refused,
+                "probes_missing": v.missing,
+            })),
         })
     }
 
@@ -266,6 +276,22 @@ impl Report {
                 },
                 delay.map_or("-".into(), |d| format!("≤ {} ms (polled every 100 ms; an upper bound when the rows were already there at the first poll)", d.as_millis()))
             ),
+        }
+        if let Some(v) = &self.visibility {
+            let at = |q| percentile(&v.delays_ms, q).map_or("-".into(), |ms| format!("{ms} ms"));
+            println!(
+                "  204 → visible: p50 {}, p99 {}, max {} over {} probe events ({} refused, {} never seen; polled every {} ms){}",
+                at(0.50),
+                at(0.99),
+                at(1.0),
+                v.delays_ms.len(),
+                v.refused,
+                v.missing,
+                super::visibility::POLL_EVERY.as_millis(),
+                v.error
+                    .as_ref()
+                    .map_or(String::new(), |e| format!("; poll error: {e}"))
+            );
         }
         if !s.samples.is_empty() {
             println!("  failures (samples):");

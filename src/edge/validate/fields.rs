@@ -42,39 +42,35 @@ impl Invalid {
     }
 }
 
-/// Where an item sits in the request, for error messages.
-#[derive(Debug, Clone)]
+/// Where an item sits in the request, for error messages. Formatted only
+/// when an error is reported: the accepted path allocates nothing.
+#[derive(Debug, Clone, Copy)]
 pub struct Path {
-    prefix: String,
+    /// Index of the item in an array body; `None` for a single-object body.
+    index: Option<usize>,
 }
 
 impl Path {
     /// Item `i` of an array body, or the single object body.
     pub fn item(i: usize, in_array: bool) -> Path {
         Path {
-            prefix: if in_array {
-                format!("[{i}]")
-            } else {
-                String::new()
-            },
+            index: in_array.then_some(i),
         }
     }
 
     /// The item itself.
     pub fn whole(&self) -> String {
-        if self.prefix.is_empty() {
-            "body".into()
-        } else {
-            self.prefix.clone()
+        match self.index {
+            Some(i) => format!("[{i}]"),
+            None => "body".into(),
         }
     }
 
     /// A field of the item (`[3].user_id`) or nested (`[3].ai_data.input`).
     pub fn field(&self, name: &str) -> String {
-        if self.prefix.is_empty() {
-            name.to_string()
-        } else {
-            format!("{}.{name}", self.prefix)
+        match self.index {
+            Some(i) => format!("[{i}].{name}"),
+            None => name.to_string(),
         }
     }
 }
