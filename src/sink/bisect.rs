@@ -63,9 +63,9 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::pipeline::StreamKind;
+    use crate::sink::backoff::Backoff;
     use crate::sink::batch::Batch;
     use crate::sink::fakes::{FakeClickHouse, FakeDeadLetters};
-    use crate::sink::flush::Backoff;
     use crate::sink::pace::Pace;
 
     #[tokio::test]

@@ -18,13 +18,14 @@
 //! each row once. Dead letters are at least once for the same reason.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::bus::dead_letter::{DeadLetterError, DeadLetters, DeadRecord};
 use crate::pipeline::StreamKind;
+use crate::sink::backoff::Backoff;
 use crate::sink::batch::{Activity, Chunk};
 use crate::sink::bisect;
 use crate::sink::classify::{Failure, classify};
@@ -75,42 +76,6 @@ pub struct Flushed {
     pub rows: u64,
     /// Records dead-lettered.
     pub dead: usize,
-}
-
-/// Exponential backoff between retries.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    initial: Duration,
-    max: Duration,
-    current: Duration,
-}
-
-impl Backoff {
-    /// Starts at `initial`, doubles up to `max`.
-    pub fn new(initial: Duration, max: Duration) -> Backoff {
-        Backoff {
-            initial,
-            max,
-            current: initial,
-        }
-    }
-
-    /// The wait before the next retry (then doubles).
-    pub fn next_wait(&mut self) -> Duration {
-        let wait = self.current;
-        self.current = (self.current * 2).min(self.max);
-        wait
-    }
-
-    /// Back to the first wait (after a success).
-    pub fn reset(&mut self) {
-        self.current = self.initial;
-    }
-
-    /// The wait the next retry would use.
-    pub fn current(&self) -> Duration {
-        self.current
-    }
 }
 
 /// Everything one flush needs.
@@ -234,7 +199,7 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
     }
 
     fn calm(&mut self) {
-        if self.backoff.current() != self.backoff.initial {
+        if !self.backoff.is_initial() {
             self.backoff.reset();
             metrics::gauge!("downpour_consumer_backoff_seconds", "stream" => self.stream).set(0.0);
         }
@@ -261,6 +226,8 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::config::Config;
     use crate::pipeline::BatchPolicy;

@@ -8,6 +8,7 @@
 //! committed meanwhile, unless ClickHouse refuses the data itself, in which
 //! case the refused records are isolated by bisection and dead-lettered.
 
+pub mod backoff;
 pub mod batch;
 pub mod bisect;
 pub mod classify;

@@ -24,9 +24,10 @@ use crate::bus::dead_letter::{DeadLetters, DeadRecord, Reason};
 use crate::bus::record;
 use crate::config::ConsumerConfig;
 use crate::pipeline::{Pipeline, StreamKind};
+use crate::sink::backoff::Backoff;
 use crate::sink::batch::Batch;
 use crate::sink::clickhouse::RowInserter;
-use crate::sink::flush::{Backoff, Flush};
+use crate::sink::flush::Flush;
 use crate::sink::layout;
 use crate::sink::pace::Pace;
 
