@@ -9,17 +9,20 @@
 //! age = max(max_age × slowdown, inserts_needed / max_inserts_per_second_per_table)
 //! ```
 //!
-//! and a flush never starts before the previous one's INSERTs are paid for
-//! (`previous start + previous inserts / budget`); a full batch waits for
-//! that, and the worker reads nothing meanwhile (memory stays bounded).
+//! and a batch closed by age never flushes before the previous flush's
+//! INSERTs are paid for (`previous start + previous inserts / budget`).
+//! A batch that reaches its row or byte bound flushes at once: its INSERTs
+//! are large, and holding it would cap throughput at
+//! `max_bytes × budget / inserts` instead of bounding small INSERTs.
 //!
 //! `slowdown` starts at 1, doubles on each "too many parts"/overload answer
 //! (up to `max_slowdown`), stretching the age and row bounds so the consumer
 //! sends fewer, bigger INSERTs; it halves again after each calm
 //! [`COOLDOWN`]. The byte bound never grows: it is the memory bound.
 //!
-//! Invariant: over any window `W`, one worker sends at most
-//! `budget × W + (INSERTs of one batch)` INSERTs to its table.
+//! Invariant: while batches close by age (the many-small-projects case),
+//! one worker sends at most `budget × W + (INSERTs of one batch)` INSERTs to
+//! its table over any window `W`, whatever the number of projects.
 
 use std::time::{Duration, Instant};
 
@@ -85,8 +88,7 @@ impl Pace {
     /// When `batch` should flush (None while empty).
     pub fn deadline(&self, batch: &Batch, policy: &BatchPolicy) -> Option<Instant> {
         if self.is_full(batch, policy) {
-            let now = Instant::now();
-            return Some(self.next_flush.map_or(now, |at| at.max(now)));
+            return Some(Instant::now());
         }
         let inserts = inserts_needed(batch.projects(), policy.max_projects_per_insert);
         let age = effective_age(policy.max_age(), inserts, self.budget, self.slowdown);
@@ -175,18 +177,24 @@ mod tests {
     }
 
     #[test]
-    fn a_full_batch_waits_until_the_last_flush_is_paid_for() {
+    fn an_age_closed_batch_waits_for_the_last_flush_and_a_full_one_does_not() {
         let mut pace = Pace::new(&cfg(2.0));
         let started = Instant::now();
         pace.flushed(started, 10);
         let mut batch = Batch::default();
-        batch.push(b"o/p", 0, 0, &vec![0u8; 40 << 20], 1);
-        assert!(pace.is_full(&batch, &policy()));
+        batch.push(b"o/p", 0, 0, b"x", 1);
         let due = pace.deadline(&batch, &policy()).expect("due");
         assert!(
             due >= started + Duration::from_secs(5),
             "{:?}",
             due - started
+        );
+        batch.push(b"o/p", 0, 1, &vec![0u8; 40 << 20], 1);
+        assert!(pace.is_full(&batch, &policy()));
+        let due = pace.deadline(&batch, &policy()).expect("due");
+        assert!(
+            due < started + Duration::from_secs(1),
+            "a full batch flushes at once"
         );
     }
 

@@ -8,9 +8,9 @@
 //! ```
 //!
 //! Invariants: offsets are committed only after every record handed out is
-//! in ClickHouse or acknowledged on the dead-letter topic; a full batch that
-//! must wait for the INSERT budget stops reading, so memory stays bounded by
-//! the batch's byte bound; a shutdown during a retry commits nothing.
+//! in ClickHouse or acknowledged on the dead-letter topic; a full batch is
+//! never read past (memory stays bounded by the batch's byte bound); a
+//! shutdown during a retry commits nothing.
 
 use std::time::Duration;
 
