@@ -82,6 +82,7 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &h.cfg.kafka.brokers)
         .set("acks", "all")
+        .set("message.max.bytes", (6 << 20).to_string())
         .create()
         .expect("producer");
 
@@ -104,6 +105,8 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
             "refused",
             events_record(&[("r-1", "u"), ("r-2", REFUSED_USER)], 2),
         ),
+        // Larger than the dead-letter producer takes: its head goes, marked.
+        ("oversized", vec![b'x'; 5 << 20]),
     ];
     let mut origins = HashMap::new();
     for (name, value) in &poison {
@@ -113,18 +116,19 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
             .await
             .expect("poison acknowledged");
         let (partition, offset) = (delivery.partition, delivery.offset);
-        origins.insert(value.clone(), (*name, partition, offset));
+        origins.insert(offset, (*name, partition, value.clone()));
         post(match *name {
             "not a record" => "good-2",
             "truncated" => "good-3",
-            _ => "good-4",
+            "refused" => "good-4",
+            _ => "good-5",
         })
         .await;
     }
 
     // Every good record arrives, and nothing of the poison does.
     let count = "SELECT count() FROM events_view WHERE org = ?";
-    assert_eq!(h.wait_count(count, "acme", 4).await, 4);
+    assert_eq!(h.wait_count(count, "acme", 5).await, 5);
 
     // The dead-letter topic holds each poison record, as sent, with its origin.
     let reader: BaseConsumer = ClientConfig::new()
@@ -156,10 +160,17 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
                 .map(|v| String::from_utf8_lossy(v).into_owned())
                 .unwrap_or_else(|| panic!("header {name}"))
         };
-        let value = message.payload().unwrap_or_default().to_vec();
-        let (name, partition, offset) = origins
-            .get(&value)
-            .unwrap_or_else(|| panic!("unexpected dead letter {value:?}"));
+        let value = message.payload().unwrap_or_default();
+        let offset: i64 = header(dead_letter::ORIGIN_OFFSET).parse().expect("offset");
+        let (name, partition, sent) = origins
+            .get(&offset)
+            .unwrap_or_else(|| panic!("unexpected dead letter at {offset}"));
+        if *name == "oversized" {
+            assert_eq!(header(dead_letter::VALUE_TRUNCATED), sent.len().to_string());
+            assert_eq!(value, &sent[..dead_letter::TRUNCATED_VALUE_BYTES]);
+        } else {
+            assert_eq!(value, sent.as_slice(), "{name}: value as sent");
+        }
         assert_eq!(
             message.key(),
             Some(&b"acme/default"[..]),
@@ -178,7 +189,9 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
         );
         let reason = header(dead_letter::REASON);
         match *name {
-            "not a record" => assert_eq!(reason, "undecodable: not a downpour record"),
+            "not a record" | "oversized" => {
+                assert_eq!(reason, "undecodable: not a downpour record")
+            }
             "truncated" => assert!(
                 reason.starts_with("undecodable: row 2 is truncated"),
                 "{reason}"
@@ -191,14 +204,12 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
         seen.push(*name);
     }
     seen.sort_unstable();
-    assert_eq!(seen, ["not a record", "refused", "truncated"]);
+    assert_eq!(seen, ["not a record", "oversized", "refused", "truncated"]);
 
     // The group's committed offset moves past the last poison record.
-    let (_, partition, last_poison) = origins
-        .values()
-        .max_by_key(|(_, _, offset)| *offset)
-        .copied()
-        .expect("origins");
+    let (&last_poison, (_, partition, _)) =
+        origins.iter().max_by_key(|(o, _)| **o).expect("origins");
+    let partition = *partition;
     let group: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &h.cfg.kafka.brokers)
         .set("group.id", format!("{}-events", h.cfg.kafka.group_prefix))
@@ -230,7 +241,7 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
             .fetch_one()
             .await
             .expect("count");
-    assert_eq!(n, 4);
+    assert_eq!(n, 5);
     let metrics_url = format!("{}/metrics", h.base);
     let lag_line =
         format!("downpour_consumer_lag{{topic=\"{topic}\",partition=\"{partition}\"}} 0");

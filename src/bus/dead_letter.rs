@@ -12,6 +12,11 @@
 //! | `downpour-origin-topic` | the topic the record was read from |
 //! | `downpour-origin-partition` | its partition (decimal) |
 //! | `downpour-origin-offset` | its offset (decimal) |
+//! | `downpour-value-truncated` | only if the value was cut: its full length |
+//!
+//! A record too large for the dead-letter topic (a foreign producer's) is
+//! published with its value cut to [`TRUNCATED_VALUE_BYTES`], so it can
+//! never block the consumer; the original stays in its origin topic.
 //!
 //! Invariant: [`DeadLetters::publish`] returns Ok only after the broker
 //! acknowledged the dead letter (acks=all, idempotent), and the consumer
@@ -20,7 +25,7 @@
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
@@ -35,6 +40,12 @@ pub const ORIGIN_TOPIC: &str = "downpour-origin-topic";
 pub const ORIGIN_PARTITION: &str = "downpour-origin-partition";
 /// Header naming the record's offset.
 pub const ORIGIN_OFFSET: &str = "downpour-origin-offset";
+
+/// Header carrying the full length of a value that was cut.
+pub const VALUE_TRUNCATED: &str = "downpour-value-truncated";
+/// Value bytes kept when a record is too large to dead-letter whole (fits
+/// a broker's default 1 MB message limit).
+pub const TRUNCATED_VALUE_BYTES: usize = 900 * 1024;
 
 /// The dead-letter topic's name.
 pub fn topic(cfg: &KafkaConfig) -> String {
@@ -147,29 +158,50 @@ impl DeadLetters {
 
     /// Publishes `dead` and waits for the broker's acknowledgement.
     pub async fn publish(&self, dead: &DeadRecord) -> Result<(), DeadLetterError> {
+        match self.send(dead, None).await {
+            Err(DeadLetterError::NotAcknowledged(KafkaError::MessageProduction(
+                RDKafkaErrorCode::MessageSizeTooLarge,
+            ))) if dead.value.len() > TRUNCATED_VALUE_BYTES => {
+                tracing::warn!(
+                    partition = dead.partition,
+                    offset = dead.offset,
+                    bytes = dead.value.len(),
+                    "dead letter too large; publishing its head"
+                );
+                self.send(dead, Some(TRUNCATED_VALUE_BYTES)).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send(&self, dead: &DeadRecord, cut: Option<usize>) -> Result<(), DeadLetterError> {
         let reason = dead.reason.header();
         let partition = dead.partition.to_string();
         let offset = dead.offset.to_string();
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: REASON,
-                value: Some(reason.as_str()),
-            })
-            .insert(Header {
-                key: ORIGIN_TOPIC,
-                value: Some(self.origin_topic.as_str()),
-            })
-            .insert(Header {
-                key: ORIGIN_PARTITION,
-                value: Some(partition.as_str()),
-            })
-            .insert(Header {
-                key: ORIGIN_OFFSET,
-                value: Some(offset.as_str()),
+        let length = dead.value.len().to_string();
+        let mut headers = OwnedHeaders::new();
+        for (key, value) in [
+            (REASON, reason.as_str()),
+            (ORIGIN_TOPIC, self.origin_topic.as_str()),
+            (ORIGIN_PARTITION, partition.as_str()),
+            (ORIGIN_OFFSET, offset.as_str()),
+        ] {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
             });
+        }
+        let mut value = dead.value.as_slice();
+        if let Some(cut) = cut {
+            value = &value[..cut.min(value.len())];
+            headers = headers.insert(Header {
+                key: VALUE_TRUNCATED,
+                value: Some(length.as_str()),
+            });
+        }
         let record = FutureRecord::to(&self.topic)
             .key(dead.key.as_slice())
-            .payload(dead.value.as_slice())
+            .payload(value)
             .headers(headers);
         // The queue timeout only covers a full local queue; the ack itself is
         // bounded by message.timeout.ms.
