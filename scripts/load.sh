@@ -6,11 +6,27 @@
 # then prints the consumer's CPU-seconds per million rows and stops it all.
 #
 #   scripts/load.sh --mix batch100 --duration 20
+#   scripts/load.sh --stall-broker 10 --mix batch100 --duration 25   # overload: tansu SIGSTOPped
+#                                                                    # for 10 s, 5 s into the run
+#
+# Besides `downpour load`'s report it prints the consumer's CPU-seconds per
+# million rows and peak RSS, and ClickHouse's INSERT statements per second
+# (all tables; the consumer is the only writer of this private ClickHouse).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${DOWNPOUR_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/downpour}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 export DOWNPOUR_RUN_DIR=$PWD/.run/load
+
+STALL=
+args=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --stall-broker) STALL=$2; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+[ -n "$STALL" ] && args+=(--allow-failures)
 
 scripts/components.sh install
 cargo build --release --locked
@@ -29,10 +45,12 @@ source "$DOWNPOUR_RUN_DIR/env"
 export DOWNPOUR_CLICKHOUSE_DATABASE=load
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export DOWNPOUR_LISTEN=127.0.0.1:$PORT
+# `--projects N` sends N slugs that nobody created: let the load org hold them all pending.
+export DOWNPOUR_REGISTRY_DEFAULT_PENDING_LIMIT=${DOWNPOUR_REGISTRY_DEFAULT_PENDING_LIMIT:-100000}
 
 "$BIN" migrate >&2
 KEY=$("$BIN" keys create --org load 2>/dev/null | tail -n 1)
-"$BIN" edge >"$DOWNPOUR_RUN_DIR/edge.log" 2>&1 & pids+=($!)
+"$BIN" edge >"$DOWNPOUR_RUN_DIR/edge.log" 2>&1 & edge=$!; pids+=($edge)
 "$BIN" consumer >"$DOWNPOUR_RUN_DIR/consumer.log" 2>&1 & consumer=$!; pids+=($consumer)
 until curl -sf "http://$DOWNPOUR_LISTEN/healthz" >/dev/null; do sleep 0.2; done
 
@@ -46,14 +64,37 @@ rows() {
   done
   echo "$n"
 }
-consumer_cpu0=$(cpu_of "$consumer"); rows0=$(rows)
+inserts() {
+  curl -s "$DOWNPOUR_CLICKHOUSE_URL/" --data-binary \
+    "SELECT sum(value) FROM system.events WHERE event = 'InsertQuery'"
+}
+peak_rss_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+stall() { # SIGSTOP the broker 5 s into the run for $STALL s, sampling the edge's RSS
+  local tansu max=0 rss
+  tansu=$(cat "$DOWNPOUR_RUN_DIR/tansu/pid")
+  sleep 5
+  kill -STOP "$tansu"
+  local end=$(( $(date +%s) + STALL ))
+  while [ "$(date +%s)" -lt "$end" ]; do
+    rss=$(awk '/VmRSS/ { print $2 }' "/proc/$edge/status")
+    [ "$rss" -gt "$max" ] && max=$rss
+    sleep 0.2
+  done
+  kill -CONT "$tansu"
+  echo "overload: broker stopped (SIGSTOP) for $STALL s; edge RSS peak during the stall $((max / 1024)) MB" \
+    "(bound: kafka.queue_max_kbytes + in-flight bodies, see docs/PERFORMANCE.md)"
+}
+consumer_cpu0=$(cpu_of "$consumer"); rows0=$(rows); inserts0=$(inserts); t0=$(date +%s.%N)
+[ -n "$STALL" ] && { stall & pids+=($!); }
 "$BIN" load --url "http://$DOWNPOUR_LISTEN" --key "$KEY" --edge-only-cpu \
-  --clickhouse-url "$DOWNPOUR_CLICKHOUSE_URL" --clickhouse-database load --org load "$@"
-consumer_cpu1=$(cpu_of "$consumer"); rows1=$(rows)
-python3 - "$consumer_cpu0" "$consumer_cpu1" "$rows0" "$rows1" <<'PY'
+  --clickhouse-url "$DOWNPOUR_CLICKHOUSE_URL" --clickhouse-database load --org load "${args[@]}"
+consumer_cpu1=$(cpu_of "$consumer"); rows1=$(rows); inserts1=$(inserts); t1=$(date +%s.%N)
+python3 - "$consumer_cpu0" "$consumer_cpu1" "$rows0" "$rows1" "$inserts0" "$inserts1" "$t0" "$t1" \
+  "$(peak_rss_mb "$consumer")" <<'PY'
 import sys
-c0, c1, r0, r1 = map(float, sys.argv[1:])
+c0, c1, r0, r1, i0, i1, t0, t1, rss = map(float, sys.argv[1:])
 rows = r1 - r0
 per = (c1 - c0) / rows * 1e6 if rows else float("nan")
-print(f"consumer: {rows:.0f} rows written, {c1 - c0:.2f} CPU-s, {per:.2f} CPU-s per million rows")
+print(f"consumer: {rows:.0f} rows written, {c1 - c0:.2f} CPU-s, {per:.2f} CPU-s per million rows; peak RSS {rss:.1f} MB")
+print(f"ClickHouse: {i1 - i0:.0f} INSERT statements in {t1 - t0:.1f} s = {(i1 - i0) / (t1 - t0):.2f} per second (all tables)")
 PY

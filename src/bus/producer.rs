@@ -5,7 +5,15 @@
 //! Its queue is bounded (`queue.buffering.max.kbytes`); a full queue is an
 //! immediate error, which the edge answers with 503, so a stalled broker
 //! bounds the edge's memory instead of growing it.
+//!
+//! An idempotent producer can be left unusable: after a broker stall
+//! (records timed out in flight), tansu answers every later record of the
+//! producer with `ProducerFenced`, and librdkafka has fatal errors of its
+//! own. Either way the producer is replaced, so ingest resumes by itself;
+//! records of the dead instance were never acknowledged, and their requests
+//! got 503.
 
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
@@ -34,29 +42,26 @@ pub enum PublishError {
 /// Publishes records and waits for acks.
 #[derive(Clone)]
 pub struct Producer {
-    inner: FutureProducer,
+    inner: Arc<RwLock<Current>>,
+    cfg: KafkaConfig,
+}
+
+/// The librdkafka producer in use, and how many were replaced before it.
+struct Current {
+    generation: u64,
+    producer: FutureProducer,
 }
 
 impl Producer {
     /// A producer with acks=all, idempotence and lz4.
     pub fn new(cfg: &KafkaConfig) -> Result<Producer, KafkaError> {
-        let inner: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &cfg.brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("compression.type", "lz4")
-            .set("linger.ms", cfg.linger_ms.to_string())
-            .set("message.timeout.ms", cfg.publish_timeout_ms.to_string())
-            .set(
-                "queue.buffering.max.kbytes",
-                cfg.queue_max_kbytes.to_string(),
-            )
-            .set(
-                "message.max.bytes",
-                (MAX_RECORD_BYTES + 64 * 1024).to_string(),
-            )
-            .create()?;
-        Ok(Producer { inner })
+        Ok(Producer {
+            inner: Arc::new(RwLock::new(Current {
+                generation: 0,
+                producer: create(cfg)?,
+            })),
+            cfg: cfg.clone(),
+        })
     }
 
     /// Publishes `records` under `key` and returns once all are acknowledged.
@@ -66,31 +71,21 @@ impl Producer {
         key: &[u8],
         records: &[Vec<u8>],
     ) -> Result<(), PublishError> {
-        let mut acks = Vec::with_capacity(records.len());
-        for value in records {
-            let record = FutureRecord::to(topic).key(key).payload(value.as_slice());
-            match self.inner.send_result(record) {
-                Ok(ack) => acks.push(ack),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    metrics::counter!("downpour_producer_queue_full_total").increment(1);
-                    return Err(PublishError::QueueFull);
-                }
-                Err((e, _)) => return Err(PublishError::NotAcknowledged(e)),
-            }
+        let (generation, producer) = self.current();
+        let result = send(&producer, topic, key, records).await;
+        if let Err(e) = &result {
+            self.replace_if_dead(generation, &producer, e);
         }
-        for ack in acks {
-            match ack.await {
-                Ok(Ok(_)) => {}
-                Ok(Err((e, _))) => return Err(PublishError::NotAcknowledged(e)),
-                Err(_) => return Err(PublishError::Closed),
-            }
-        }
-        Ok(())
+        result
     }
 
-    /// Whether the broker answers a metadata request within `timeout`.
+    /// Whether the broker answers a metadata request within `timeout`; a
+    /// producer that died while idle is replaced (and counts as not ready).
     pub async fn reachable(&self, timeout: Duration) -> bool {
-        let producer = self.inner.clone();
+        let (generation, producer) = self.current();
+        if self.replace_if_dead(generation, &producer, &PublishError::Closed) {
+            return false;
+        }
         tokio::task::spawn_blocking(move || producer.client().fetch_metadata(None, timeout).is_ok())
             .await
             .unwrap_or(false)
@@ -98,9 +93,111 @@ impl Producer {
 
     /// Waits up to `timeout` for queued records to be delivered.
     pub async fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
-        let producer = self.inner.clone();
+        let (_, producer) = self.current();
         tokio::task::spawn_blocking(move || producer.flush(timeout))
             .await
             .unwrap_or(Err(KafkaError::Canceled))
     }
+
+    /// The producer in use and its generation.
+    fn current(&self) -> (u64, FutureProducer) {
+        let current = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        (current.generation, current.producer.clone())
+    }
+
+    /// Replaces producer `generation` if it is dead: librdkafka declared a
+    /// fatal error, or the broker fenced it (`error`). True when it was dead
+    /// (replaced by this call or a concurrent one).
+    fn replace_if_dead(
+        &self,
+        generation: u64,
+        producer: &FutureProducer,
+        error: &PublishError,
+    ) -> bool {
+        let (code, reason) = match (producer.client().fatal_error(), error) {
+            (Some(fatal), _) => fatal,
+            (None, PublishError::NotAcknowledged(e)) if fenced(e) => {
+                (RDKafkaErrorCode::ProducerFenced, e.to_string())
+            }
+            _ => return false,
+        };
+        let mut current = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        if current.generation != generation {
+            return true;
+        }
+        match create(&self.cfg) {
+            Ok(fresh) => {
+                tracing::warn!(?code, %reason, "producer hit a fatal error; replaced it");
+                metrics::counter!("downpour_producer_replaced_total").increment(1);
+                current.generation += 1;
+                current.producer = fresh;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "producer hit a fatal error and could not be replaced")
+            }
+        }
+        true
+    }
+}
+
+/// Errors after which the broker refuses this producer id's records for good.
+fn fenced(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::ProducerFenced
+                | RDKafkaErrorCode::InvalidProducerEpoch
+                | RDKafkaErrorCode::UnknownProducerId
+                | RDKafkaErrorCode::OutOfOrderSequenceNumber
+        )
+    )
+}
+
+/// A librdkafka producer with acks=all, idempotence and lz4.
+fn create(cfg: &KafkaConfig) -> Result<FutureProducer, KafkaError> {
+    ClientConfig::new()
+        .set("bootstrap.servers", &cfg.brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("compression.type", "lz4")
+        .set("linger.ms", cfg.linger_ms.to_string())
+        .set("message.timeout.ms", cfg.publish_timeout_ms.to_string())
+        .set(
+            "queue.buffering.max.kbytes",
+            cfg.queue_max_kbytes.to_string(),
+        )
+        .set(
+            "message.max.bytes",
+            (MAX_RECORD_BYTES + 64 * 1024).to_string(),
+        )
+        .create()
+}
+
+/// Sends `records` through `producer` and waits for every ack.
+async fn send(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &[u8],
+    records: &[Vec<u8>],
+) -> Result<(), PublishError> {
+    let mut acks = Vec::with_capacity(records.len());
+    for value in records {
+        let record = FutureRecord::to(topic).key(key).payload(value.as_slice());
+        match producer.send_result(record) {
+            Ok(ack) => acks.push(ack),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                metrics::counter!("downpour_producer_queue_full_total").increment(1);
+                return Err(PublishError::QueueFull);
+            }
+            Err((e, _)) => return Err(PublishError::NotAcknowledged(e)),
+        }
+    }
+    for ack in acks {
+        match ack.await {
+            Ok(Ok(_)) => {}
+            Ok(Err((e, _))) => return Err(PublishError::NotAcknowledged(e)),
+            Err(_) => return Err(PublishError::Closed),
+        }
+    }
+    Ok(())
 }

@@ -70,6 +70,19 @@ async fn process(
         .await?;
     let project = project_of(headers, &principal)?;
     check_content_type(headers)?;
+    // The body's memory is reserved before it is read: under a stalled broker
+    // waiting requests pile up, and this keeps what they hold bounded.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(state.max_body_bytes, |n| n.min(state.max_body_bytes));
+    let Some(_reserved) = state.body_budget.reserve(declared) else {
+        metrics::counter!("downpour_edge_body_budget_exhausted_total").increment(1);
+        return Err(ApiError::unavailable(
+            "the edge is holding too many request bodies; retry shortly",
+        ));
+    };
     let mut bytes = read_body(body, state.max_body_bytes, state.body_timeout).await?;
     let received_us = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
     let envelope = Envelope {

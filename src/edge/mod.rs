@@ -41,6 +41,8 @@ pub struct EdgeState {
     pub in_flight: Semaphore,
     /// Largest body.
     pub max_body_bytes: usize,
+    /// Memory for bodies in flight (`edge.max_inflight_body_bytes`).
+    pub body_budget: BodyBudget,
     /// Deadline for receiving a whole body.
     pub body_timeout: Duration,
     /// False while the broker is unreachable (readiness).
@@ -60,6 +62,30 @@ pub struct Route {
     /// This route's metrics, registered once: looking a labelled metric up
     /// per request was a visible share of a one-event request's cost.
     pub metrics: RouteMetrics,
+}
+
+/// The memory budget of request bodies in flight, counted in KiB.
+pub struct BodyBudget {
+    kib: Semaphore,
+}
+
+/// A request's share of the [`BodyBudget`], returned when dropped.
+pub type BodyPermit<'a> = tokio::sync::SemaphorePermit<'a>;
+
+impl BodyBudget {
+    /// A budget of `bytes` (at least 1 KiB).
+    pub fn new(bytes: usize) -> BodyBudget {
+        BodyBudget {
+            kib: Semaphore::new((bytes / 1024).clamp(1, Semaphore::MAX_PERMITS)),
+        }
+    }
+
+    /// Reserves room for a request whose body may be `bytes` long (twice:
+    /// the body and its encoded rows); `None` when the budget is spent.
+    pub fn reserve(&self, bytes: usize) -> Option<BodyPermit<'_>> {
+        let kib = u32::try_from(bytes.div_ceil(1024).saturating_mul(2)).unwrap_or(u32::MAX);
+        self.kib.try_acquire_many(kib.max(1)).ok()
+    }
 }
 
 /// Handles of one ingest route's per-request metrics.
