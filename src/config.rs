@@ -78,6 +78,9 @@ pub struct KafkaConfig {
     pub publish_timeout_ms: u32,
     /// Producer queue bound in KiB: the edge's memory bound under a stalled broker.
     pub queue_max_kbytes: u32,
+    /// Merge concurrent small requests for one org/project into one record
+    /// (`bus::coalesce`); off publishes one record per request chunk.
+    pub coalesce_requests: bool,
 }
 
 /// ClickHouse connection settings.
@@ -102,6 +105,11 @@ pub struct EdgeConfig {
     pub request_timeout_ms: u64,
     /// Requests processed at once; beyond it clients get 503.
     pub max_concurrent_requests: usize,
+    /// Memory for the bodies of requests in flight, bytes: each request holds
+    /// twice its body (the body and its encoded rows) until it is answered;
+    /// beyond it clients get 503 + `Retry-After`. With the producer queue
+    /// (`kafka.queue_max_kbytes`) it bounds the edge's memory under a stalled broker.
+    pub max_inflight_body_bytes: usize,
     /// How long an authenticated key stays cached.
     pub key_cache_ttl_ms: u64,
     /// How long an unknown key stays cached as unknown.
@@ -131,6 +139,7 @@ impl Default for Config {
                 linger_ms: 2,
                 publish_timeout_ms: 5_000,
                 queue_max_kbytes: 256 * 1024,
+                coalesce_requests: true,
             },
             clickhouse: ClickHouseConfig {
                 url: "http://127.0.0.1:8123".into(),
@@ -142,6 +151,7 @@ impl Default for Config {
                 max_body_bytes: 20 * 1024 * 1024,
                 request_timeout_ms: 30_000,
                 max_concurrent_requests: 4096,
+                max_inflight_body_bytes: 256 * 1024 * 1024,
                 key_cache_ttl_ms: 5_000,
                 key_miss_ttl_ms: 1_000,
                 max_connections: 8192,

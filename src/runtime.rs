@@ -157,10 +157,11 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
             producer: producer.clone(),
             in_flight: Semaphore::new(cfg.edge.max_concurrent_requests),
             max_body_bytes: cfg.edge.max_body_bytes,
+            body_budget: edge::BodyBudget::new(cfg.edge.max_inflight_body_bytes),
             body_timeout: Duration::from_millis(cfg.edge.request_timeout_ms),
             ready: ready.clone(),
         });
-        let app = edge::router(state, &pipelines, &cfg.kafka.topic_prefix)
+        let app = edge::router(state, &pipelines, &cfg.kafka)
             .merge(crate::control::router(
                 ready,
                 crate::telemetry::metrics_handle(),
