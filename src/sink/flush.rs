@@ -110,13 +110,16 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
             done.inserts += inserts;
             let indexes: Vec<usize> = refused.iter().map(|(i, _)| *i).collect();
             activity.extend(chunk.activity(&indexes));
+            done.rows += (chunk.records.iter().enumerate())
+                .filter(|(i, _)| !indexes.contains(i))
+                .map(|(_, r)| u64::from(r.rows))
+                .sum::<u64>();
             dead.extend(
                 refused
                     .into_iter()
                     .map(|(i, reason)| chunk.dead(self.kind, &chunk.records[i], reason)),
             );
         }
-        done.rows = activity.iter().map(|a| a.rows).sum();
         for record in &dead {
             self.publish(record).await?;
         }
