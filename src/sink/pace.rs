@@ -130,9 +130,7 @@ mod tests {
         ConsumerConfig {
             max_inserts_per_second_per_table: budget,
             max_slowdown: 8,
-            retry_initial_ms: 100,
-            retry_max_ms: 10_000,
-            lag_interval_ms: 5_000,
+            ..crate::config::Config::default().consumer
         }
     }
 
