@@ -7,7 +7,9 @@
 //!   `event_id`, `timestamp`, `ai_data` with model/input/output/convo_id,
 //!   `properties` with a few keys);
 //! - `events_100`: a batch of 100 such events;
-//! - `signals_10`: a batch of 10 signals.
+//! - `signals_10`: a batch of 10 signals;
+//! - `parse_only_100`: only the JSON parse of the `events_100` body, so the
+//!   difference is validation + RowBinary encoding.
 //!
 //! Throughput is reported in items (events or signals) per second. simd-json
 //! parses in place, so every iteration gets a fresh copy of the body; the
@@ -96,5 +98,28 @@ fn edge(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, edge);
+/// The JSON parse alone (simd-json's tape, what `encode` starts with), so
+/// the rest of `events_100` reads as validation + RowBinary encoding.
+fn parse_only(c: &mut Criterion) {
+    let body = array((0..100).map(event));
+    let mut buffers = simd_json::Buffers::default();
+    let mut group = c.benchmark_group("parse_only_100");
+    group.throughput(Throughput::Elements(100));
+    group.bench_function(format!("{} bytes", body.len()), |b| {
+        b.iter_batched(
+            || body.clone(),
+            |mut bytes| {
+                black_box(
+                    simd_json::to_tape_with_buffers(&mut bytes, &mut buffers)
+                        .map(|t| t.0.len())
+                        .ok(),
+                )
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, edge, parse_only);
 criterion_main!(benches);

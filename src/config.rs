@@ -47,6 +47,10 @@ pub struct ConsumerConfig {
     pub retry_max_ms: u64,
     /// How often the consumer lag gauge is refreshed.
     pub lag_interval_ms: u64,
+    /// Where a consumer-only process (`downpour consumer`) serves `/metrics`,
+    /// `/healthz` and `/readyz` (the lag gauge lives there); unset: nowhere.
+    /// A port already taken is logged and skipped, never fatal.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Projects registry settings.
@@ -169,6 +173,7 @@ impl Default for Config {
                 retry_initial_ms: 100,
                 retry_max_ms: 10_000,
                 lag_interval_ms: 5_000,
+                metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
             },
         }
     }

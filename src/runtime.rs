@@ -129,6 +129,12 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
                 .push(tokio::spawn(worker::run(worker, shutdown_rx.clone())));
         }
     }
+    if parts.consumers
+        && !parts.edge
+        && let Some(addr) = cfg.consumer.metrics_listen
+    {
+        running.edge_task = serve_ops(cfg, addr, shutdown_rx.clone()).await;
+    }
     if parts.edge {
         let producer = Producer::new(&cfg.kafka)?;
         let ready = Arc::new(AtomicBool::new(true));
@@ -196,6 +202,37 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
         running.producer = Some(producer);
     }
     Ok(running)
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` for a consumer-only process;
+/// a taken port is logged, not fatal (the consumers matter more).
+async fn serve_ops(
+    cfg: &Config,
+    addr: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) -> Option<JoinHandle<()>> {
+    let listener = match TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::warn!(%addr, error = %e, "consumer metrics listener not started");
+            return None;
+        }
+    };
+    if let Ok(bound) = listener.local_addr() {
+        tracing::info!(addr = %bound, "consumer metrics listening");
+    }
+    let app = crate::control::router(
+        Arc::new(AtomicBool::new(true)),
+        crate::telemetry::metrics_handle(),
+    );
+    Some(tokio::spawn(crate::serve::serve(
+        listener,
+        app,
+        crate::serve::Limits::from_config(&cfg.edge),
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        },
+    )))
 }
 
 /// Unknown routes and methods get the JSON error body too.
