@@ -216,9 +216,10 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
         let wait = self.backoff.next_wait();
         metrics::gauge!("downpour_consumer_backoff_seconds", "stream" => self.stream)
             .set(wait.as_secs_f64());
+        // A dropped sender disables the second branch: the wait still happens.
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = self.shutdown.changed() => {}
+            Ok(()) = self.shutdown.changed() => {}
         }
         if *self.shutdown.borrow() {
             return Err(Stopped);
