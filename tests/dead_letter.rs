@@ -266,3 +266,35 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
     }
     h.stop().await;
 }
+
+/// Concurrent small requests are merged into shared records by the edge
+/// (`bus::coalesce`; 200 requests made 136 records when written); every such
+/// record must pass the consumer's layout check, or its events would be
+/// dead-lettered instead of stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_are_never_mistaken_for_poison() {
+    let h = Harness::start("dlqok").await;
+    let key = h.write_key("acme").await;
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let (http, url) = (h.http.clone(), format!("{}/v1/events/track", h.base));
+        let (key, project) = (key.clone(), ["default", "p1", "p2"][i % 3]);
+        requests.spawn(async move {
+            let response = http
+                .post(url)
+                .header("authorization", format!("Bearer {key}"))
+                .header("x-raindrop-project-id", project)
+                .header("content-type", "application/json")
+                .body(event(&format!("c-{i}")))
+                .send()
+                .await
+                .expect("sent");
+            response.status().as_u16()
+        });
+    }
+    let statuses = requests.join_all().await;
+    assert!(statuses.iter().all(|s| *s == 204), "{statuses:?}");
+    let count = "SELECT count() FROM events_view WHERE org = ?";
+    assert_eq!(h.wait_count(count, "acme", 200).await, 200);
+    h.stop().await;
+}
