@@ -58,6 +58,8 @@ pub struct Parts {
 pub struct Running {
     /// Where the edge listens, when it runs.
     pub edge_addr: Option<SocketAddr>,
+    /// Where a consumer-only process serves `/metrics`, when it does.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     edge_task: Option<JoinHandle<()>>,
     consumer_tasks: Vec<JoinHandle<()>>,
@@ -107,6 +109,7 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut running = Running {
         edge_addr: None,
+        metrics_addr: None,
         shutdown,
         edge_task: None,
         consumer_tasks: Vec::new(),
@@ -133,7 +136,10 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
         && !parts.edge
         && let Some(addr) = cfg.consumer.metrics_listen
     {
-        running.edge_task = serve_ops(cfg, addr, shutdown_rx.clone()).await;
+        if let Some((bound, task)) = serve_ops(cfg, addr, shutdown_rx.clone()).await {
+            running.metrics_addr = Some(bound);
+            running.edge_task = Some(task);
+        }
     }
     if parts.edge {
         let producer = Producer::new(&cfg.kafka)?;
@@ -210,29 +216,31 @@ async fn serve_ops(
     cfg: &Config,
     addr: SocketAddr,
     mut stop: watch::Receiver<bool>,
-) -> Option<JoinHandle<()>> {
-    let listener = match TcpListener::bind(addr).await {
-        Ok(listener) => listener,
+) -> Option<(SocketAddr, JoinHandle<()>)> {
+    let bound = TcpListener::bind(addr)
+        .await
+        .and_then(|listener| Ok((listener.local_addr()?, listener)));
+    let (bound, listener) = match bound {
+        Ok(pair) => pair,
         Err(e) => {
             tracing::warn!(%addr, error = %e, "consumer metrics listener not started");
             return None;
         }
     };
-    if let Ok(bound) = listener.local_addr() {
-        tracing::info!(addr = %bound, "consumer metrics listening");
-    }
+    tracing::info!(addr = %bound, "consumer metrics listening");
     let app = crate::control::router(
         Arc::new(AtomicBool::new(true)),
         crate::telemetry::metrics_handle(),
     );
-    Some(tokio::spawn(crate::serve::serve(
+    let task = tokio::spawn(crate::serve::serve(
         listener,
         app,
         crate::serve::Limits::from_config(&cfg.edge),
         async move {
             let _ = stop.wait_for(|s| *s).await;
         },
-    )))
+    ));
+    Some((bound, task))
 }
 
 /// Unknown routes and methods get the JSON error body too.
