@@ -9,9 +9,15 @@
 #   scripts/components.sh start     # start both on free loopback ports (reuses running ones)
 #   scripts/components.sh stop      # stop what `start` started
 #   scripts/components.sh env       # print the DOWNPOUR_* variables for the running pair
+#   scripts/components.sh stop-broker | start-broker | stop-clickhouse | start-clickhouse
+#                                   # one component down / back up, same port, same data (chaos)
 #
-# State (data, logs, pids, the env file) lives under $DOWNPOUR_RUN_DIR,
-# default `.run/` in the repository, which git ignores.
+# State (data, logs, pids, ports, the env file) lives under $DOWNPOUR_RUN_DIR,
+# default `.run/` in the repository, which git ignores. `start-*` after
+# `stop-*` reuses the component's recorded port and data (`stop` forgets the
+# ports). The broker
+# keeps its data in memory unless DOWNPOUR_TANSU_STORAGE names a durable
+# engine: `sqlite://tansu.db` (a file in $DOWNPOUR_RUN_DIR/tansu/) survives a restart.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +31,13 @@ log() { echo "components: $*" >&2; }
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# The port recorded in file $1, or a free one recorded there now: a component
+# restarted in the same run dir comes back where its clients look for it.
+port_of() {
+  if [ ! -s "$1" ]; then free_port >"$1"; fi
+  cat "$1"
 }
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -80,7 +93,7 @@ start_clickhouse() {
   if alive "$dir/pid"; then return; fi
   mkdir -p "$dir/data/" "$dir/tmp/" "$dir/log" "$dir/user_files/" "$dir/format_schemas/"
   local http tcp inter
-  http=$(free_port); tcp=$(free_port); inter=$(free_port)
+  http=$(port_of "$dir/http_port"); tcp=$(port_of "$dir/tcp_port"); inter=$(port_of "$dir/inter_port")
   # 18.16 reads its users and settings from config.xml's directory; only paths
   # and ports are overridden, so nothing outside $dir is written.
   nohup clickhouse-server --config-file="$CH_CONFIG" -- \
@@ -91,7 +104,6 @@ start_clickhouse() {
     --logger.log="$dir/log/server.log" --logger.errorlog="$dir/log/error.log" \
     >"$dir/log/stdout.log" 2>&1 &
   echo $! >"$dir/pid"
-  echo "$http" >"$dir/http_port"
   wait_for clickhouse 60 curl -sf "http://127.0.0.1:$http/ping"
   log "clickhouse $(curl -s "http://127.0.0.1:$http/?query=SELECT%20version()") on http://127.0.0.1:$http"
 }
@@ -101,14 +113,14 @@ start_tansu() {
   if alive "$dir/pid"; then return; fi
   mkdir -p "$dir"
   local port storage
-  port=$(free_port)
+  port=$(port_of "$dir/port")
   storage=${DOWNPOUR_TANSU_STORAGE:-memory://tansu/}
-  nohup "$TANSU_BIN" broker \
+  # From its own directory: tansu reads `sqlite://FILE` relative to the cwd.
+  (cd "$dir" && exec nohup "$TANSU_BIN" broker \
     --listener-url "tcp://127.0.0.1:$port" \
     --advertised-listener-url "tcp://127.0.0.1:$port" \
-    --storage-engine "$storage" >"$dir/broker.log" 2>&1 &
+    --storage-engine "$storage" >"$dir/broker.log" 2>&1) &
   echo $! >"$dir/pid"
-  echo "$port" >"$dir/port"
   wait_for tansu 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
   log "tansu on 127.0.0.1:$port ($storage)"
 }
@@ -128,17 +140,22 @@ start() {
   write_env
 }
 
+stop_one() { # tansu|clickhouse
+  local pidf=$RUN_DIR/$1/pid
+  if alive "$pidf"; then
+    kill "$(cat "$pidf")" 2>/dev/null || true
+    for _ in $(seq 50); do alive "$pidf" || break; sleep 0.2; done
+    alive "$pidf" && kill -9 "$(cat "$pidf")" 2>/dev/null || true
+    log "stopped $1"
+  fi
+  rm -f "$pidf"
+}
+
+# A full stop forgets the ports, so the next `start` picks free ones again.
 stop() {
-  for d in tansu clickhouse; do
-    local pidf=$RUN_DIR/$d/pid
-    if alive "$pidf"; then
-      kill "$(cat "$pidf")" 2>/dev/null || true
-      for _ in $(seq 50); do alive "$pidf" || break; sleep 0.2; done
-      alive "$pidf" && kill -9 "$(cat "$pidf")" 2>/dev/null || true
-      log "stopped $d"
-    fi
-    rm -f "$pidf"
-  done
+  stop_one tansu
+  stop_one clickhouse
+  rm -f "$RUN_DIR/tansu/port" "$RUN_DIR/clickhouse/"{http,tcp,inter}_port
 }
 
 case "${1:-}" in
@@ -148,5 +165,9 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   env) cat "$RUN_DIR/env" ;;
-  *) echo "usage: $0 install|sdk|chdb|start|stop|env" >&2; exit 2 ;;
+  stop-broker) stop_one tansu ;;
+  start-broker) mkdir -p "$RUN_DIR"; start_tansu ;;
+  stop-clickhouse) stop_one clickhouse ;;
+  start-clickhouse) mkdir -p "$RUN_DIR"; start_clickhouse ;;
+  *) echo "usage: $0 install|sdk|chdb|start|stop|env|stop-broker|start-broker|stop-clickhouse|start-clickhouse" >&2; exit 2 ;;
 esac

@@ -36,6 +36,8 @@ pub struct Shared {
     pub connections: usize,
     /// Random per run: the top 20 bits of every id tag.
     pub run_nonce: u64,
+    /// With `--acked-ids`: keep the event id of every events/track item answered 204.
+    pub record_acked: bool,
 }
 
 /// Counts of one worker.
@@ -63,6 +65,8 @@ pub struct Stats {
     pub last_ok: Option<Instant>,
     /// A few failures: status (0 = transport) and message.
     pub samples: Vec<(u16, String)>,
+    /// With `--acked-ids`: event ids of the events/track items answered 204.
+    pub acked_ids: Vec<String>,
 }
 
 impl Stats {
@@ -90,6 +94,7 @@ impl Stats {
         }
         self.ok_bytes += other.ok_bytes;
         self.last_ok = self.last_ok.max(other.last_ok);
+        self.acked_ids.append(&mut other.acked_ids);
         for s in other.samples {
             if !self.samples.contains(&s) {
                 self.samples.push(s);
@@ -143,6 +148,11 @@ pub async fn run(id: usize, shared: Arc<Shared>) -> anyhow::Result<Stats> {
             let mut body = step.body.clone();
             traffic::patch_ids(&mut body, &step.id_slots, tag);
             let len = body.len() as u64;
+            let ids = if shared.record_acked && step.route == Route::Events {
+                event_ids(&body, &step.id_slots)
+            } else {
+                Vec::new()
+            };
             let mut request = client
                 .post(shared.urls[step.route.index()].clone())
                 .body(body);
@@ -163,6 +173,7 @@ pub async fn run(id: usize, shared: Arc<Shared>) -> anyhow::Result<Stats> {
                     stats.ok_items[step.route.index()] += u64::from(step.items);
                     stats.ok_bytes += len;
                     stats.last_ok = Some(now);
+                    stats.acked_ids.extend(ids);
                 }
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -187,6 +198,15 @@ pub async fn run(id: usize, shared: Arc<Shared>) -> anyhow::Result<Stats> {
         }
     }
     Ok(stats)
+}
+
+/// The (tagged) ids at `slots` of `body`.
+fn event_ids(body: &[u8], slots: &[u32]) -> Vec<String> {
+    slots
+        .iter()
+        .filter_map(|&slot| body.get(slot as usize..slot as usize + traffic::ID_LEN))
+        .map(|id| String::from_utf8_lossy(id).into_owned())
+        .collect()
 }
 
 fn truncate(s: &mut String, max: usize) {

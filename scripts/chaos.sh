@@ -1,0 +1,368 @@
+#!/usr/bin/env bash
+# The chaos test (docs/RELIABILITY.md): faults injected into a running
+# pipeline under load from `downpour load`, each followed by exact accounting.
+#
+#   scripts/chaos.sh            # full form: release build, ~5 minutes
+#   scripts/chaos.sh --short    # CI form (tests/chaos.rs): shorter outages and load
+#
+# It owns its components: a private ClickHouse + tansu pair under
+# $CHAOS_RUN_DIR (default .run/chaos; wiped first), broker data in sqlite so it survives
+# a restart; the edge and the consumer run as separate processes so they can
+# be killed. DOWNPOUR_BIN names a prebuilt binary (the test passes its own).
+# Faults, in order, each with its own org and load:
+#   broker      tansu stopped and restarted: 503 + Retry-After (no 204) while down,
+#               /readyz false, edge peak RSS bounded, ingest resumes by itself
+#   clickhouse  ClickHouse stopped; the consumer is SIGKILLed and restarted during
+#               the outage (anything committed but not inserted would be lost)
+#   consumer    the consumer SIGKILLed mid-batch and restarted, three times
+#   edge        SIGTERM under load: exit 0, every answer a complete 204 or 503
+# CHAOS_FAULTS="consumer edge" runs a subset; CHAOS_SETTLE_S bounds the wait for rows; CHAOS_KEEP=1 leaves the components
+# running for inspection; CHAOS_STRICT=1 fails on the known tansu issue too.
+# Accounting, per fault: every event id answered 204 is in events_view exactly
+# once, and the org's view has count() == uniqExact(event_id). Exit 0 = all held.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SHORT=0
+[ "${1:-}" = --short ] && SHORT=1
+CACHE=${DOWNPOUR_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/downpour}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+# Inherited DOWNPOUR_* (a shell that sourced .run/test/env, say) must not
+# point this script at components it would stop: only these two pass.
+for v in $(compgen -e); do
+  case $v in DOWNPOUR_BIN | DOWNPOUR_CACHE_DIR) ;; DOWNPOUR_*) unset "$v" ;; esac
+done
+RUN=${CHAOS_RUN_DIR:-$ROOT/.run/chaos}
+case $(basename "$RUN") in
+  chaos*) ;;
+  *) echo "chaos: CHAOS_RUN_DIR must be a directory named chaos* (it is wiped)" >&2; exit 2 ;;
+esac
+export DOWNPOUR_RUN_DIR=$RUN
+export DOWNPOUR_TANSU_STORAGE=sqlite://tansu.db
+
+if [ "$SHORT" = 1 ]; then
+  OUTAGE=5 LOAD_S=22 CONNS=6 RATE=60 KILLS=1 SETTLE_S=120 MIX=single
+else
+  OUTAGE=10 LOAD_S=45 CONNS=16 RATE=400 KILLS=3 SETTLE_S=180 MIX=sdk
+fi
+SETTLE_S=${CHAOS_SETTLE_S:-$SETTLE_S}
+# A killed consumer is restarted after its group session expired (the
+# consumer's session.timeout.ms is 10 s), as an orchestrator's restart backoff
+# would: tansu 0.6.0 stalls a member that joins while the dead one is still in
+# the group for minutes (docs/RELIABILITY.md, "Known issues"). CHAOS_STRICT=1
+# restarts at once.
+RESTART_DELAY=12
+[ "${CHAOS_STRICT:-0}" = 1 ] && RESTART_DELAY=0
+# The edge's producer queue bound; its peak RSS must stay under this + MARGIN.
+QUEUE_KB=65536 RSS_MARGIN_KB=$((256 * 1024))
+
+log() { echo "chaos: $*" >&2; }
+fail() { log "FAILED: $*"; exit 1; }
+
+scripts/components.sh install
+if [ -z "${DOWNPOUR_BIN:-}" ]; then
+  cargo build --release --locked
+  DOWNPOUR_BIN=$CARGO_TARGET_DIR/release/downpour
+fi
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ "${CHAOS_KEEP:-0}" = 1 ] || scripts/components.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+scripts/components.sh stop >/dev/null 2>&1 || true
+rm -rf "$RUN"
+mkdir -p "$RUN"
+# A private copy: others may rebuild the shared target dir while faults run.
+cp "$DOWNPOUR_BIN" "$RUN/downpour"
+BIN=$RUN/downpour
+scripts/components.sh start
+# shellcheck disable=SC1091
+source "$RUN/env"
+export DOWNPOUR_CLICKHOUSE_DATABASE=chaos
+export DOWNPOUR_KAFKA_PUBLISH_TIMEOUT_MS=2000 DOWNPOUR_KAFKA_QUEUE_MAX_KBYTES=$QUEUE_KB
+EDGE_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export DOWNPOUR_LISTEN=127.0.0.1:$EDGE_PORT
+EDGE=http://$DOWNPOUR_LISTEN
+CH=$DOWNPOUR_CLICKHOUSE_URL
+
+"$BIN" migrate >&2
+
+wait_until() { # what deadline_s command...: polls every 0.2 s
+  local what=$1 deadline=$(($(date +%s) + $2))
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "$what within $2 s"
+    sleep 0.2
+  done
+}
+wait_until_quiet() { # deadline_s command...: like wait_until, but returns 1 instead of failing
+  local deadline=$(($(date +%s) + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.5
+  done
+}
+# One event with an id of its own (so it can be accounted), answered 204?
+probe_204() {
+  local id
+  id=$(python3 -c 'import uuid; print(uuid.uuid4())')
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$EDGE/v1/events/track" \
+    -H "Authorization: Bearer $(cat "$RUN/broker.key")" -H 'Content-Type: application/json' \
+    -d "[{\"event_id\": \"$id\", \"user_id\": \"probe\", \"event\": \"probe\"}]")" = 204 ] &&
+    echo "$id" >>"$RUN/broker.raw.ids"
+}
+ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$EDGE/readyz")" = 200 ]; }
+not_ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$EDGE/readyz")" = 503 ]; }
+
+start_edge() {
+  "$BIN" edge >>"$RUN/edge.log" 2>&1 &
+  edge=$!
+  pids+=("$edge")
+  wait_until "edge ready" 60 ready
+}
+start_consumer() {
+  "$BIN" consumer >>"$RUN/consumer.log" 2>&1 &
+  consumer=$!
+  pids+=("$consumer")
+}
+start_edge
+start_consumer
+
+# `load NAME ORG`: a key for ORG, then `downpour load` in the background,
+# recording acked event ids in $RUN/NAME.ids ($load = its pid).
+load() {
+  local key
+  key=$("$BIN" keys create --org "$2" 2>/dev/null | tail -n 1)
+  echo "$key" >"$RUN/$1.key"
+  "$BIN" load --url "$EDGE" --key "$key" --org "$2" --mix "$MIX" --projects 5 \
+    --connections "$CONNS" --rate "$RATE" --duration "$LOAD_S" \
+    --allow-failures --acked-ids "$RUN/$1.ids" >"$RUN/$1.load.log" 2>&1 &
+  load=$!
+  pids+=("$load")
+  # The pool is generated before the clock starts (slow in a debug build).
+  wait_until "$1: load sending" 180 grep -q '^sending ' "$RUN/$1.load.log"
+}
+wait_load() { wait "$load" || { cat "$RUN/$1.load.log" >&2; fail "$1: downpour load failed"; }; }
+
+# `account NAME ORG [EXTRA]`: waits until every acked id of NAME is readable,
+# then checks exactly-once and appends the figures to the table.
+account() {
+  python3 - "$CH" "$2" "$SETTLE_S" "$1" "${3:-}" "$RUN/$1".ids "$RUN/$1".raw.ids \
+    >>"$RUN/table" <<'PY' || { cat "$RUN/table" >&2; fail "$1: accounting"; }
+import sys, time, urllib.request
+ch, org, settle, name, extra, *files = sys.argv[1:]
+acked = set()
+for f in files:
+    try:
+        acked.update(l.strip() for l in open(f) if l.strip())
+    except FileNotFoundError:
+        pass
+def query(sql):
+    req = urllib.request.Request(ch + "/?database=chaos", data=sql.encode())
+    return urllib.request.urlopen(req, timeout=60).read().decode()
+# org is one of the script's fixed names ([a-z-]), never outside input.
+assert all(c.isalnum() or c == "-" for c in org)
+t0 = time.time()
+deadline = t0 + float(settle)
+while True:
+    counts = {}
+    for line in query(f"SELECT event_id, count() FROM events_view WHERE org = '{org}' "
+                      "GROUP BY event_id FORMAT TabSeparated").splitlines():
+        i, n = line.split("\t")
+        counts[i] = int(n)
+    missing = [i for i in acked if i not in counts]
+    if not missing or time.time() > deadline:
+        break
+    time.sleep(2)
+present = len(acked) - len(missing)
+print(f"  {name}: {present}/{len(acked)} acked ids readable {time.time() - t0:.0f} s after the load ended",
+      file=sys.stderr)
+dups = sum(1 for i in acked if counts.get(i, 0) > 1)
+rows, distinct = sum(counts.values()), len(counts)
+stored = int(query(f"SELECT count() FROM events WHERE org = '{org}'").strip())
+print(f"{name:<11} {len(acked):>8} {present:>8} {len(missing):>7} {dups:>5} "
+      f"{rows:>9} {distinct:>9} {stored:>8}  {extra}")
+sys.stdout.flush()
+if missing:
+    print(f"  missing e.g. {missing[:3]}", file=sys.stderr)
+sys.exit(1 if missing or dups or rows != distinct or not acked else 0)
+PY
+}
+
+# `raw NAME SECONDS`: plain HTTP/1.1 clients, one connection per request, that
+# classify every answer; 204s' ids go to $RUN/NAME.raw.ids. Fails on a 204
+# cut short or any status but 204/503 (503 must carry Retry-After).
+raw() {
+  python3 - "$EDGE_PORT" "$(cat "$RUN/$1.key")" "$2" "$RUN/$1.raw.ids" "$RUN/$1.raw.out" <<'PY' &
+import http.client, json, sys, threading, time, uuid
+port, key, seconds, ids_path, out_path = sys.argv[1:]
+stop = time.time() + float(seconds)
+lock = threading.Lock()
+counts = {"204": 0, "503": 0, "refused": 0, "reset_before_answer": 0, "bad": 0}
+acked, bad = [], []
+def worker():
+    while time.time() < stop:
+        ids = [str(uuid.uuid4()) for _ in range(5)]
+        body = json.dumps([{"event_id": i, "user_id": "raw", "event": "chaos",
+                            "timestamp": "2026-11-23T20:00:00Z"} for i in ids])
+        c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
+        try:
+            c.connect()
+        except ConnectionRefusedError:
+            kind = "refused"
+            time.sleep(0.05)
+        else:
+            try:
+                c.request("POST", "/v1/events/track", body, {
+                    "Authorization": "Bearer " + key, "Content-Type": "application/json",
+                    "Connection": "close"})
+                r = c.getresponse()
+            except (ConnectionError, http.client.RemoteDisconnected, OSError):
+                kind = "reset_before_answer"
+            else:
+                try:
+                    r.read()
+                    kind = str(r.status)
+                    if r.status == 503 and not r.getheader("Retry-After"):
+                        kind = "bad"; bad.append("503 without Retry-After")
+                    elif r.status not in (204, 503):
+                        kind = "bad"; bad.append(f"status {r.status}")
+                except Exception as e:  # an answer cut short
+                    kind = "bad"; bad.append(f"{r.status} then {e!r}")
+            c.close()
+        with lock:
+            counts[kind] += 1
+            if kind == "204":
+                acked.extend(ids)
+threads = [threading.Thread(target=worker) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+open(ids_path, "w").write("".join(i + "\n" for i in acked))
+open(out_path, "w").write(" ".join(f"{k}={v}" for k, v in counts.items()) + "\n")
+if bad:
+    print("raw client:", bad[:5], file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+  raw_pid=$!
+  pids+=("$raw_pid")
+}
+
+echo "fault          acked  present missing  dups view_rows view_uniq   stored  notes" >"$RUN/table"
+
+fault_broker() {
+  load broker chaos-broker
+  sleep 5
+  wait_until "readyz true before the fault" 10 ready
+  scripts/components.sh stop-broker
+  local t0 codes="" hwm0 hwm
+  t0=$(date +%s.%N)
+  wait_until "readyz false with the broker down" 15 not_ready
+  local ready_false
+  ready_false=$(python3 -c "import time; print(f'{time.time() - $t0:.1f}')")
+  # Probes while the broker is down: each must be a 503 with Retry-After.
+  local stop_at=$(($(date +%s) + OUTAGE - 2))
+  while [ "$(date +%s)" -lt "$stop_at" ]; do
+    local out
+    out=$(curl -s -o /dev/null -D - -w '%{http_code}' "$EDGE/v1/events/track" \
+      -H "Authorization: Bearer $(cat "$RUN/broker.key")" -H 'Content-Type: application/json' \
+      -d '[{"user_id": "probe", "event": "probe"}]' || true)
+    local code=${out##*$'\n'}
+    codes="$codes $code"
+    [ "$code" = 503 ] || fail "broker down: a request was answered $code (want 503)"
+    grep -qi '^retry-after:' <<<"$out" || fail "broker down: 503 without Retry-After"
+  done
+  hwm=$(awk '/VmHWM/ {print $2}' "/proc/$edge/status")
+  [ "$hwm" -le $((QUEUE_KB + RSS_MARGIN_KB)) ] ||
+    fail "edge peak RSS ${hwm} kB over the bound $((QUEUE_KB + RSS_MARGIN_KB)) kB"
+  scripts/components.sh start-broker
+  t0=$(date +%s.%N)
+  wait_until "readyz true after the broker returned" 60 ready
+  local back resumed
+  back=$(python3 -c "import time; print(f'{time.time() - $t0:.1f}')")
+  # Ingest resumes by itself: a 204 within 30 s, with the same edge process.
+  if wait_until_quiet 30 probe_204; then
+    resumed="ingest resumed $(python3 -c "import time; print(f'{time.time() - $t0:.1f}')")s after restart"
+  elif grep -q 'more or less than one row' "$RUN/tansu/broker.log"; then
+    # tansu 0.6.0's sqlite storage panics on the first idempotent produce of a
+    # producer that outlived the restart (lite.rs:503) and then fails every
+    # request; only a second broker restart and a fresh producer (new edge)
+    # recover. docs/RELIABILITY.md, "Known issues".
+    [ "${CHAOS_STRICT:-0}" = 1 ] && fail "broker: ingest did not resume (tansu storage panic)"
+    log "KNOWN ISSUE: tansu storage panicked after the restart; restarting broker and edge"
+    resumed="KNOWN ISSUE: tansu panicked on the edge's first idempotent produce; broker + edge restarted"
+    scripts/components.sh stop-broker
+    scripts/components.sh start-broker
+    kill -TERM "$edge"
+    wait "$edge" || true
+    start_edge
+    wait_until "a 204 after restarting broker and edge" 60 probe_204
+  else
+    fail "broker: no 204 within 30 s of the broker's return"
+  fi
+  wait_load broker
+  local probes
+  probes=$(wc -w <<<"$codes")
+  account broker chaos-broker \
+    "down ${OUTAGE}s: readyz false after ${ready_false}s, $probes probes all 503+Retry-After, edge VmHWM $((hwm / 1024)) MiB (bound $(((QUEUE_KB + RSS_MARGIN_KB) / 1024))), readyz true ${back}s after restart, $resumed; load: $(summary broker)"
+}
+
+fault_clickhouse() {
+  load clickhouse chaos-clickhouse
+  sleep 5
+  scripts/components.sh stop-clickhouse
+  sleep 2
+  kill -9 "$consumer"
+  wait "$consumer" 2>/dev/null || true
+  sleep "$RESTART_DELAY"
+  start_consumer
+  sleep 3
+  scripts/components.sh start-clickhouse
+  wait_load clickhouse
+  account clickhouse chaos-clickhouse \
+    "down $((RESTART_DELAY + 5))s, consumer SIGKILLed + restarted ${RESTART_DELAY}s later, mid-outage; load: $(summary clickhouse)"
+}
+
+fault_consumer() {
+  load consumer chaos-consumer
+  sleep 4
+  for _ in $(seq "$KILLS"); do
+    sleep 3
+    kill -9 "$consumer"
+    wait "$consumer" 2>/dev/null || true
+    sleep "$RESTART_DELAY"
+    start_consumer
+  done
+  wait_load consumer
+  account consumer chaos-consumer "$KILLS SIGKILLs mid-batch, each restarted ${RESTART_DELAY}s later; load: $(summary consumer)"
+}
+
+fault_edge() {
+  load edge chaos-edge
+  raw edge $((LOAD_S - 8))
+  sleep 6
+  kill -TERM "$edge"
+  local code=0
+  wait "$edge" || code=$?
+  [ "$code" = 0 ] || fail "edge exited $code after SIGTERM (want 0)"
+  sleep 1
+  start_edge
+  wait "$raw_pid" || fail "edge SIGTERM: the raw client saw a bad answer"
+  wait_load edge
+  account edge chaos-edge "SIGTERM: exit 0; raw clients: $(cat "$RUN/edge.raw.out"); load: $(summary edge)"
+}
+
+# One line from the load report: its answer counts.
+summary() { grep -m1 -E '^ *requests:' "$RUN/$1.load.log" | sed 's/^ *requests: *//' || echo "see $RUN/$1.load.log"; }
+
+for f in ${CHAOS_FAULTS:-broker clickhouse consumer edge}; do
+  log "fault: $f"
+  "fault_$f"
+  tail -n 1 "$RUN/table" >&2
+done
+echo
+cat "$RUN/table"
+log "all faults passed with exact accounting"
