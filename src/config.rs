@@ -82,9 +82,6 @@ pub struct KafkaConfig {
     pub publish_timeout_ms: u32,
     /// Producer queue bound in KiB: the edge's memory bound under a stalled broker.
     pub queue_max_kbytes: u32,
-    /// Merge concurrent small requests for one org/project into one record
-    /// (`bus::coalesce`); off publishes one record per request chunk.
-    pub coalesce_requests: bool,
 }
 
 /// ClickHouse connection settings.
@@ -143,7 +140,6 @@ impl Default for Config {
                 linger_ms: 2,
                 publish_timeout_ms: 5_000,
                 queue_max_kbytes: 256 * 1024,
-                coalesce_requests: true,
             },
             clickhouse: ClickHouseConfig {
                 url: "http://127.0.0.1:8123".into(),

@@ -173,7 +173,7 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
             body_timeout: Duration::from_millis(cfg.edge.request_timeout_ms),
             ready: ready.clone(),
         });
-        let app = edge::router(state, &pipelines, &cfg.kafka)
+        let app = edge::router(state, &pipelines, &cfg.kafka.topic_prefix)
             .merge(crate::control::router(
                 ready,
                 crate::telemetry::metrics_handle(),

@@ -267,10 +267,9 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
     h.stop().await;
 }
 
-/// Concurrent small requests are merged into shared records by the edge
-/// (`bus::coalesce`; 200 requests made 136 records when written); every such
-/// record must pass the consumer's layout check, or its events would be
-/// dead-lettered instead of stored.
+/// Concurrent small requests for three projects: every record they make must
+/// pass the consumer's layout check, or its events would be dead-lettered
+/// instead of stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_are_never_mistaken_for_poison() {
     let h = Harness::start("dlqok").await;

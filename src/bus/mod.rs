@@ -7,7 +7,6 @@
 //! after every record before it is in ClickHouse or acknowledged on the
 //! dead-letter topic.
 
-pub mod coalesce;
 pub mod consumer;
 pub mod dead_letter;
 pub mod producer;

@@ -26,7 +26,7 @@ use crate::config::KafkaConfig;
 pub const MAX_RECORD_BYTES: usize = 4 * 1024 * 1024;
 
 /// Why records were not acknowledged.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     /// The local queue is full: the broker is slow or down.
     #[error("producer queue full")]

@@ -119,12 +119,11 @@ async fn process(
             });
         }
     }
-    let items = encoded.items;
-    route
-        .publisher
-        .publish(key.as_bytes(), encoded.records)
+    state
+        .producer
+        .publish(&route.topic, key.as_bytes(), &encoded.records)
         .await?;
-    Ok(items)
+    Ok(encoded.items)
 }
 
 /// Applies the ingest table of raindrop-projects.md: archived → 403, a new

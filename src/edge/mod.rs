@@ -20,9 +20,7 @@ use axum::Router;
 use axum::routing::post;
 use tokio::sync::Semaphore;
 
-use crate::bus::coalesce::Coalescer;
 use crate::bus::producer::Producer;
-use crate::config::KafkaConfig;
 use crate::pipeline::{Limits, Pipeline, StreamKind};
 use crate::registry::admission::Admission;
 use crate::registry::keys::KeyStore;
@@ -57,8 +55,6 @@ pub struct Route {
     pub limits: Limits,
     /// Full topic name.
     pub topic: String,
-    /// Publishes to `topic`, merging concurrent small requests per key.
-    pub publisher: Coalescer,
     /// This route's metrics, registered once: looking a labelled metric up
     /// per request was a visible share of a one-event request's cost.
     pub metrics: RouteMetrics,
@@ -111,19 +107,13 @@ impl RouteMetrics {
 }
 
 /// The ingest routes of `pipelines`.
-pub fn router(state: Arc<EdgeState>, pipelines: &[Pipeline], kafka: &KafkaConfig) -> Router {
-    let topic_prefix = &kafka.topic_prefix;
+pub fn router(state: Arc<EdgeState>, pipelines: &[Pipeline], topic_prefix: &str) -> Router {
     let mut router = Router::new();
     for p in pipelines {
         let route = Arc::new(Route {
             kind: p.kind,
             limits: p.limits.clone(),
             topic: format!("{topic_prefix}{}", p.topic),
-            publisher: Coalescer::new(
-                state.producer.clone(),
-                &format!("{topic_prefix}{}", p.topic),
-                kafka.coalesce_requests,
-            ),
             metrics: RouteMetrics::new(p.kind.name()),
         });
         let state = state.clone();
