@@ -135,11 +135,10 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
     if parts.consumers
         && !parts.edge
         && let Some(addr) = cfg.consumer.metrics_listen
+        && let Some((bound, task)) = serve_ops(cfg, addr, shutdown_rx.clone()).await
     {
-        if let Some((bound, task)) = serve_ops(cfg, addr, shutdown_rx.clone()).await {
-            running.metrics_addr = Some(bound);
-            running.edge_task = Some(task);
-        }
+        running.metrics_addr = Some(bound);
+        running.edge_task = Some(task);
     }
     if parts.edge {
         let producer = Producer::new(&cfg.kafka)?;
