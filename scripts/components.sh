@@ -18,6 +18,8 @@
 # ports). The broker
 # keeps its data in memory unless DOWNPOUR_TANSU_STORAGE names a durable
 # engine: `sqlite://tansu.db` (a file in $DOWNPOUR_RUN_DIR/tansu/) survives a restart.
+# DOWNPOUR_CLICKHOUSE_CONFIG names another server config.xml (the chaos test's
+# "too many parts" uses a copy with low merge_tree limits).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +27,7 @@ RUN_DIR=${DOWNPOUR_RUN_DIR:-$ROOT/.run}
 CACHE=${DOWNPOUR_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/downpour}
 TANSU_VERSION=0.6.0
 TANSU_BIN=$CACHE/tansu-$TANSU_VERSION/bin/tansu
-CH_CONFIG=/etc/clickhouse-server/config.xml
+CH_CONFIG=${DOWNPOUR_CLICKHOUSE_CONFIG:-/etc/clickhouse-server/config.xml}
 
 log() { echo "components: $*" >&2; }
 
