@@ -41,7 +41,11 @@ impl Consumer {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("session.timeout.ms", "10000")
+            // A broker stall shorter than this keeps the assignment. With
+            // 10 s, a 10-s stall (tansu SIGSTOPped) revoked it and the rejoin
+            // never completed against tansu 0.6: the consumer sat idle with
+            // lag until restarted (`scripts/load.sh --stall-broker 10`).
+            .set("session.timeout.ms", "30000")
             .set("fetch.max.bytes", "52428800")
             // How long a fetch may wait for new records. With librdkafka's
             // 500 ms default, the 204 → visible p50 was 965 ms at 3.7k events/s
