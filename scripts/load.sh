@@ -10,8 +10,8 @@
 #                                                                    # for 10 s, 5 s into the run
 #
 # Besides `downpour load`'s report it prints the consumer's CPU-seconds per
-# million rows and peak RSS, and ClickHouse's INSERT statements per second
-# (all tables; the consumer is the only writer of this private ClickHouse).
+# million rows and peak RSS, and the consumer's INSERTs per second per table
+# (from its /metrics).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${DOWNPOUR_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/downpour}
@@ -45,6 +45,8 @@ source "$DOWNPOUR_RUN_DIR/env"
 export DOWNPOUR_CLICKHOUSE_DATABASE=load
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export DOWNPOUR_LISTEN=127.0.0.1:$PORT
+PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export DOWNPOUR_CONSUMER_METRICS_LISTEN=127.0.0.1:$PORT2
 # `--projects N` sends N slugs that nobody created: let the load org hold them all pending.
 export DOWNPOUR_REGISTRY_DEFAULT_PENDING_LIMIT=${DOWNPOUR_REGISTRY_DEFAULT_PENDING_LIMIT:-100000}
 
@@ -64,9 +66,9 @@ rows() {
   done
   echo "$n"
 }
-inserts() {
-  curl -s "$DOWNPOUR_CLICKHOUSE_URL/" --data-binary \
-    "SELECT sum(value) FROM system.events WHERE event = 'InsertQuery'"
+inserts() { # INSERTs the consumer sent so far, per table, from its /metrics
+  curl -s "http://$DOWNPOUR_CONSUMER_METRICS_LISTEN/metrics" |
+    awk -F'[{}"]' '/^downpour_consumer_write_seconds_count/ && /what="insert"/ { printf "%s=%d ", $3, $NF + 0 }'
 }
 peak_rss_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 stall() { # SIGSTOP the broker 5 s into the run for $STALL s, sampling the edge's RSS
@@ -89,12 +91,15 @@ consumer_cpu0=$(cpu_of "$consumer"); rows0=$(rows); inserts0=$(inserts); t0=$(da
 "$BIN" load --url "http://$DOWNPOUR_LISTEN" --key "$KEY" --edge-only-cpu \
   --clickhouse-url "$DOWNPOUR_CLICKHOUSE_URL" --clickhouse-database load --org load "${args[@]}"
 consumer_cpu1=$(cpu_of "$consumer"); rows1=$(rows); inserts1=$(inserts); t1=$(date +%s.%N)
-python3 - "$consumer_cpu0" "$consumer_cpu1" "$rows0" "$rows1" "$inserts0" "$inserts1" "$t0" "$t1" \
-  "$(peak_rss_mb "$consumer")" <<'PY'
+python3 - "$consumer_cpu0" "$consumer_cpu1" "$rows0" "$rows1" "$t0" "$t1" \
+  "$(peak_rss_mb "$consumer")" "$inserts0" "$inserts1" <<'PY'
 import sys
-c0, c1, r0, r1, i0, i1, t0, t1, rss = map(float, sys.argv[1:])
+c0, c1, r0, r1, t0, t1, rss = map(float, sys.argv[1:8])
+parse = lambda s: {k: float(v) for k, v in (kv.split("=") for kv in s.split())}
+i0, i1 = parse(sys.argv[8]), parse(sys.argv[9])
 rows = r1 - r0
 per = (c1 - c0) / rows * 1e6 if rows else float("nan")
 print(f"consumer: {rows:.0f} rows written, {c1 - c0:.2f} CPU-s, {per:.2f} CPU-s per million rows; peak RSS {rss:.1f} MB")
-print(f"ClickHouse: {i1 - i0:.0f} INSERT statements in {t1 - t0:.1f} s = {(i1 - i0) / (t1 - t0):.2f} per second (all tables)")
+rates = ", ".join(f"{t} {(i1[t] - i0.get(t, 0)) / (t1 - t0):.2f}" for t in sorted(i1))
+print(f"consumer INSERTs per second, by table, over {t1 - t0:.1f} s: {rates} (budget: consumer.max_inserts_per_second_per_table)")
 PY
