@@ -102,6 +102,16 @@ impl Batch {
         self.bytes += rows.len();
     }
 
+    /// Moves the batch's opening back to `at` when a record in it has been
+    /// waiting since then (in Kafka, or while the previous flush ran), so the
+    /// age bound counts from when its oldest row was published, not from
+    /// when this consumer got to it.
+    pub fn opened_no_later_than(&mut self, at: Instant) {
+        if let Some(opened) = self.opened.as_mut() {
+            *opened = (*opened).min(at);
+        }
+    }
+
     /// Holds a record that will go to the dead-letter topic at the next flush.
     pub fn push_dead(&mut self, dead: DeadRecord) {
         self.opened.get_or_insert_with(Instant::now);
@@ -296,5 +306,19 @@ mod tests {
         let (chunks, dead) = batch.drain(100);
         assert!(chunks.is_empty());
         assert_eq!(dead.len(), 1);
+    }
+
+    #[test]
+    fn a_batch_opens_when_its_oldest_record_was_published() {
+        let mut batch = Batch::default();
+        let long_ago = Instant::now() - std::time::Duration::from_secs(3);
+        batch.opened_no_later_than(long_ago);
+        assert!(batch.opened().is_none(), "an empty batch has no age");
+        batch.push(b"acme/a", 0, 1, b"row", 1);
+        let pushed = batch.opened().expect("opened");
+        batch.opened_no_later_than(long_ago);
+        assert_eq!(batch.opened(), Some(long_ago));
+        batch.opened_no_later_than(pushed);
+        assert_eq!(batch.opened(), Some(long_ago), "never moves forward");
     }
 }

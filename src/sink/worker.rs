@@ -114,13 +114,18 @@ fn read(kind: StreamKind, batch: &mut Batch, message: &BorrowedMessage<'_>) {
                 .map_err(|e| e.to_string())
         });
     match checked {
-        Ok(view) => batch.push(
-            key,
-            message.partition(),
-            message.offset(),
-            view.body,
-            view.rows,
-        ),
+        Ok(view) => {
+            batch.push(
+                key,
+                message.partition(),
+                message.offset(),
+                view.body,
+                view.rows,
+            );
+            if let Some(since) = published_at(message) {
+                batch.opened_no_later_than(since);
+            }
+        }
         Err(why) => batch.push_dead(DeadRecord {
             partition: message.partition(),
             offset: message.offset(),
@@ -129,6 +134,25 @@ fn read(kind: StreamKind, batch: &mut Batch, message: &BorrowedMessage<'_>) {
             reason: Reason::undecodable(why),
         }),
     }
+}
+
+/// Longest wait credited to a record: a skewed clock cannot make a batch
+/// flush at once forever (the INSERT budget still spaces flushes anyway).
+const MAX_CREDITED_WAIT: Duration = Duration::from_secs(10);
+
+/// When the edge published `message` (its Kafka timestamp), as an instant
+/// of this process; `None` without a timestamp or for one in the future.
+fn published_at(message: &BorrowedMessage<'_>) -> Option<std::time::Instant> {
+    let published_ms = u64::try_from(message.timestamp().to_millis()?).ok()?;
+    let now_ms = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_millis(),
+    )
+    .ok()?;
+    let waited = Duration::from_millis(now_ms.checked_sub(published_ms)?).min(MAX_CREDITED_WAIT);
+    std::time::Instant::now().checked_sub(waited)
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
