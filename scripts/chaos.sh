@@ -51,11 +51,11 @@ else
 fi
 SETTLE_S=${CHAOS_SETTLE_S:-$SETTLE_S}
 # A killed consumer is restarted after its group session expired (the
-# consumer's session.timeout.ms is 10 s), as an orchestrator's restart backoff
-# would: tansu 0.6.0 stalls a member that joins while the dead one is still in
-# the group for minutes (docs/RELIABILITY.md, "Known issues"). CHAOS_STRICT=1
-# restarts at once.
-RESTART_DELAY=12
+# consumer's session.timeout.ms, src/bus/consumer.rs, is 30 s), as an
+# orchestrator's restart backoff would: tansu 0.6.0 stalls a member that joins
+# while the dead one is still in the group for minutes (docs/RELIABILITY.md,
+# "Known issues"). CHAOS_STRICT=1 restarts at once.
+RESTART_DELAY=32
 [ "${CHAOS_STRICT:-0}" = 1 ] && RESTART_DELAY=0
 # The edge's producer queue bound; its peak RSS must stay under this + MARGIN.
 QUEUE_KB=65536 RSS_MARGIN_KB=$((256 * 1024))
