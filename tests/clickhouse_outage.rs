@@ -5,57 +5,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{DEADLINE, Harness, private_config};
+use common::{Harness, metric, private_config, proxy};
 use downpour::runtime::{self, Parts};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
-
-/// Forwards connections to `target` until aborted (aborting drops every connection).
-async fn proxy(listener: TcpListener, target: String) {
-    let mut connections = JoinSet::new();
-    while let Ok((mut inbound, _)) = listener.accept().await {
-        let target = target.clone();
-        connections.spawn(async move {
-            if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-            }
-        });
-    }
-}
-
-/// The value of the metric line starting with `prefix` (labels included).
-fn metric(text: &str, prefix: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-}
-
-/// Polls `/metrics` until `check` holds for the line starting with `prefix`.
-async fn wait_metric(h: &Harness, prefix: &str, check: impl Fn(f64) -> bool) -> f64 {
-    let started = Instant::now();
-    loop {
-        let text = h
-            .http
-            .get(format!("{}/metrics", h.base))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .unwrap_or_default();
-        if let Some(v) = metric(&text, prefix).filter(|v| check(*v)) {
-            return v;
-        }
-        assert!(
-            started.elapsed() < DEADLINE,
-            "{prefix}: {:?}",
-            metric(&text, prefix)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use tokio::net::TcpListener;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumers_wait_out_a_clickhouse_outage_and_catch_up() {
@@ -103,7 +57,7 @@ async fn consumers_wait_out_a_clickhouse_outage_and_catch_up() {
     assert_eq!(h.wait_count(count, "acme", 1).await, 1);
     let topic = format!("{}downpour.events", cfg.kafka.topic_prefix);
     let lag = format!("downpour_consumer_lag{{topic=\"{topic}\",partition=");
-    wait_metric(&h, &lag, |v| v == 0.0).await;
+    h.wait_metric(&lag, |v| v == 0.0).await;
 
     // ClickHouse goes away (for the consumers): 5 more requests are accepted.
     proxy_task.abort();
@@ -112,52 +66,20 @@ async fn consumers_wait_out_a_clickhouse_outage_and_catch_up() {
         post(i).await;
     }
     // The lag tells the truth: it grows to the 5 records nobody committed.
-    let lag_total = |text: &str| -> f64 {
-        text.lines()
-            .filter(|l| l.starts_with(&lag))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
-    let started = Instant::now();
-    loop {
-        let text = h
-            .http
-            .get(format!("{}/metrics", h.base))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .unwrap_or_default();
-        if lag_total(&text) == 5.0 {
-            break;
-        }
-        assert!(started.elapsed() < DEADLINE, "lag {}", lag_total(&text));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    h.wait_metric(&lag, |v| v == 5.0).await;
     // The consumer is retrying with backoff, not crashing, not committing.
     let retries = "downpour_insert_retries_total{stream=\"events\",kind=\"unavailable\"}";
-    let first = wait_metric(&h, retries, |v| v >= 2.0).await;
-    wait_metric(&h, retries, |v| v > first).await;
-    wait_metric(
-        &h,
+    let first = h.wait_metric(retries, |v| v >= 2.0).await;
+    h.wait_metric(retries, |v| v > first).await;
+    h.wait_metric(
         "downpour_consumer_backoff_seconds{stream=\"events\"}",
         |v| v > 0.0,
     )
     .await;
     tokio::time::sleep(Duration::from_millis(600)).await; // two more lag probes
-    let text = h
-        .http
-        .get(format!("{}/metrics", h.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .unwrap_or_default();
     assert_eq!(
-        lag_total(&text),
-        5.0,
+        metric(&h.metrics().await, &lag),
+        Some(5.0),
         "still uncommitted while ClickHouse is away"
     );
     let n: u64 =
@@ -172,24 +94,7 @@ async fn consumers_wait_out_a_clickhouse_outage_and_catch_up() {
     let listener = TcpListener::bind(proxy_addr).await.expect("rebind");
     proxy_task = tokio::spawn(proxy(listener, target));
     assert_eq!(h.wait_count(count, "acme", 6).await, 6);
-    wait_metric(&h, &lag, |v| v == 0.0).await;
-    let started = Instant::now();
-    loop {
-        let text = h
-            .http
-            .get(format!("{}/metrics", h.base))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .unwrap_or_default();
-        if lag_total(&text) == 0.0 {
-            break;
-        }
-        assert!(started.elapsed() < DEADLINE, "lag {}", lag_total(&text));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    h.wait_metric(&lag, |v| v == 0.0).await;
     let n: u64 =
         h.db.query(count)
             .bind("acme")

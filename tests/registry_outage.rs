@@ -6,27 +6,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, private_config};
+use common::{Harness, private_config, proxy};
 use downpour::registry::keys::Role;
 use downpour::runtime::Parts;
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
+use tokio::net::TcpListener;
 
 const EVENT: &str = r#"[{"user_id": "u", "event": "e"}]"#;
-
-/// Forwards connections to `target` until aborted (aborting drops every connection).
-async fn proxy(listener: TcpListener, target: String) {
-    let mut connections = JoinSet::new();
-    while let Ok((mut inbound, _)) = listener.accept().await {
-        let target = target.clone();
-        connections.spawn(async move {
-            if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-            }
-        });
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_projects_keep_ingesting_while_the_registry_is_down() {
@@ -92,15 +78,7 @@ async fn cached_projects_keep_ingesting_while_the_registry_is_down() {
         "{}",
         r.body
     );
-    let metrics = h
-        .http
-        .get(format!("{}/metrics", h.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .unwrap_or_default();
+    let metrics = h.metrics().await;
     assert!(
         metrics.contains("downpour_registry_stale_total"),
         "stale serving is counted"

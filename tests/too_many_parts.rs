@@ -6,39 +6,8 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{DEADLINE, Harness, private_config};
+use common::{Harness, private_config};
 use downpour::runtime::{self, Parts};
-
-/// The value of the metric line starting with `prefix`, from `/metrics`.
-async fn metric(h: &Harness, prefix: &str) -> Option<f64> {
-    let text = h
-        .http
-        .get(format!("{}/metrics", h.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .unwrap_or_default();
-    text.lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-}
-
-/// Polls `/metrics` until the line starting with `prefix` satisfies `check`.
-async fn wait_metric(h: &Harness, prefix: &str, check: impl Fn(f64) -> bool) -> f64 {
-    let started = Instant::now();
-    loop {
-        let value = metric(h, prefix).await;
-        if let Some(v) = value.filter(|v| check(*v)) {
-            return v;
-        }
-        assert!(started.elapsed() < DEADLINE, "{prefix}: {value:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_parts_slows_the_consumer_down_until_clickhouse_merges() {
@@ -97,42 +66,20 @@ async fn too_many_parts_slows_the_consumer_down_until_clickhouse_merges() {
     post(3).await;
     post(4).await;
     let pressure = "downpour_insert_retries_total{stream=\"events\",kind=\"pressure\"}";
-    let first = wait_metric(&h, pressure, |v| v >= 1.0).await;
-    wait_metric(&h, "downpour_consumer_slowdown{stream=\"events\"}", |v| {
+    let first = h.wait_metric(pressure, |v| v >= 1.0).await;
+    h.wait_metric("downpour_consumer_slowdown{stream=\"events\"}", |v| {
         v >= 2.0
     })
     .await;
-    wait_metric(
-        &h,
+    h.wait_metric(
         "downpour_consumer_backoff_seconds{stream=\"events\"}",
         |v| v > 0.0,
     )
     .await;
-    wait_metric(&h, pressure, |v| v >= first + 2.0).await; // still retrying, not crashed
+    h.wait_metric(pressure, |v| v >= first + 2.0).await; // still retrying, not crashed
     let topic = format!("{}downpour.events", h.cfg.kafka.topic_prefix);
     let lag = format!("downpour_consumer_lag{{topic=\"{topic}\"");
-    let started = Instant::now();
-    loop {
-        let text = h
-            .http
-            .get(format!("{}/metrics", h.base))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .unwrap_or_default();
-        let total: f64 = text
-            .lines()
-            .filter(|l| l.starts_with(&lag))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum();
-        if total >= 2.0 {
-            break;
-        }
-        assert!(started.elapsed() < DEADLINE, "lag {total}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    h.wait_metric(&lag, |v| v >= 2.0).await;
     let n: u64 =
         h.db.query(count)
             .bind("acme")
@@ -151,8 +98,7 @@ async fn too_many_parts_slows_the_consumer_down_until_clickhouse_merges() {
         .await
         .expect("optimize");
     assert_eq!(h.wait_count(count, "acme", 5).await, 5);
-    wait_metric(
-        &h,
+    h.wait_metric(
         "downpour_consumer_backoff_seconds{stream=\"events\"}",
         |v| v == 0.0,
     )

@@ -251,3 +251,55 @@ impl Response {
         e
     }
 }
+
+/// Forwards connections accepted on `listener` to `target` until aborted
+/// (aborting drops every connection): a cut and restored link to a
+/// component, for outage tests.
+pub async fn proxy(listener: tokio::net::TcpListener, target: String) {
+    let mut connections = tokio::task::JoinSet::new();
+    while let Ok((mut inbound, _)) = listener.accept().await {
+        let target = target.clone();
+        connections.spawn(async move {
+            if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
+}
+
+/// Sum of the values of the metric lines starting with `prefix` (labels
+/// included); `None` when no line matches.
+pub fn metric(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .reduce(|a, b| a + b)
+}
+
+impl Harness {
+    /// The edge's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics answered")
+            .text()
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Polls `/metrics` until the sum of the lines starting with `prefix`
+    /// satisfies `check`, and returns it.
+    pub async fn wait_metric(&self, prefix: &str, check: impl Fn(f64) -> bool) -> f64 {
+        let started = Instant::now();
+        loop {
+            let value = metric(&self.metrics().await, prefix);
+            if let Some(v) = value.filter(|v| check(*v)) {
+                return v;
+            }
+            assert!(started.elapsed() < DEADLINE, "{prefix}: {value:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
