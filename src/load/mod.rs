@@ -15,6 +15,7 @@ pub mod clickhouse_poll;
 pub mod metrics_scrape;
 pub mod report;
 pub mod traffic;
+pub mod visibility;
 pub mod worker;
 
 use std::sync::Arc;
@@ -175,6 +176,19 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         run_nonce: rand::random::<u64>() & 0xf_ffff,
         record_acked: args.acked_ids.is_some(),
     });
+    let probe = match &clickhouse {
+        Some(target) => Some(visibility::Probe::start(visibility::Where {
+            url: shared.urls[traffic::Route::Events.index()].clone(),
+            key: args.key.clone(),
+            clickhouse: crate::config::ClickHouseConfig {
+                url: target.url.clone(),
+                database: target.database.clone(),
+                ..crate::config::Config::default().clickhouse
+            },
+            org: target.org.clone(),
+        })?),
+        None => None,
+    };
     let tasks: Vec<_> = (0..connections)
         .map(|id| tokio::spawn(worker::run(id, shared.clone())))
         .collect();
@@ -196,6 +210,13 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let edge_after = metrics_scrape::scrape(&side, &base).await;
     stats.latencies_us.sort_unstable();
 
+    let visibility = match probe {
+        Some(probe) => {
+            eprintln!("waiting for the visibility probes...");
+            Some(probe.finish().await)
+        }
+        None => None,
+    };
     let visible = match (clickhouse, rows_before) {
         (Some(target), Some(Ok(before))) => {
             eprintln!("waiting for ClickHouse rows to settle...");
@@ -227,6 +248,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         edge_after: edge_after.map_err(|e| format!("{e:#}")),
         loadgen_cpu_s,
         clickhouse: visible,
+        visibility,
     };
     report.print();
     let failed = report.failed_share();
