@@ -82,6 +82,12 @@ pub struct KafkaConfig {
     pub publish_timeout_ms: u32,
     /// Producer queue bound in KiB: the edge's memory bound under a stalled broker.
     pub queue_max_kbytes: u32,
+    /// librdkafka's idempotent producer (no duplicates or reordering from
+    /// its own retries). Off by default: against tansu 0.6 an idempotent
+    /// producer that outlives a broker restart makes tansu's sqlite storage
+    /// panic, and one that outlives a stall is fenced; duplicates from
+    /// retries collapse by id in ClickHouse either way.
+    pub idempotence: bool,
 }
 
 /// ClickHouse connection settings.
@@ -140,6 +146,7 @@ impl Default for Config {
                 linger_ms: 2,
                 publish_timeout_ms: 5_000,
                 queue_max_kbytes: 256 * 1024,
+                idempotence: false,
             },
             clickhouse: ClickHouseConfig {
                 url: "http://127.0.0.1:8123".into(),

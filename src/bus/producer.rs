@@ -1,12 +1,16 @@
 //! The edge's producer: publish a request's records and wait for their acks.
 //!
 //! librdkafka batches records of concurrent requests into shared broker
-//! requests (`linger.ms`), compresses them (lz4), and retries idempotently.
+//! requests (`linger.ms`), compresses them (lz4), and retries (a retried
+//! record may be stored twice; rows carry ids, so readers see it once).
 //! Its queue is bounded (`queue.buffering.max.kbytes`); a full queue is an
 //! immediate error, which the edge answers with 503, so a stalled broker
 //! bounds the edge's memory instead of growing it.
 //!
-//! An idempotent producer can be left unusable: after a broker stall
+//! Idempotence is off by default (`kafka.idempotence`): against tansu 0.6 an
+//! idempotent producer that outlives a broker restart makes tansu's sqlite
+//! storage panic (scripts/chaos.sh, broker fault). When it is on, a producer
+//! can be left unusable: after a broker stall
 //! (records timed out in flight), tansu answers every later record of the
 //! producer with `ProducerFenced`, and librdkafka has fatal errors of its
 //! own. Either way the producer is replaced, so ingest resumes by itself;
@@ -53,7 +57,7 @@ struct Current {
 }
 
 impl Producer {
-    /// A producer with acks=all, idempotence and lz4.
+    /// A producer with acks=all and lz4.
     pub fn new(cfg: &KafkaConfig) -> Result<Producer, KafkaError> {
         Ok(Producer {
             inner: Arc::new(RwLock::new(Current {
@@ -153,11 +157,11 @@ fn fenced(e: &KafkaError) -> bool {
     )
 }
 
-/// A librdkafka producer with acks=all, idempotence and lz4.
+/// A librdkafka producer with acks=all and lz4.
 fn create(cfg: &KafkaConfig) -> Result<FutureProducer, KafkaError> {
     ClientConfig::new()
         .set("bootstrap.servers", &cfg.brokers)
-        .set("enable.idempotence", "true")
+        .set("enable.idempotence", cfg.idempotence.to_string())
         .set("acks", "all")
         .set("compression.type", "lz4")
         .set("linger.ms", cfg.linger_ms.to_string())
