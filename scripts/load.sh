@@ -36,6 +36,8 @@ BIN=$CARGO_TARGET_DIR/release/downpour
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # A --stall-broker run cut short must not leave the broker stopped.
+  kill -CONT "$(cat "$DOWNPOUR_RUN_DIR/tansu/pid" 2>/dev/null)" 2>/dev/null || true
   wait 2>/dev/null || true
   scripts/components.sh stop
 }

@@ -112,10 +112,13 @@ pub struct EdgeConfig {
     pub request_timeout_ms: u64,
     /// Requests processed at once; beyond it clients get 503.
     pub max_concurrent_requests: usize,
-    /// Memory for the bodies of requests in flight, bytes: each request holds
-    /// twice its body (the body and its encoded rows) until it is answered;
-    /// beyond it clients get 503 + `Retry-After`. With the producer queue
-    /// (`kafka.queue_max_kbytes`) it bounds the edge's memory under a stalled broker.
+    /// Budget for the bodies of requests in flight, bytes: each request
+    /// reserves twice its declared body (the body and its encoded rows; at
+    /// most the whole budget) before reading it, until it is answered;
+    /// beyond it clients get 503 + `Retry-After`. Parsing adds scratch memory
+    /// the reservation does not count (simd-json's tape, up to ~24 bytes per
+    /// JSON value while a body is parsed), so it is a budget for what waits
+    /// on the broker, not an exact bound on the process.
     pub max_inflight_body_bytes: usize,
     /// How long an authenticated key stays cached.
     pub key_cache_ttl_ms: u64,

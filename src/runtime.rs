@@ -251,23 +251,40 @@ fn not_routed(status: axum::http::StatusCode, message: &str) -> axum::response::
 /// Every error answer carries the JSON error body, including the plain-text
 /// rejections of axum's extractors (a malformed path segment, a body over
 /// the admin API's limit).
+///
+/// A body refused unread (413, 408) leaves the connection mid-request, and
+/// the server closes it after answering: the answer says so
+/// (`Connection: close`), or a keep-alive client would send its next request
+/// on a connection that is going away.
 async fn json_errors(response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
     use axum::response::IntoResponse;
     let status = response.status();
     let is_json = response
         .headers()
-        .get(axum::http::header::CONTENT_TYPE)
+        .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
-        return response;
-    }
-    let kind = if status.is_server_error() {
-        "server_error"
+    let mut response = if !(status.is_client_error() || status.is_server_error()) || is_json {
+        response
     } else {
-        "invalid_request_error"
+        let kind = if status.is_server_error() {
+            "server_error"
+        } else {
+            "invalid_request_error"
+        };
+        let message = status.canonical_reason().unwrap_or("error").to_string();
+        crate::edge::error::ApiError::new(status, kind, message).into_response()
     };
-    let message = status.canonical_reason().unwrap_or("error").to_string();
-    crate::edge::error::ApiError::new(status, kind, message).into_response()
+    if matches!(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+    ) {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 /// Keeps `ready` equal to "the broker answers metadata requests".

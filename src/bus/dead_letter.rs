@@ -19,7 +19,7 @@
 //! never block the consumer; the original stays in its origin topic.
 //!
 //! Invariant: [`DeadLetters::publish`] returns Ok only after the broker
-//! acknowledged the dead letter (acks=all, idempotent), and the consumer
+//! acknowledged the dead letter (acks=all), and the consumer
 //! commits the poison record's offset only after that.
 
 use std::time::Duration;
@@ -128,11 +128,12 @@ pub struct DeadLetters {
 }
 
 impl DeadLetters {
-    /// A producer with acks=all and idempotence, for records read from `origin_topic`.
+    /// A producer with acks=all (idempotent when `kafka.idempotence`), for
+    /// records read from `origin_topic`.
     pub fn new(cfg: &KafkaConfig) -> Result<DeadLetters, KafkaError> {
         let producer: FutureProducer = ClientConfig::new()
             .set("bootstrap.servers", &cfg.brokers)
-            .set("enable.idempotence", "true")
+            .set("enable.idempotence", cfg.idempotence.to_string())
             .set("acks", "all")
             .set("linger.ms", "0")
             .set("message.timeout.ms", cfg.publish_timeout_ms.to_string())

@@ -3,7 +3,7 @@
 //! between them.
 //!
 //! Invariant: the edge learns a record is durable only from the broker's
-//! ack (acks=all, idempotent producer); the consumer commits an offset only
+//! ack (acks=all); the consumer commits an offset only
 //! after every record before it is in ClickHouse or acknowledged on the
 //! dead-letter topic.
 

@@ -63,6 +63,7 @@ pub struct Route {
 /// The memory budget of request bodies in flight, counted in KiB.
 pub struct BodyBudget {
     kib: Semaphore,
+    total_kib: u32,
 }
 
 /// A request's share of the [`BodyBudget`], returned when dropped.
@@ -71,16 +72,20 @@ pub type BodyPermit<'a> = tokio::sync::SemaphorePermit<'a>;
 impl BodyBudget {
     /// A budget of `bytes` (at least 1 KiB).
     pub fn new(bytes: usize) -> BodyBudget {
+        let total_kib = u32::try_from(bytes / 1024).unwrap_or(u32::MAX).max(1);
         BodyBudget {
-            kib: Semaphore::new((bytes / 1024).clamp(1, Semaphore::MAX_PERMITS)),
+            kib: Semaphore::new(total_kib as usize),
+            total_kib,
         }
     }
 
     /// Reserves room for a request whose body may be `bytes` long (twice:
-    /// the body and its encoded rows); `None` when the budget is spent.
+    /// the body and its encoded rows; at most the whole budget, so a body
+    /// larger than the budget is still served when nothing else is in
+    /// flight); `None` when the budget is spent.
     pub fn reserve(&self, bytes: usize) -> Option<BodyPermit<'_>> {
         let kib = u32::try_from(bytes.div_ceil(1024).saturating_mul(2)).unwrap_or(u32::MAX);
-        self.kib.try_acquire_many(kib.max(1)).ok()
+        self.kib.try_acquire_many(kib.clamp(1, self.total_kib)).ok()
     }
 }
 

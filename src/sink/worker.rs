@@ -88,7 +88,15 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
                 }
             }
             message = consumer.next(), if !full => match message {
-                Ok(message) => read(pipeline.kind, &mut batch, &message),
+                Ok(message) => {
+                    // Under pressure the stretched age must hold: no credit.
+                    let credit = if state.pace.slowdown() > 1 {
+                        Duration::ZERO
+                    } else {
+                        pipeline.batch.max_age()
+                    };
+                    read(pipeline.kind, &mut batch, &message, credit)
+                }
                 Err(e) => {
                     tracing::warn!(stream = pipeline.kind.name(), error = %e, "kafka receive");
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -103,7 +111,7 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// Adds a record to the batch, or holds it for the dead-letter topic.
-fn read(kind: StreamKind, batch: &mut Batch, message: &BorrowedMessage<'_>) {
+fn read(kind: StreamKind, batch: &mut Batch, message: &BorrowedMessage<'_>, credit: Duration) {
     let value = message.payload().unwrap_or_default();
     let key = message.key().unwrap_or_default();
     let checked = record::parse(value, kind)
@@ -122,7 +130,7 @@ fn read(kind: StreamKind, batch: &mut Batch, message: &BorrowedMessage<'_>) {
                 view.body,
                 view.rows,
             );
-            if let Some(since) = published_at(message) {
+            if let Some(since) = published_at(message, credit) {
                 batch.opened_no_later_than(since);
             }
         }
@@ -136,13 +144,12 @@ fn read(kind: StreamKind, batch: &mut Batch, message: &BorrowedMessage<'_>) {
     }
 }
 
-/// Longest wait credited to a record: a skewed clock cannot make a batch
-/// flush at once forever (the INSERT budget still spaces flushes anyway).
-const MAX_CREDITED_WAIT: Duration = Duration::from_secs(10);
-
 /// When the edge published `message` (its Kafka timestamp), as an instant
-/// of this process; `None` without a timestamp or for one in the future.
-fn published_at(message: &BorrowedMessage<'_>) -> Option<std::time::Instant> {
+/// of this process, at most `credit` ago (the batch's age bound, so a
+/// backlog or a skewed clock makes a batch due no sooner than one that
+/// filled for a whole age; none while the consumer is slowed down); `None`
+/// without a timestamp or for one in the future.
+fn published_at(message: &BorrowedMessage<'_>, credit: Duration) -> Option<std::time::Instant> {
     let published_ms = u64::try_from(message.timestamp().to_millis()?).ok()?;
     let now_ms = u64::try_from(
         std::time::SystemTime::now()
@@ -151,7 +158,7 @@ fn published_at(message: &BorrowedMessage<'_>) -> Option<std::time::Instant> {
             .as_millis(),
     )
     .ok()?;
-    let waited = Duration::from_millis(now_ms.checked_sub(published_ms)?).min(MAX_CREDITED_WAIT);
+    let waited = Duration::from_millis(now_ms.checked_sub(published_ms)?).min(credit);
     std::time::Instant::now().checked_sub(waited)
 }
 

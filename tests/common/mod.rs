@@ -56,6 +56,8 @@ pub fn private_config(name: &str) -> Config {
     cfg.kafka.group_prefix = unique;
     cfg.kafka.partitions = 2;
     cfg.listen = "127.0.0.1:0".parse().expect("addr");
+    // A consumer-only start must not race other tests for the fixed default port.
+    cfg.consumer.metrics_listen = None;
     cfg
 }
 
