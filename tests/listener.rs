@@ -9,20 +9,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Harness, private_config};
-use downpour::config::Config;
 use downpour::runtime::{self, Parts};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
-
-const BOTH: Parts = Parts {
-    edge: true,
-    consumers: true,
-};
-
-async fn start(cfg: Config) -> Harness {
-    Harness::start_with(cfg, BOTH, true).await
-}
 
 fn addr(h: &Harness) -> String {
     h.base.trim_start_matches("http://").to_string()
@@ -77,7 +67,7 @@ async fn a_slow_loris_body_is_cut_off_and_gives_its_slot_back() {
     let mut cfg = private_config("slow_body");
     cfg.edge.request_timeout_ms = 1500;
     cfg.edge.max_concurrent_requests = 1;
-    let h = start(cfg).await;
+    let h = Harness::start_cfg(cfg).await;
     let key = h.write_key("acme").await;
     let owner = h
         .key("acme", None, downpour::registry::keys::Role::Owner)
@@ -143,7 +133,7 @@ async fn a_slow_loris_body_is_cut_off_and_gives_its_slot_back() {
 async fn slow_silent_and_idle_connections_are_closed_by_the_header_timeout() {
     let mut cfg = private_config("slow_head");
     cfg.edge.header_read_timeout_ms = 1000;
-    let h = start(cfg).await;
+    let h = Harness::start_cfg(cfg).await;
     let addr = addr(&h);
     let started = Instant::now();
     // Silent: connects and sends nothing.
@@ -205,7 +195,7 @@ async fn oversized_heads_get_431_and_the_edge_keeps_serving() {
     let mut cfg = private_config("big_head");
     cfg.edge.max_header_bytes = 16 * 1024;
     cfg.edge.max_headers = 20;
-    let h = start(cfg).await;
+    let h = Harness::start_cfg(cfg).await;
     let key = h.write_key("acme").await;
     let get = |headers: Vec<(String, String)>| {
         let mut request = h.http.get(format!("{}/healthz", h.base));
@@ -244,7 +234,7 @@ async fn connections_beyond_the_limit_wait_and_are_then_served() {
     let mut cfg = private_config("conn_limit");
     cfg.edge.max_connections = 2;
     cfg.edge.header_read_timeout_ms = 1500;
-    let h = start(cfg).await;
+    let h = Harness::start_cfg(cfg).await;
     let key = h.write_key("acme").await;
     let addr = addr(&h);
     // Two idle connections take both slots.
@@ -280,7 +270,7 @@ async fn connections_beyond_the_limit_wait_and_are_then_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_stops_accepting_and_finishes_the_request_in_flight() {
-    let mut h = start(private_config("drain")).await;
+    let mut h = Harness::start_cfg(private_config("drain")).await;
     let key = h.write_key("acme").await;
     let addr = addr(&h);
     let body = r#"[{"user_id": "u", "event": "in-flight"}]"#;
@@ -314,8 +304,12 @@ async fn shutdown_stops_accepting_and_finishes_the_request_in_flight() {
         .await
         .expect("stop finished")
         .expect("stop task");
+    // A fresh consumer group reads the topic from the start: the record is in
+    // Kafka. (Rejoining the stopped group would wait out its session on tansu.)
+    let mut replay = h.cfg.clone();
+    replay.kafka.group_prefix = format!("{}-replay", h.cfg.kafka.group_prefix);
     let consumers = runtime::start(
-        &h.cfg,
+        &replay,
         Parts {
             edge: false,
             consumers: true,
