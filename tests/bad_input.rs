@@ -14,7 +14,6 @@ mod helpers;
 
 use common::{Harness, private_config};
 use downpour::registry::keys::Role;
-use downpour::runtime::Parts;
 use helpers::{STREAMS, TRACK, assert_only_markers, bearer, refused, send};
 use serde_json::{Value, json};
 
@@ -26,11 +25,7 @@ async fn start(name: &str) -> Harness {
 async fn a_body_over_the_request_limit_is_413_whoever_sends_it() {
     let mut cfg = private_config("body_limit");
     cfg.edge.max_body_bytes = 64 * 1024;
-    let parts = Parts {
-        edge: true,
-        consumers: true,
-    };
-    let h = Harness::start_with(cfg, parts, true).await;
+    let h = Harness::start_cfg(cfg).await;
     let key = h.write_key("acme").await;
     let owner = h.key("acme", None, Role::Owner).await;
     // Many small valid events, over the limit only together.

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use common::{DEADLINE, Harness};
 use downpour::bus::{dead_letter, record};
 use downpour::pipeline::StreamKind;
-use downpour::runtime::Parts;
 use downpour::sink::rowbinary::RowWriter;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::message::{Headers, Message};
@@ -64,11 +63,7 @@ fn event(id: &str) -> String {
 async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() {
     let mut cfg = common::private_config("dlq");
     cfg.consumer.lag_interval_ms = 200;
-    let parts = Parts {
-        edge: true,
-        consumers: true,
-    };
-    let h = Harness::start_with(cfg, parts, true).await;
+    let h = Harness::start_cfg(cfg).await;
     // A value this table refuses: every INSERT holding that user's row fails
     // with code 395, as ClickHouse refuses data it cannot store.
     h.db.query(&format!(

@@ -11,15 +11,7 @@ use downpour::runtime::Parts;
 async fn refusals_name_the_item_and_field() {
     let mut cfg = private_config("errors");
     cfg.edge.max_body_bytes = 64 * 1024;
-    let h = Harness::start_with(
-        cfg,
-        Parts {
-            edge: true,
-            consumers: true,
-        },
-        true,
-    )
-    .await;
+    let h = Harness::start_cfg(cfg).await;
     let key = h.write_key("acme").await;
     let ok = r#"[{"user_id": "u", "event": "e"}]"#;
 

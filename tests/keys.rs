@@ -15,15 +15,7 @@ const EVENT: &str = r#"[{"user_id": "u", "event": "e"}]"#;
 async fn project_keys_are_shown_once_scoped_and_revocable() {
     let mut cfg = private_config("keys");
     cfg.edge.key_cache_ttl_ms = 300;
-    let h = Harness::start_with(
-        cfg,
-        Parts {
-            edge: true,
-            consumers: true,
-        },
-        true,
-    )
-    .await;
+    let h = Harness::start_cfg(cfg).await;
     let owner = h.key("acme", None, Role::Owner).await;
     let member = h.key("acme", None, Role::Member).await;
     assert_eq!(

@@ -28,15 +28,7 @@ async fn bodies_beyond_the_in_flight_budget_get_503_and_the_budget_is_given_back
     // 100 KiB: one 40 KB body reserves 80 KiB; a second one does not fit
     // while the first is in flight.
     cfg.edge.max_inflight_body_bytes = 100 * 1024;
-    let h = Harness::start_with(
-        cfg,
-        Parts {
-            edge: true,
-            consumers: true,
-        },
-        true,
-    )
-    .await;
+    let h = Harness::start_cfg(cfg).await;
     let key = h.write_key("acme").await;
 
     // A client that declares 40 KB and sends a few bytes, then stalls: its

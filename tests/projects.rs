@@ -14,15 +14,7 @@ const EVENT: &str = r#"[{"user_id": "u", "event": "e"}]"#;
 async fn every_row_of_the_ingest_table() {
     let mut cfg = private_config("ingest_table");
     cfg.registry.cache_ttl_ms = 200;
-    let h = Harness::start_with(
-        cfg,
-        Parts {
-            edge: true,
-            consumers: true,
-        },
-        true,
-    )
-    .await;
+    let h = Harness::start_cfg(cfg).await;
     let owner = h.key("acme", None, Role::Owner).await;
     let key = h.write_key("acme").await;
     assert_eq!(

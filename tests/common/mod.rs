@@ -64,8 +64,13 @@ pub fn private_config(name: &str) -> Config {
 impl Harness {
     /// Migrates a private database and topics, then starts edge and consumers.
     pub async fn start(name: &str) -> Harness {
+        Harness::start_cfg(private_config(name)).await
+    }
+
+    /// Migrates, then starts edge and consumers with `cfg`.
+    pub async fn start_cfg(cfg: Config) -> Harness {
         Harness::start_with(
-            private_config(name),
+            cfg,
             Parts {
                 edge: true,
                 consumers: true,
