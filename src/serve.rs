@@ -36,6 +36,7 @@ use tokio::sync::Semaphore;
 use crate::config::EdgeConfig;
 use crate::edge::error::ApiError;
 use crate::edge::project::PROJECT_HEADER;
+use crate::telemetry::catalogue::{Counter, Gauge};
 
 /// hyper's own default header count; setting another moves headers to the heap.
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
@@ -119,11 +120,12 @@ where
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             let _slot = slot;
-            metrics::gauge!("downpour_edge_connections").increment(1.0);
+            let connections = Gauge::edge_connections();
+            connections.increment(1.0);
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
-            metrics::gauge!("downpour_edge_connections").decrement(1.0);
+            connections.decrement(1.0);
         });
     }
     drop(listener);
@@ -142,7 +144,7 @@ async fn handle(
     match tokio::time::timeout(deadline, app.call(request)).await {
         Ok(response) => response,
         Err(_) => {
-            metrics::counter!("downpour_edge_request_timeouts_total").increment(1);
+            Counter::edge_request_timeouts().increment(1);
             Ok(ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 "timeout",

@@ -19,6 +19,7 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use crate::config::KafkaConfig;
+use crate::telemetry::catalogue::Gauge;
 
 /// How long one broker request of the lag probe may take.
 const LAG_TIMEOUT: Duration = Duration::from_secs(5);
@@ -109,7 +110,7 @@ impl Consumer {
                 match lag {
                     Ok(Ok(partitions)) => {
                         for (partition, lag) in partitions {
-                            metrics::gauge!("downpour_consumer_lag", "topic" => topic.clone(), "partition" => partition.to_string())
+                            Gauge::consumer_lag(topic.clone(), partition.to_string())
                                 .set(lag as f64);
                         }
                     }

@@ -25,6 +25,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 
 use crate::config::KafkaConfig;
+use crate::telemetry::catalogue::Counter;
 
 /// Largest record the producer sends (one request chunk, see `validate`).
 pub const MAX_RECORD_BYTES: usize = 4 * 1024 * 1024;
@@ -132,7 +133,7 @@ impl Producer {
         match create(&self.cfg) {
             Ok(fresh) => {
                 tracing::warn!(?code, %reason, "producer hit a fatal error; replaced it");
-                metrics::counter!("downpour_producer_replaced_total").increment(1);
+                Counter::producer_replaced().increment(1);
                 current.generation += 1;
                 current.producer = fresh;
             }
@@ -190,7 +191,7 @@ async fn send(
         match producer.send_result(record) {
             Ok(ack) => acks.push(ack),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                metrics::counter!("downpour_producer_queue_full_total").increment(1);
+                Counter::producer_queue_full().increment(1);
                 return Err(PublishError::QueueFull);
             }
             Err((e, _)) => return Err(PublishError::NotAcknowledged(e)),

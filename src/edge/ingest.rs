@@ -17,6 +17,7 @@ use super::{EdgeState, Route};
 use crate::registry::admission::{Admitted, Refusal};
 use crate::registry::keys::Principal;
 use crate::registry::slug::Slug;
+use crate::telemetry::catalogue::Counter;
 
 /// Handles one ingest request.
 pub async fn handle(
@@ -43,8 +44,7 @@ pub async fn handle(
             StatusCode::NO_CONTENT.into_response()
         }
         Err(e) => {
-            metrics::counter!("downpour_edge_requests_total", "stream" => stream, "status" => e.status.as_str().to_owned())
-                .increment(1);
+            Counter::edge_requests(stream, e.status.as_str().to_owned()).increment(1);
             e.into_response()
         }
     };
@@ -78,7 +78,7 @@ async fn process(
         .and_then(|v| v.parse::<usize>().ok())
         .map_or(state.max_body_bytes, |n| n.min(state.max_body_bytes));
     let Some(_reserved) = state.body_budget.reserve(declared) else {
-        metrics::counter!("downpour_edge_body_budget_exhausted_total").increment(1);
+        Counter::edge_body_budget_exhausted().increment(1);
         return Err(ApiError::unavailable(
             "the edge is holding too many request bodies; retry shortly",
         ));
@@ -92,8 +92,7 @@ async fn process(
     };
     let encoded = validate::encode(route.kind, &route.limits, &mut bytes, &envelope)?;
     if encoded.truncated > 0 {
-        metrics::counter!("downpour_edge_truncated_items_total")
-            .increment(encoded.truncated as u64);
+        Counter::edge_truncated_items().increment(encoded.truncated as u64);
     }
     // The project check comes after validation: a request refused for its
     // body must not take one of the org's pending-slug slots.
@@ -105,7 +104,7 @@ async fn process(
         *rate = Some(info);
         if info.exceeded {
             let wait = u32::try_from(info.reset.saturating_sub(now).max(1)).unwrap_or(60);
-            metrics::counter!("downpour_edge_rate_limited_total").increment(1);
+            Counter::edge_rate_limited().increment(1);
             // collieai-projects.md, "Rate limit response".
             return Err(ApiError {
                 retry_after: Some(wait),

@@ -24,6 +24,7 @@ use crate::bus::producer::Producer;
 use crate::pipeline::{Limits, Pipeline, StreamKind};
 use crate::registry::admission::Admission;
 use crate::registry::keys::KeyStore;
+use crate::telemetry::catalogue::{Counter, Histogram};
 
 /// What every ingest request shares.
 pub struct EdgeState {
@@ -91,11 +92,11 @@ impl BodyBudget {
 
 /// Handles of one ingest route's per-request metrics.
 pub struct RouteMetrics {
-    /// `downpour_edge_requests_total{status="204"}`.
+    /// [`Counter::EdgeRequests`] with `status="204"`.
     pub accepted: metrics::Counter,
-    /// `downpour_edge_items_total`.
+    /// [`Counter::EdgeItems`].
     pub items: metrics::Counter,
-    /// `downpour_edge_request_seconds`.
+    /// [`Histogram::EdgeRequestSeconds`].
     pub seconds: metrics::Histogram,
 }
 
@@ -104,9 +105,9 @@ impl RouteMetrics {
         // Handles taken before the recorder exists would be no-ops.
         let _ = crate::telemetry::metrics_handle();
         RouteMetrics {
-            accepted: metrics::counter!("downpour_edge_requests_total", "stream" => stream, "status" => "204"),
-            items: metrics::counter!("downpour_edge_items_total", "stream" => stream),
-            seconds: metrics::histogram!("downpour_edge_request_seconds", "stream" => stream),
+            accepted: Counter::edge_requests(stream, "204"),
+            items: Counter::edge_items(stream),
+            seconds: Histogram::edge_request_seconds(stream),
         }
     }
 }

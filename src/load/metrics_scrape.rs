@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::telemetry::catalogue::Gauge;
+
 /// What one scrape says about the edge process.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct EdgeProcess {
@@ -48,9 +50,9 @@ pub fn parse(text: &str) -> EdgeProcess {
         if line.starts_with('#') {
             continue;
         }
-        if let Some(v) = sample(line, "downpour_process_cpu_seconds") {
+        if let Some(v) = sample(line, Gauge::ProcessCpuSeconds.name()) {
             out.cpu_seconds = Some(v);
-        } else if let Some(v) = sample(line, "downpour_process_peak_rss_bytes") {
+        } else if let Some(v) = sample(line, Gauge::ProcessPeakRssBytes.name()) {
             out.peak_rss_bytes = Some(v);
         }
     }

@@ -25,6 +25,7 @@ use dashmap::DashMap;
 
 use super::projects::{ProjectError, ProjectStore};
 use super::slug::Slug;
+use crate::telemetry::catalogue::Counter;
 
 /// What the edge knows about a slug.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +150,7 @@ impl Admission {
             }
             Err(e) => match self.last_loaded.get(org) {
                 Some(view) => {
-                    metrics::counter!("downpour_registry_stale_total").increment(1);
+                    Counter::registry_stale("project").increment(1);
                     tracing::warn!(org, error = %e, "registry unreachable, serving the last view");
                     Ok(view.clone())
                 }
@@ -210,14 +211,13 @@ impl Admission {
         };
         let decision = if view.pending >= view.limit {
             view.slugs.insert(slug.to_string(), SlugState::OverLimit);
-            metrics::counter!("downpour_registry_refused_total", "reason" => "pending_limit")
-                .increment(1);
+            Counter::registry_refused("pending_limit").increment(1);
             Err(Refusal::PendingLimit(view.limit))
         } else {
             self.store.record_pending(org, slug).await?;
             view.slugs.insert(slug.to_string(), SlugState::Pending);
             view.pending += 1;
-            metrics::counter!("downpour_registry_pending_recorded_total").increment(1);
+            Counter::registry_pending_recorded().increment(1);
             Ok(())
         };
         let view = Arc::new(view);

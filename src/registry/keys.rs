@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::slug::Slug;
+use crate::telemetry::catalogue::Counter;
 
 const PREFIX: &str = "dp_";
 const ID_LEN: usize = 16;
@@ -177,8 +178,7 @@ impl KeyStore {
             .or_else(|e| match self.last_loaded.get(key_id) {
                 // A registry outage must not stop ingest for keys already known.
                 Some(known) => {
-                    metrics::counter!("downpour_registry_stale_total", "what" => "key")
-                        .increment(1);
+                    Counter::registry_stale("key").increment(1);
                     Ok(known.clone())
                 }
                 None => Err(AuthError::Unavailable(e.to_string())),

@@ -32,7 +32,7 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// Label for `downpour_insert_retries_total{kind}`.
+    /// The `kind` label of [`crate::telemetry::catalogue::Counter::InsertRetries`].
     pub fn label(self) -> &'static str {
         match self {
             Failure::Data => "data",

@@ -30,6 +30,7 @@ use crate::sink::batch::{Activity, Chunk};
 use crate::sink::bisect;
 use crate::sink::classify::{Failure, classify};
 use crate::sink::pace::Pace;
+use crate::telemetry::catalogue::{Counter, Gauge, Histogram};
 
 /// Where a flush writes rows (ClickHouse; a fake in unit tests).
 pub trait Writer: Sync {
@@ -138,21 +139,19 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
             let started = Instant::now();
             match self.writer.insert(pieces.clone()).await {
                 Ok(()) => {
-                    metrics::histogram!("downpour_consumer_write_seconds", "stream" => self.stream, "what" => "insert")
+                    Histogram::consumer_write_seconds(self.stream, "insert")
                         .record(started.elapsed().as_secs_f64());
                     self.calm();
                     return Ok(Ok(()));
                 }
                 Err(e) => {
                     let failure = classify(&e);
-                    metrics::counter!("downpour_insert_retries_total", "stream" => self.stream, "kind" => failure.label())
-                        .increment(1);
+                    Counter::insert_retries(self.stream, failure.label()).increment(1);
                     match failure {
                         Failure::Data => return Ok(Err(e.to_string())),
                         Failure::Pressure => {
                             self.pace.pressure();
-                            metrics::gauge!("downpour_consumer_slowdown", "stream" => self.stream)
-                                .set(self.pace.slowdown());
+                            Gauge::consumer_slowdown(self.stream).set(self.pace.slowdown());
                         }
                         Failure::Unavailable => {}
                     }
@@ -167,16 +166,14 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
         loop {
             match self.dead_letters.publish(record).await {
                 Ok(()) => {
-                    metrics::counter!("downpour_dead_letter_total", "stream" => self.stream, "reason" => record.reason.code)
-                        .increment(1);
+                    Counter::dead_letter(self.stream, record.reason.code).increment(1);
                     tracing::warn!(stream = self.stream, partition = record.partition, offset = record.offset,
                         reason = %record.reason.header(), "record dead-lettered");
                     self.calm();
                     return Ok(());
                 }
                 Err(e) => {
-                    metrics::counter!("downpour_dead_letter_errors_total", "stream" => self.stream)
-                        .increment(1);
+                    Counter::dead_letter_errors(self.stream).increment(1);
                     tracing::warn!(stream = self.stream, error = %e, "dead-letter publish failed");
                     self.wait().await?;
                 }
@@ -204,7 +201,7 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
     fn calm(&mut self) {
         if !self.backoff.is_initial() {
             self.backoff.reset();
-            metrics::gauge!("downpour_consumer_backoff_seconds", "stream" => self.stream).set(0.0);
+            Gauge::consumer_backoff_seconds(self.stream).set(0.0);
         }
     }
 
@@ -214,8 +211,7 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
             return Err(Stopped);
         }
         let wait = self.backoff.next_wait();
-        metrics::gauge!("downpour_consumer_backoff_seconds", "stream" => self.stream)
-            .set(wait.as_secs_f64());
+        Gauge::consumer_backoff_seconds(self.stream).set(wait.as_secs_f64());
         // A dropped sender disables the second branch: the wait still happens.
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}

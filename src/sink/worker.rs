@@ -30,6 +30,7 @@ use crate::sink::clickhouse::RowInserter;
 use crate::sink::flush::Flush;
 use crate::sink::layout;
 use crate::sink::pace::Pace;
+use crate::telemetry::catalogue::{Counter, Gauge};
 
 /// A pipeline's consumer and where it writes.
 pub struct Worker {
@@ -207,8 +208,8 @@ impl State {
             return false;
         };
         self.pace.flushed(started, done.inserts);
-        metrics::gauge!("downpour_consumer_slowdown", "stream" => stream).set(self.pace.slowdown());
-        metrics::counter!("downpour_consumer_rows_total", "stream" => stream).increment(done.rows);
+        Gauge::consumer_slowdown(stream).set(self.pace.slowdown());
+        Counter::consumer_rows(stream).increment(done.rows);
         if let Err(e) = consumer.commit() {
             // The rows are in; a redelivery after this collapses in the views.
             tracing::warn!(stream, error = %e, "offset commit failed");

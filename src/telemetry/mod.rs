@@ -1,10 +1,22 @@
 //! Logs (`tracing`, filtered by `RUST_LOG`) and metrics (the `metrics`
 //! crate, rendered for Prometheus at `/metrics`), plus the process's own CPU
 //! time, which the load command reads to report CPU-seconds per event.
+//!
+//! Every metric is declared in [`catalogue`] and recorded through its
+//! constructors there; [`metrics_handle`] installs the recorder once, with
+//! the catalogue's histogram buckets and `# HELP` texts.
+
+pub mod catalogue;
+mod declare;
+pub mod export;
+#[cfg(test)]
+mod tests;
 
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use catalogue::Gauge;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -18,14 +30,19 @@ pub fn init_logs() {
         .try_init();
 }
 
-/// The process-wide Prometheus recorder, installed on first use.
+/// The process-wide Prometheus recorder, installed on first use, with the
+/// catalogue's buckets and descriptions.
 pub fn metrics_handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            let recorder = export::recorder().unwrap_or_else(|e| {
+                tracing::error!(error = %e, "histogram buckets refused; histograms export as summaries");
+                PrometheusBuilder::new().build_recorder()
+            });
             let handle = recorder.handle();
             // Fails only if another recorder is installed (e.g. a test harness); metrics then go there.
             let _ = metrics::set_global_recorder(recorder);
+            export::describe_all();
             handle
         })
         .clone()
@@ -60,6 +77,6 @@ pub fn peak_rss_bytes() -> u64 {
 
 /// Updates the process gauges before a scrape.
 pub fn record_process_metrics() {
-    metrics::gauge!("downpour_process_cpu_seconds").set(process_cpu_seconds());
-    metrics::gauge!("downpour_process_peak_rss_bytes").set(peak_rss_bytes() as f64);
+    Gauge::process_cpu_seconds().set(process_cpu_seconds());
+    Gauge::process_peak_rss_bytes().set(peak_rss_bytes() as f64);
 }

@@ -1,0 +1,190 @@
+//! Every metric downpour exports, in one place (like Sentry Relay's
+//! `statsd.rs`): its name, kind, labels, meaning and, for histograms, its
+//! buckets.
+//!
+//! Invariants: names are unique and start with `downpour_`; counters end in
+//! `_total`; a metric is only ever recorded through its constructor here
+//! (`Counter::edge_requests(stream, status)`), so it always has the same
+//! label keys. Label values are low-cardinality (streams, status codes,
+//! reasons, partitions), never org or project ids. The README's "Metrics"
+//! table lists the same rows for operators (a unit test keeps them equal).
+//!
+//! To add a metric: add a declaration at the end of its kind, then a row to
+//! the README table.
+
+use super::declare::metric_kind;
+
+/// Seconds one ingest request takes: auth, body, validation and the Kafka
+/// acknowledgement (acks=all), up to the 30 s request deadline.
+const EDGE_REQUEST_SECONDS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Seconds one ClickHouse INSERT takes, from a small batch to a large one
+/// on a loaded server.
+const CONSUMER_WRITE_SECONDS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+metric_kind! {
+    /// Counters: totals since the process started.
+    pub enum Counter: counter -> ::metrics::Counter {
+        /// Ingest requests answered by the ingest handler (a request cut by
+        /// the deadline counts in `downpour_edge_request_timeouts_total`
+        /// instead). Labels: `stream` (the pipeline: `events`, `signals`,
+        /// `users`, `partial_events`) and `status` (the HTTP status code
+        /// answered, `204` when accepted).
+        EdgeRequests = "downpour_edge_requests_total",
+        fn edge_requests(stream, status),
+        "Ingest requests answered, by stream and HTTP status.";
+
+        /// Items (events, signals...) in accepted requests. Labels: `stream`.
+        EdgeItems = "downpour_edge_items_total",
+        fn edge_items(stream),
+        "Items in accepted ingest requests, by stream.";
+
+        /// Requests answered 503 because the bodies in flight already hold
+        /// `edge.max_inflight_body_bytes`. No labels.
+        EdgeBodyBudgetExhausted = "downpour_edge_body_budget_exhausted_total",
+        fn edge_body_budget_exhausted(),
+        "Ingest requests refused (503) because request bodies in flight hold the whole memory budget.";
+
+        /// Accepted items whose `properties` were cut to fit the item size
+        /// limit (marked `"$truncated": true`). No labels.
+        EdgeTruncatedItems = "downpour_edge_truncated_items_total",
+        fn edge_truncated_items(),
+        "Accepted items whose properties were truncated to fit the size limit.";
+
+        /// Requests answered 429 by a project's `rate_limit_rpm`. No labels.
+        EdgeRateLimited = "downpour_edge_rate_limited_total",
+        fn edge_rate_limited(),
+        "Ingest requests refused (429) by a project's rate limit.";
+
+        /// Requests answered 408 because they did not complete within
+        /// `edge.request_timeout_ms`. No labels.
+        EdgeRequestTimeouts = "downpour_edge_request_timeouts_total",
+        fn edge_request_timeouts(),
+        "Requests answered 408 for not completing within the request deadline.";
+
+        /// Kafka producers replaced after a fatal error (fenced, lost
+        /// producer id). No labels.
+        ProducerReplaced = "downpour_producer_replaced_total",
+        fn producer_replaced(),
+        "Kafka producers replaced after a fatal error.";
+
+        /// Publishes refused because librdkafka's local queue is full
+        /// (`kafka.queue_max_kbytes`); the request is answered 503. No labels.
+        ProducerQueueFull = "downpour_producer_queue_full_total",
+        fn producer_queue_full(),
+        "Publishes refused because the producer's local queue is full.";
+
+        /// Failed ClickHouse INSERTs. Labels: `stream` and `kind`: `data`
+        /// (rows refused; bisected and dead-lettered, not retried),
+        /// `pressure` (too many parts or overload; retried with larger
+        /// batches), `unavailable` (unreachable or failing; retried).
+        InsertRetries = "downpour_insert_retries_total",
+        fn insert_retries(stream, kind),
+        "Failed ClickHouse INSERTs, by stream and kind of failure (data, pressure, unavailable).";
+
+        /// Records published to the dead-letter topic. Labels: `stream` and
+        /// `reason`: `undecodable` (the consumer cannot read the record) or
+        /// `rejected` (ClickHouse refused its rows).
+        DeadLetter = "downpour_dead_letter_total",
+        fn dead_letter(stream, reason),
+        "Records sent to the dead-letter topic, by stream and reason (undecodable, rejected).";
+
+        /// Failed publishes to the dead-letter topic (each is retried; the
+        /// offset waits). Labels: `stream`.
+        DeadLetterErrors = "downpour_dead_letter_errors_total",
+        fn dead_letter_errors(stream),
+        "Failed publishes to the dead-letter topic (retried), by stream.";
+
+        /// Rows written to ClickHouse (offsets committed after). Labels: `stream`.
+        ConsumerRows = "downpour_consumer_rows_total",
+        fn consumer_rows(stream),
+        "Rows written to ClickHouse, by stream.";
+
+        /// Lookups answered from the last registry data this process loaded
+        /// because the registry (ClickHouse) could not be read. Labels:
+        /// `what`: `key` (an API key's record) or `project` (an org's
+        /// projects, for the project check).
+        RegistryStale = "downpour_registry_stale_total",
+        fn registry_stale(what),
+        "Registry lookups served from the last loaded data because the registry was unreachable, by what (key, project).";
+
+        /// New project slugs refused. Labels: `reason`: `pending_limit` (the
+        /// org already has its limit of slugs with data but no project).
+        RegistryRefused = "downpour_registry_refused_total",
+        fn registry_refused(reason),
+        "New project slugs refused, by reason (pending_limit).";
+
+        /// New project slugs recorded as pending (data arrived before the
+        /// project was created). No labels.
+        RegistryPendingRecorded = "downpour_registry_pending_recorded_total",
+        fn registry_pending_recorded(),
+        "New project slugs recorded as pending (data before the project exists).";
+    }
+}
+
+metric_kind! {
+    /// Gauges: the current value.
+    pub enum Gauge: gauge -> ::metrics::Gauge {
+        /// Records not yet committed by the consumer group: high watermark −
+        /// committed offset, refreshed every `consumer.lag_interval_ms`.
+        /// Labels: `topic` (full topic name) and `partition`.
+        ConsumerLag = "downpour_consumer_lag",
+        fn consumer_lag(topic, partition),
+        "Records in a partition not yet committed by the consumer group.";
+
+        /// How many times the normal batch size the consumer now waits for
+        /// (1 = normal, up to `consumer.max_slowdown`), raised by "too many
+        /// parts". Labels: `stream`.
+        ConsumerSlowdown = "downpour_consumer_slowdown",
+        fn consumer_slowdown(stream),
+        "Batch stretch factor after ClickHouse pressure (1 = normal), by stream.";
+
+        /// The current retry wait, seconds (0 when the last write
+        /// succeeded). Labels: `stream`.
+        ConsumerBackoffSeconds = "downpour_consumer_backoff_seconds",
+        fn consumer_backoff_seconds(stream),
+        "Current wait before retrying a failed write, seconds (0 when healthy), by stream.";
+
+        /// Open client connections to the edge. No labels.
+        EdgeConnections = "downpour_edge_connections",
+        fn edge_connections(),
+        "Open client connections to the edge.";
+
+        /// User + system CPU seconds of the whole process, set at each
+        /// scrape (read by `downpour load`). No labels.
+        ProcessCpuSeconds = "downpour_process_cpu_seconds",
+        fn process_cpu_seconds(),
+        "User + system CPU seconds this process has used.";
+
+        /// Peak resident set size of the process, bytes, set at each scrape.
+        /// No labels.
+        ProcessPeakRssBytes = "downpour_process_peak_rss_bytes",
+        fn process_peak_rss_bytes(),
+        "Peak resident set size of this process, bytes.";
+    }
+}
+
+metric_kind! {
+    /// Histograms: exported as Prometheus histograms (`_bucket`, `_sum`,
+    /// `_count`), which add up across processes.
+    pub enum Histogram: histogram -> ::metrics::Histogram {
+        /// Seconds the ingest handler takes, from the request's headers to
+        /// its answer, whatever the answer (a request cut by the deadline is
+        /// not recorded). Labels: `stream`.
+        EdgeRequestSeconds = "downpour_edge_request_seconds",
+        fn edge_request_seconds(stream),
+        "Ingest request duration to the answer, seconds, by stream.",
+        buckets: EDGE_REQUEST_SECONDS;
+
+        /// Seconds of a successful ClickHouse write. Labels: `stream` and
+        /// `what` (`insert`: a batch's rows).
+        ConsumerWriteSeconds = "downpour_consumer_write_seconds",
+        fn consumer_write_seconds(stream, what),
+        "Successful ClickHouse write duration, seconds, by stream and what (insert).",
+        buckets: CONSUMER_WRITE_SECONDS;
+    }
+}
