@@ -1,5 +1,6 @@
 //! Tests of the metric catalogue: its naming rules, what a recorder built
-//! from it renders, that nothing outside it registers a metric.
+//! from it renders, that nothing outside it registers a metric, and that
+//! the README's table lists exactly its metrics.
 
 use std::collections::HashSet;
 
@@ -203,4 +204,39 @@ fn only_the_catalogue_registers_metrics() {
             );
         }
     }
+}
+
+#[test]
+fn readme_lists_every_metric() {
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("\n## Metrics\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README.md has a Metrics section");
+    let rows: Vec<&str> = section
+        .lines()
+        .filter(|l| l.starts_with("| `downpour_"))
+        .collect();
+    for (kind, name, labels, _) in all() {
+        let labels = if labels.is_empty() {
+            "—".to_owned()
+        } else {
+            labels
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let row = format!("| `{name}` | {kind} | {labels} |");
+        assert!(
+            rows.iter().any(|r| r.starts_with(&row)),
+            "README.md: no row starting {row}"
+        );
+    }
+    assert_eq!(
+        rows.len(),
+        all().len(),
+        "README.md lists a metric the catalogue lacks"
+    );
 }
