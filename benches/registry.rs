@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use downpour::registry::admission::{Admission, SlugState};
+use downpour::registry::admission::{Admission, SlugState, Verdict};
 use downpour::registry::projects::ProjectStore;
 use downpour::registry::slug::Slug;
 
@@ -34,7 +34,7 @@ fn admission_hit(c: &mut Criterion) {
     group.bench_function("admit_cache_hit", |b| {
         b.to_async(&rt).iter(|| async {
             let decision = admission.admit("org-421", &slug).await;
-            assert!(matches!(decision, Ok(Ok(_))));
+            assert!(matches!(decision, Ok(Verdict::Admitted(_))));
         })
     });
     group.bench_function("admit_default_project", |b| {

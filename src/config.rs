@@ -56,7 +56,7 @@ pub struct ConsumerConfig {
 /// Projects registry settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegistryConfig {
-    /// How long the edge caches an org's projects (raindrop-projects.md ingest table).
+    /// How long the edge caches an org's projects (the ingest table, docs/CONTRACT.md §C3).
     pub cache_ttl_ms: u64,
     /// Pending slugs an org may have unless its own limit is set.
     pub default_pending_limit: u32,

@@ -34,8 +34,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::config::EdgeConfig;
-use crate::edge::error::ApiError;
 use crate::edge::project::PROJECT_HEADER;
+use crate::http::ApiError;
 
 /// hyper's own default header count; setting another moves headers to the heap.
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;

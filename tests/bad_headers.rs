@@ -21,7 +21,7 @@ async fn start(name: &str) -> Harness {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_slugs_are_400_on_ingest_query_and_admin() {
-    // raindrop-projects.md: "A malformed slug | Request rejected with `400`".
+    // docs/CONTRACT.md §C3, §C4: a malformed slug is refused with 400.
     let h = start("slugs").await;
     let key = h.write_key("acme").await;
     let owner = h.key("acme", None, Role::Owner).await;
@@ -160,7 +160,7 @@ async fn a_single_valued_header_given_twice_is_400_naming_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_or_garbage_authorization_is_401_on_every_api() {
-    // raindrop-http-api.md: "All API requests must include your SDK write key".
+    // docs/CONTRACT.md §C2: every request carries the SDK write key; without a valid one, 401.
     let h = start("auth").await;
     let key = h.write_key("acme").await;
     let long = format!("Bearer dp_{}", "x".repeat(8 * 1024));

@@ -72,8 +72,7 @@ async fn a_body_over_the_request_limit_is_413_whoever_sends_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_over_one_megabyte_is_truncated_and_marked_with_its_neighbours_intact() {
-    // raindrop-http-api.md: "Event has a limit of 1 MB. Properties will be
-    // truncated for larger events."
+    // docs/CONTRACT.md §C12: an event over 1 MB has its properties truncated.
     let h = start("one_mb").await;
     let key = h.write_key("acme").await;
     let props: serde_json::Map<String, Value> = (0..1500)
@@ -332,8 +331,8 @@ async fn numbers_where_strings_belong_name_the_item_and_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn null_user_id_is_required_where_the_spec_requires_it() {
-    // raindrop-http-api.md lists `user_id` without "(Optional)" for events and
-    // identify; fields.rs: "`null` and absence mean the same everywhere".
+    // docs/CONTRACT.md §C8, §C10: `user_id` is required for events and identify;
+    // fields.rs: "`null` and absence mean the same everywhere".
     let h = start("null_user").await;
     let key = h.write_key("acme").await;
     let r = h

@@ -1,11 +1,10 @@
 //! Current ClickHouse, embedded (chdb-core, pinned by `scripts/components.sh chdb`).
 //!
-//! PRODUCT.md, "Components on a fresh Debian machine": the test server is
-//! ClickHouse 18.16, and "The SQL must run on it and on current ClickHouse
-//! (what docker-compose uses)". chdb "is how to prove that `sql/` also runs on
-//! current ClickHouse (TTL, DateTime64, LowCardinality), and that rows encoded
-//! by downpour load there too (`INSERT INTO t FROM INFILE 'rows.bin' FORMAT
-//! RowBinary`)".
+//! docs/CONTRACT.md §C21: the test server is ClickHouse 18.16, and the SQL
+//! must run on it and on current ClickHouse (what docker-compose uses). chdb
+//! is how this is proven: `sql/` runs on current ClickHouse (which has TTL,
+//! DateTime64, LowCardinality), and rows encoded by downpour load there too
+//! (`INSERT INTO t FROM INFILE 'rows.bin' FORMAT RowBinary`).
 //!
 //! This test runs every statement of every migration exactly as `migrate`
 //! splits it, loads rows the edge's own encoder produced for each stream, and
@@ -71,12 +70,7 @@ fn rows(kind: StreamKind, body: &Value, received_us: u64) -> Vec<u8> {
 }
 
 fn table(kind: StreamKind) -> &'static str {
-    match kind {
-        StreamKind::Events => "events",
-        StreamKind::Signals => "signals",
-        StreamKind::Users => "users",
-        StreamKind::PartialEvents => "partial_events",
-    }
+    kind.schema().table
 }
 
 /// `YYYY-MM-DD hh:mm:ss` in UTC, as ClickHouse prints a `DateTime`.
@@ -205,7 +199,7 @@ fn sql_and_edge_rows_run_on_current_clickhouse() {
         std::fs::write(&file, bytes).unwrap();
         cmd.arg("--load")
             .arg(table(*kind))
-            .arg(schema::columns(*kind))
+            .arg(kind.schema().column_list)
             .arg(&file);
     }
     let output = cmd.output().expect("python runs");

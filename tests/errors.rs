@@ -15,7 +15,7 @@ async fn refusals_name_the_item_and_field() {
     let key = h.write_key("acme").await;
     let ok = r#"[{"user_id": "u", "event": "e"}]"#;
 
-    // raindrop-http-api.md: "All API requests must include your SDK write key".
+    // docs/CONTRACT.md §C2: every request carries the SDK write key; without a valid one, 401.
     for bad_key in [
         None,
         Some("garbage"),
@@ -35,7 +35,7 @@ async fn refusals_name_the_item_and_field() {
         401
     );
 
-    // raindrop-projects.md: "A malformed slug | Request rejected with `400`".
+    // docs/CONTRACT.md §C3, §C4: a malformed slug is refused with 400.
     for slug in [
         "Upper",
         "trailing-",

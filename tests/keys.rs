@@ -1,5 +1,5 @@
-//! Keys: project-scoped write keys (collieai-projects.md: "The full API key
-//! value is only shown at creation time"), stored hashed, revocable, and org
+//! Keys (docs/CONTRACT.md §C15): project-scoped write keys whose full value
+//! is shown only at creation, stored hashed, revocable, and org
 //! keys made by an owner.
 
 mod common;

@@ -27,8 +27,8 @@ struct EventRow {
 const EVENT_COLUMNS: &str = "SELECT project, event_id, user_id, event, timestamp, timestamp_ms, ai_model, ai_input, \
      ai_output, convo_id, properties, attachments, properties_truncated FROM events_view WHERE org = ?";
 
-/// The example request of raindrop-http-api.md ("Example Request - AI Interaction"),
-/// with an event_id and a timestamp added.
+/// The AI-interaction example request of Raindrop's "HTTP API" page
+/// (docs/CONTRACT.md §C8), with an event_id and a timestamp added.
 fn seed_event(event_id: &str) -> serde_json::Value {
     serde_json::json!({
       "event_id": event_id,
@@ -57,8 +57,8 @@ fn seed_event(event_id: &str) -> serde_json::Value {
 async fn events_land_in_the_project_of_their_header_with_every_field() {
     let h = Harness::start("fields").await;
     let key = h.write_key("acme").await;
-    // raindrop-projects.md: "When the slug is omitted, empty, or `default`, the request
-    // resolves to the Production (`default`) project"; an active slug is "scoped to that project".
+    // docs/CONTRACT.md §C3: an omitted, empty or `default` slug lands in the `default`
+    // ("Production") project; an active slug's data is stored in that project.
     let cases = [
         ("e-unset", None),
         ("e-empty", Some("")),
@@ -183,7 +183,7 @@ async fn signals_identify_and_partial_events_land() {
     let h = Harness::start("streams").await;
     let key = h.write_key("acme").await;
 
-    // raindrop-http-api.md, "Track Signal" example request.
+    // The "Track Signal" example request of Raindrop's "HTTP API" page (docs/CONTRACT.md §C9).
     let signal = r#"[{"event_id": "123456789", "signal_name": "thumbs_up", "sentiment": "POSITIVE",
                       "properties": {"location": "chat_ui"}, "signal_type": "default"}]"#;
     assert_eq!(
@@ -192,7 +192,7 @@ async fn signals_identify_and_partial_events_land() {
             .status,
         204
     );
-    // raindrop-http-api.md, "Identify User" example (a single object), then a newer identify.
+    // The "Identify User" example (a single object, docs/CONTRACT.md §C10), then a newer identify.
     let first = r#"{"user_id": "user123", "traits": {"name": "John Doe", "email": "john@example.com", "age": 30, "plan": "paid"}}"#;
     assert_eq!(
         h.post("/v1/users/identify", Some(&key), None, first)
@@ -248,8 +248,8 @@ async fn signals_identify_and_partial_events_land() {
         Some(serde_json::json!({"name": "John Doe", "plan": "trial"}))
     );
 
-    // Partial events: raindrop-projects.md, "Event views are finalized-only, so events sent
-    // via trackAiPartial / track_partial appear once they finalize, not while still pending."
+    // Partial events (docs/CONTRACT.md §C11): event views are finalized-only, so an event
+    // sent via track_partial appears once it is finalized, not while still pending.
     let begin = r#"{"event_id": "p1", "user_id": "u9", "event": "agent_run",
                     "ai_data": {"model": "m1", "input": "question", "convo_id": "c1"}, "is_pending": true}"#;
     assert_eq!(

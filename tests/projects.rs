@@ -1,5 +1,6 @@
-//! First-class projects on the real broker and ClickHouse: the ingest table of
-//! raindrop-projects.md, the admin API and its roles, pending slugs.
+//! First-class projects on the real broker and ClickHouse: the ingest table
+//! (docs/CONTRACT.md §C3), the admin API (§C18) and its roles (§C14), pending
+//! slugs (§C6), rate limits (§C16).
 
 mod common;
 
@@ -52,7 +53,7 @@ async fn every_row_of_the_ingest_table() {
         200
     );
 
-    // | Unset, empty, or `default` | Resolves to the Production (`default`) project |
+    // §C3 row: unset, empty or `default` → the `default` ("Production") project.
     for header in [None, Some(""), Some("default")] {
         assert_eq!(
             h.post("/v1/events/track", Some(&key), header, EVENT)
@@ -62,14 +63,14 @@ async fn every_row_of_the_ingest_table() {
             "{header:?}"
         );
     }
-    // | An active project slug in your org | Accepted and scoped to that project |
+    // §C3 row: an active project's slug → accepted, stored in that project.
     assert_eq!(
         h.post("/v1/events/track", Some(&key), Some("live"), EVENT)
             .await
             .status,
         204
     );
-    // | An archived project slug | Request rejected with `403` |
+    // §C3 row: an archived project's slug → 403.
     let r = h
         .post("/v1/events/track", Some(&key), Some("old"), EVENT)
         .await;
@@ -114,7 +115,7 @@ async fn every_row_of_the_ingest_table() {
         )
         .await;
     assert_eq!(r.status, 400);
-    // | A new slug your org hasn't created yet, within the per-org limit | Accepted; the data is stored |
+    // §C3 row: a new slug, org below its pending limit → accepted, data stored (§C6).
     for slug in ["new-a", "new-b"] {
         assert_eq!(
             h.post("/v1/events/track", Some(&key), Some(slug), EVENT)
@@ -131,7 +132,7 @@ async fn every_row_of_the_ingest_table() {
             .status,
         204
     );
-    // | A new slug beyond the per-org limit | Request rejected with `403` |
+    // §C3 row: a new slug beyond the pending limit → 403.
     let r = h
         .post("/v1/events/track", Some(&key), Some("new-c"), EVENT)
         .await;
@@ -141,7 +142,7 @@ async fn every_row_of_the_ingest_table() {
             .as_str()
             .is_some_and(|m| m.contains("limit"))
     );
-    // | A malformed slug | Request rejected with `400` |
+    // §C3 row: a malformed slug (§C4) → 400.
     assert_eq!(
         h.post("/v1/events/track", Some(&key), Some("New_C"), EVENT)
             .await
@@ -256,7 +257,7 @@ async fn admin_endpoints_and_roles() {
     assert_eq!(list.json()["projects"][0]["slug"], "default");
     assert_eq!(list.json()["projects"][0]["name"], "Production");
 
-    // projects-crud-api.md's create body: name, canonical_name, metadata.
+    // The CRUD API's create body: name, canonical_name, metadata (docs/CONTRACT.md §C18).
     let body = json!({"name": "Customer Support Bot", "canonical_name": "support-bot",
                       "metadata": {"team": "customer-success"}, "settings": {"rate_limit_rpm": 60}});
     let created = h.call("POST", "/v1/projects", &admin, Some(body)).await;
@@ -310,7 +311,8 @@ async fn admin_endpoints_and_roles() {
         "owner only"
     );
 
-    // PATCH renames (collieai-projects.md: `{"rate_limit_rpm": null}` removes the limit); the slug never changes.
+    // PATCH renames (`{"rate_limit_rpm": null}` removes the limit, docs/CONTRACT.md §C16);
+    // the slug never changes (§C18).
     let r = h
         .call(
             "PATCH",
@@ -343,7 +345,7 @@ async fn admin_endpoints_and_roles() {
         .status,
         400
     );
-    // "The invariant body_retention_hours ≤ log_retention_days × 24 is enforced."
+    // docs/CONTRACT.md §C17: body_retention_hours ≤ log_retention_days × 24 is enforced.
     let r = h
         .call(
             "PATCH",
@@ -727,7 +729,7 @@ async fn rate_limited_projects_get_429_with_headers() {
         let body = r.text().await.unwrap_or_default();
         (seen, reset, body)
     };
-    // collieai-projects.md: "Response headers on every request (when rate limiting is configured)".
+    // docs/CONTRACT.md §C16: the X-RateLimit-* headers come on every request of a limited project.
     for remaining in ["2", "1", "0"] {
         let ((status, limit, left, _), reset, body) = send().await;
         assert_eq!(

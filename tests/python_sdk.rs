@@ -1,6 +1,6 @@
 //! The real Raindrop Python SDK (`raindrop-ai`, pinned in scripts/components.sh),
 //! unmodified, pointed at downpour with `endpoint=` and `project_id=`
-//! (raindrop-projects.md: `raindrop.init("YOUR_WRITE_KEY", project_id="support-prod")`).
+//! (docs/CONTRACT.md §C20: `raindrop.init(key, endpoint=..., project_id="support-prod")`).
 
 mod common;
 

@@ -102,9 +102,8 @@ async fn reads_are_stricter_than_writes() {
     let r = h.call("DELETE", "/v1/projects/old", &owner, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
 
-    // "any request that doesn't specify a project resolves to `default`" —
-    // and "When the slug is omitted, empty, or `default`, the request resolves
-    // to the Production (`default`) project".
+    // docs/CONTRACT.md §C3, §C5: a request naming no project, or an empty or
+    // `default` slug, reads the `default` ("Production") project.
     for header in [None, Some(""), Some("default")] {
         let page = ok(&h, "/v1/events", &member, header).await;
         assert_eq!(ids(&page), ["e-default"], "{header:?}");
@@ -119,9 +118,9 @@ async fn reads_are_stricter_than_writes() {
         );
     }
 
-    // "Reads are stricter than writes: the dashboard and Query API only return
-    // data for a project that exists and is active, so an unknown or archived
-    // slug returns a 403 on read." The archived and the pending slug both hold data.
+    // docs/CONTRACT.md §C19: reads are stricter than writes; only a project that
+    // exists and is active is readable, so an unknown, pending or archived slug
+    // is a 403 on read. The archived and the pending slug both hold data.
     for slug in ["old", "later", "never-seen"] {
         for path in [
             "/v1/events",
@@ -134,7 +133,7 @@ async fn reads_are_stricter_than_writes() {
             refused(&r, 403, "X-Raindrop-Project-Id");
         }
     }
-    // "A malformed slug | Request rejected with `400`", as on ingest; so is a repeated header.
+    // A malformed slug is a 400 (docs/CONTRACT.md §C3, §C4), as on ingest; so is a repeated header.
     for bad in ["Bad_Slug", "-x", &"x".repeat(64)] {
         let r = get(&h, "/v1/events", Some(&member), Some(bad)).await;
         refused(&r, 400, "X-Raindrop-Project-Id");
@@ -539,8 +538,8 @@ async fn filters_pages_partials_users_and_signals() {
     all_ids.dedup();
     assert_eq!(all_ids.len(), 3);
 
-    // "Event views are finalized-only, so events sent via trackAiPartial /
-    // track_partial appear once they finalize, not while still pending."
+    // docs/CONTRACT.md §C11: event views are finalized-only; a partial event
+    // appears once finalized, not while still pending.
     refused(
         &get(&h, "/v1/events/p1", Some(&m), None).await,
         404,

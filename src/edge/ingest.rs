@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use super::error::ApiError;
 use super::project::project_of;
 use super::rate_limit::RateInfo;
 use super::validate::{self, Envelope};
 use super::{EdgeState, Route};
-use crate::registry::admission::{Admitted, Refusal};
+use crate::http::ApiError;
+use crate::registry::admission::{Admitted, Verdict};
 use crate::registry::keys::Principal;
 use crate::registry::slug::Slug;
 
@@ -106,7 +106,7 @@ async fn process(
         if info.exceeded {
             let wait = u32::try_from(info.reset.saturating_sub(now).max(1)).unwrap_or(60);
             metrics::counter!("downpour_edge_rate_limited_total").increment(1);
-            // collieai-projects.md, "Rate limit response".
+            // The rate-limit answer: docs/CONTRACT.md §C16.
             return Err(ApiError {
                 retry_after: Some(wait),
                 ..ApiError::new(
@@ -126,29 +126,26 @@ async fn process(
     Ok(encoded.items)
 }
 
-/// Applies the ingest table of raindrop-projects.md: archived → 403, a new
+/// Applies the ingest table (docs/CONTRACT.md §C3): archived → 403, a new
 /// slug beyond the org's pending limit → 403, otherwise accepted.
 async fn admit(
     state: &EdgeState,
     principal: &Principal,
     project: &Slug,
 ) -> Result<Admitted, ApiError> {
-    let refusal = match state.admission.admit(&principal.org, project).await {
-        Ok(Ok(admitted)) => return Ok(admitted),
-        Ok(Err(refusal)) => refusal,
+    let message = match state.admission.admit(&principal.org, project).await {
+        Ok(Verdict::Admitted(admitted)) => return Ok(admitted),
+        Ok(Verdict::Archived) => format!("project {project} is archived and accepts no data"),
+        Ok(Verdict::OverPendingLimit(limit)) => format!(
+            "project {project} does not exist and the org already has {limit} projects with data not yet created \
+             (its limit); create some of them first"
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "project check failed");
             return Err(ApiError::unavailable(
                 "project registry unavailable, retry shortly",
             ));
         }
-    };
-    let message = match refusal {
-        Refusal::Archived => format!("project {project} is archived and accepts no data"),
-        Refusal::PendingLimit(limit) => format!(
-            "project {project} does not exist and the org already has {limit} projects with data not yet created \
-             (its limit); create some of them first"
-        ),
     };
     Err(ApiError {
         param: Some("X-Raindrop-Project-Id".into()),

@@ -6,14 +6,12 @@
 //! refusal is a 4xx naming the item and field; a broker that cannot take the
 //! records is a 503 with `Retry-After`, never a 204.
 
-pub mod error;
 mod ingest;
 pub mod project;
 pub mod rate_limit;
 pub mod validate;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::Router;
@@ -29,7 +27,7 @@ use crate::registry::keys::KeyStore;
 pub struct EdgeState {
     /// Key lookup.
     pub keys: KeyStore,
-    /// The project check (ingest table of raindrop-projects.md).
+    /// The project check (the ingest table, docs/CONTRACT.md §C3).
     pub admission: Admission,
     /// Per-project request counters (`rate_limit_rpm`).
     pub rate_limiter: rate_limit::RateLimiter,
@@ -43,8 +41,6 @@ pub struct EdgeState {
     pub body_budget: BodyBudget,
     /// Deadline for receiving a whole body.
     pub body_timeout: Duration,
-    /// False while the broker is unreachable (readiness).
-    pub ready: Arc<AtomicBool>,
 }
 
 /// One ingest route, from a pipeline definition.

@@ -1,4 +1,4 @@
-//! The edge's project check: may this org send to this slug? (raindrop-projects.md, "Behavior")
+//! The edge's project check: may this org send to this slug? (docs/CONTRACT.md §C3, §C6)
 //!
 //! | project sent | result |
 //! | unset, empty, `default` | accepted (never looked up) |
@@ -39,13 +39,15 @@ pub enum SlugState {
     OverLimit,
 }
 
-/// Why the edge refuses a slug (both are 403s).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// The project is archived.
+/// The project check's answer for one slug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Accepted (an active or pending project, or a new slug now pending).
+    Admitted(Admitted),
+    /// The project is archived: 403.
     Archived,
-    /// The org has this many pending slugs already.
-    PendingLimit(u32),
+    /// A new slug, and the org has this many pending slugs already: 403.
+    OverPendingLimit(u32),
 }
 
 /// One org's slugs as the edge sees them.
@@ -59,11 +61,14 @@ pub struct OrgView {
 }
 
 impl OrgView {
-    fn decide(&self, slug: &str) -> Option<Result<(), Refusal>> {
+    /// The verdict for a slug this view knows; `None` for a new one.
+    fn decide(&self, slug: &str) -> Option<Verdict> {
         match self.slugs.get(slug)? {
-            SlugState::Active | SlugState::Pending => Some(Ok(())),
-            SlugState::Archived => Some(Err(Refusal::Archived)),
-            SlugState::OverLimit => Some(Err(Refusal::PendingLimit(self.limit))),
+            SlugState::Active | SlugState::Pending => Some(Verdict::Admitted(Admitted {
+                rate_limit_rpm: self.rate_limits.get(slug).copied(),
+            })),
+            SlugState::Archived => Some(Verdict::Archived),
+            SlugState::OverLimit => Some(Verdict::OverPendingLimit(self.limit)),
         }
     }
 }
@@ -106,18 +111,14 @@ impl Admission {
 
     /// Decides whether `org` may send to `slug`; `Err` only when the registry
     /// cannot be asked and nothing is cached for the org.
-    pub async fn admit(
-        &self,
-        org: &str,
-        slug: &Slug,
-    ) -> Result<Result<Admitted, Refusal>, ProjectError> {
+    pub async fn admit(&self, org: &str, slug: &Slug) -> Result<Verdict, ProjectError> {
         if slug.is_default() {
             // `default` is never refused; its rate limit applies when a view is at hand.
             let view = match self.cache.get(org) {
                 Some(view) => Some(view),
                 None => self.load_cached(org).await.ok(),
             };
-            return Ok(Ok(Admitted {
+            return Ok(Verdict::Admitted(Admitted {
                 rate_limit_rpm: view.and_then(|v| v.rate_limits.get(slug.as_str()).copied()),
             }));
         }
@@ -125,14 +126,9 @@ impl Admission {
             Some(view) => view,
             None => self.load_cached(org).await?,
         };
-        let admitted = Admitted {
-            rate_limit_rpm: view.rate_limits.get(slug.as_str()).copied(),
-        };
         match view.decide(slug.as_str()) {
-            Some(decision) => Ok(decision.map(|()| admitted)),
-            None => Ok(self.admit_new(org, slug).await?.map(|()| Admitted {
-                rate_limit_rpm: None,
-            })),
+            Some(verdict) => Ok(verdict),
+            None => self.admit_new(org, slug).await,
         }
     }
 
@@ -153,7 +149,7 @@ impl Admission {
                     tracing::warn!(org, error = %e, "registry unreachable, serving the last view");
                     Ok(view.clone())
                 }
-                None => Err(ProjectError::Down(e.to_string())),
+                None => Err(ProjectError::Down(Box::new(e))),
             },
         }
     }
@@ -195,12 +191,12 @@ impl Admission {
     }
 
     /// A slug this edge has not seen: reload, check the limit, record it.
-    async fn admit_new(&self, org: &str, slug: &Slug) -> Result<Result<(), Refusal>, ProjectError> {
+    async fn admit_new(&self, org: &str, slug: &Slug) -> Result<Verdict, ProjectError> {
         let _guard = self.store.lock_org(org).await;
         let fresh = self.load(org).await?;
-        if let Some(decision) = fresh.decide(slug.as_str()) {
+        if let Some(verdict) = fresh.decide(slug.as_str()) {
             self.cache.insert(org.to_string(), fresh);
-            return Ok(decision);
+            return Ok(verdict);
         }
         let mut view = OrgView {
             slugs: fresh.slugs.clone(),
@@ -208,22 +204,24 @@ impl Admission {
             pending: fresh.pending,
             limit: fresh.limit,
         };
-        let decision = if view.pending >= view.limit {
+        let verdict = if view.pending >= view.limit {
             view.slugs.insert(slug.to_string(), SlugState::OverLimit);
             metrics::counter!("downpour_registry_refused_total", "reason" => "pending_limit")
                 .increment(1);
-            Err(Refusal::PendingLimit(view.limit))
+            Verdict::OverPendingLimit(view.limit)
         } else {
             self.store.record_pending(org, slug).await?;
             view.slugs.insert(slug.to_string(), SlugState::Pending);
             view.pending += 1;
             metrics::counter!("downpour_registry_pending_recorded_total").increment(1);
-            Ok(())
+            Verdict::Admitted(Admitted {
+                rate_limit_rpm: None,
+            })
         };
         let view = Arc::new(view);
         self.last_loaded.insert(org.to_string(), view.clone());
         self.cache.insert(org.to_string(), view);
-        Ok(decision)
+        Ok(verdict)
     }
 
     /// Caches a view of `org` without asking the registry (benches and tests).

@@ -67,6 +67,15 @@ impl DeadLetterSink for DeadLetters {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Stopped;
 
+/// How one INSERT ended, when it ended before a shutdown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// ClickHouse took the rows.
+    Done,
+    /// ClickHouse refused the data itself (retrying would not help); its text.
+    Refused(String),
+}
+
 /// What a successful flush did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Flushed {
@@ -128,12 +137,8 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
         Ok(done)
     }
 
-    /// One INSERT, retried until it succeeds or ClickHouse refuses the data
-    /// (`Ok(Err(text))`).
-    pub(crate) async fn insert(
-        &mut self,
-        pieces: Vec<Bytes>,
-    ) -> Result<Result<(), String>, Stopped> {
+    /// One INSERT, retried until it succeeds or ClickHouse refuses the data.
+    pub(crate) async fn insert(&mut self, pieces: Vec<Bytes>) -> Result<Inserted, Stopped> {
         loop {
             let started = Instant::now();
             match self.writer.insert(pieces.clone()).await {
@@ -141,14 +146,14 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
                     metrics::histogram!("downpour_consumer_write_seconds", "stream" => self.stream, "what" => "insert")
                         .record(started.elapsed().as_secs_f64());
                     self.calm();
-                    return Ok(Ok(()));
+                    return Ok(Inserted::Done);
                 }
                 Err(e) => {
                     let failure = classify(&e);
                     metrics::counter!("downpour_insert_retries_total", "stream" => self.stream, "kind" => failure.label())
                         .increment(1);
                     match failure {
-                        Failure::Data => return Ok(Err(e.to_string())),
+                        Failure::Data => return Ok(Inserted::Refused(e.to_string())),
                         Failure::Pressure => {
                             self.pace.pressure();
                             metrics::gauge!("downpour_consumer_slowdown", "stream" => self.stream)

@@ -9,41 +9,10 @@
 //! such a record is dead-lettered as `undecodable`. It costs one varint read
 //! per string column, far less than the INSERT of the same bytes.
 //!
-//! Invariant: a record that passes is exactly `rows` whole rows.
+//! Invariant: a record that passes is exactly `rows` whole rows of the
+//! stream's declared row ([`crate::pipeline::rows`]).
 
 use crate::pipeline::StreamKind;
-
-/// The RowBinary encoding of one column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Column {
-    /// `String`: LEB128 length, then the bytes.
-    Str,
-    /// A fixed-width number (`UInt8` 1, `DateTime` 4, `UInt64` 8 bytes).
-    Fixed(usize),
-}
-
-use Column::{Fixed, Str};
-
-const U8: Column = Fixed(1);
-const DATETIME: Column = Fixed(4);
-const U64: Column = Fixed(8);
-
-/// The columns of a stream's table, in [`crate::sink::schema::columns`] order.
-pub fn columns(kind: StreamKind) -> &'static [Column] {
-    match kind {
-        StreamKind::Events => &[
-            Str, Str, Str, Str, Str, DATETIME, U64, DATETIME, Str, Str, Str, Str, Str, Str, U8,
-        ],
-        StreamKind::Signals => &[
-            Str, Str, Str, Str, Str, Str, Str, Str, DATETIME, U64, DATETIME, Str,
-        ],
-        StreamKind::Users => &[Str, Str, Str, Str, DATETIME, U64, DATETIME, U64],
-        StreamKind::PartialEvents => &[
-            Str, Str, Str, Str, Str, Str, DATETIME, U64, DATETIME, Str, Str, Str, Str, Str, Str,
-            U8, U8, U64,
-        ],
-    }
-}
 
 /// Why a body is not the rows its header announces.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,14 +41,14 @@ pub enum LayoutError {
 
 /// Checks that `body` is exactly `rows` rows of `kind`'s table.
 pub fn check(kind: StreamKind, body: &[u8], rows: u32) -> Result<(), LayoutError> {
-    let columns = columns(kind);
+    let columns = kind.schema().columns;
     let end = body.len();
     let mut at = 0usize;
     for row in 0..rows {
         for column in columns {
-            let width = match *column {
-                Fixed(n) => n,
-                Str => {
+            let width = match column.ty.width() {
+                Some(n) => n,
+                None => {
                     // LEB128, inline: this loop runs for every string of every row.
                     let mut len = 0u64;
                     let mut shift = 0u32;
@@ -216,34 +185,5 @@ mod tests {
         }
         let per_row = started.elapsed().as_nanos() as f64 / f64::from(rows * 1_000);
         println!("layout check: {per_row:.1} ns per events row");
-    }
-
-    #[test]
-    fn layouts_match_the_column_types_in_sql() {
-        let sql = crate::sink::schema::MIGRATIONS[0].1;
-        for (kind, table) in [
-            (StreamKind::Events, "events"),
-            (StreamKind::Signals, "signals"),
-            (StreamKind::Users, "users"),
-            (StreamKind::PartialEvents, "partial_events"),
-        ] {
-            let start = sql
-                .find(&format!("CREATE TABLE IF NOT EXISTS {table} ("))
-                .expect("table in sql");
-            let body = &sql[start..];
-            let body = &body[body.find('(').unwrap_or(0) + 1..body.find(") ENGINE").unwrap_or(0)];
-            let types: Vec<Column> = body
-                .lines()
-                .filter_map(|l| l.split_whitespace().nth(1))
-                .map(|t| match t.trim_end_matches(',') {
-                    "String" => Str,
-                    "UInt8" => U8,
-                    "UInt64" => U64,
-                    "DateTime" => DATETIME,
-                    other => panic!("{table}: no layout for type {other}"),
-                })
-                .collect();
-            assert_eq!(types, columns(kind), "{table}");
-        }
     }
 }

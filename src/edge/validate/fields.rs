@@ -152,6 +152,21 @@ pub fn optional_object<'t, 'i>(
     }
 }
 
+/// The values of the keys `names` in `obj`, in one pass over its entries
+/// (a key given twice: the last one wins, as for any JSON reader here).
+pub fn pick<'t, 'i, const N: usize>(
+    obj: &Object<'t, 'i>,
+    names: [&str; N],
+) -> [Option<Value<'t, 'i>>; N] {
+    let mut out = [None; N];
+    for (key, value) in obj.iter() {
+        if let Some(slot) = names.iter().position(|n| *n == key) {
+            out[slot] = Some(value);
+        }
+    }
+    out
+}
+
 /// Fields of an object, in order.
 pub fn entries<'t, 'i>(v: &Value<'t, 'i>) -> Option<Object<'t, 'i>> {
     v.as_object()
@@ -239,8 +254,8 @@ pub const TRUNCATED_MARK: &str = "$truncated";
 /// marks the object with `"$truncated": true` (a sent `$truncated` key is
 /// replaced by the mark, never duplicated).
 ///
-/// raindrop-http-api.md: "Event has a limit of 1 MB. Properties will be
-/// truncated for larger events." Keeping whole entries keeps the JSON valid.
+/// docs/CONTRACT.md §C12: an event over 1 MB has its properties truncated.
+/// Keeping whole entries keeps the JSON valid.
 pub fn write_truncated(properties: &Value<'_, '_>, budget: usize, out: &mut Vec<u8>) {
     let mark = format!("\"{TRUNCATED_MARK}\":true}}");
     let start = out.len();

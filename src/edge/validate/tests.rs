@@ -1,12 +1,12 @@
 //! Unit tests of validation and encoding.
 //!
 //! Every accepted request is decoded back with a small RowBinary reader
-//! ([`decode`]) that takes its column list from `sink::schema::columns` and
+//! ([`decode`]) that takes its column list from the stream's declared row and
 //! its column types from the migration in `sql/`, independently of the
 //! writer, so the tests check the bytes the consumer will insert.
-//! Spec lines are quoted where they justify an assertion:
-//! `raindrop-http-api.md` is `/work/shared/seeds/raindrop-http-api.md`,
-//! `PRODUCT.md` is the section "The ingest API".
+//! The rule behind an assertion is cited by its section of
+//! `docs/CONTRACT.md` (§C2 routes, §C8 events, §C9 signals, §C10 users,
+//! §C11 partial events, §C12 the 1 MB limit, §C20 the real clients).
 
 use serde_json::{Value as Json, json};
 
@@ -192,7 +192,7 @@ enum Ty {
     DateTime,
 }
 
-/// Column names from `schema::columns(kind)`, types from the `CREATE TABLE`
+/// Column names from the stream's declared row, types from the `CREATE TABLE`
 /// in the migration (so the reader follows the real table, not the writer).
 fn layout(kind: StreamKind) -> Vec<(String, Ty)> {
     let sql = schema::MIGRATIONS[0].1;
@@ -206,9 +206,10 @@ fn layout(kind: StreamKind) -> Vec<(String, Ty)> {
             Some((words.next()?, words.next()?))
         })
         .collect();
-    schema::columns(kind)
-        .split(',')
-        .map(str::trim)
+    kind.schema()
+        .columns
+        .iter()
+        .map(|c| c.name)
         .map(|name| {
             let ty = types
                 .iter()
@@ -335,8 +336,8 @@ fn reader_reads_padded_and_multibyte_lengths() {
 // Spec examples
 // ---------------------------------------------------------------------------
 
-/// raindrop-http-api.md, "Track Event", "Example Request - AI Interaction",
-/// verbatim.
+/// The AI-interaction example request of Raindrop's "HTTP API" page
+/// ("Track Event"), unchanged (docs/CONTRACT.md §C8).
 const DOC_EVENT: &str = r#"[{
   "user_id": "user123",
   "event": "ai_interaction",
@@ -367,7 +368,8 @@ const DOC_EVENT: &str = r#"[{
   ]
 }]"#;
 
-/// raindrop-http-api.md, "Track Signal", "Example Request", verbatim.
+/// The example request of Raindrop's "HTTP API" page ("Track Signal"),
+/// unchanged (docs/CONTRACT.md §C9).
 const DOC_SIGNAL: &str = r#"[
 {
   "event_id": "123456789",
@@ -379,8 +381,9 @@ const DOC_SIGNAL: &str = r#"[
   "signal_type": "default"
 }]"#;
 
-/// raindrop-http-api.md, "Identify User", "Example Request", without the
-/// `//we recommend 'free', 'paid', 'trial'` comment (JSON has no comments).
+/// The example request of Raindrop's "HTTP API" page ("Identify User",
+/// docs/CONTRACT.md §C10), without the `//we recommend 'free', 'paid',
+/// 'trial'` comment (JSON has no comments).
 const DOC_IDENTIFY: &str = r#"{
   "user_id": "user123",
   "traits": {
@@ -438,7 +441,7 @@ fn doc_signal_example_encodes_every_field() {
 
 #[test]
 fn doc_identify_example_as_object_and_as_array() {
-    // PRODUCT.md: "`POST /v1/users/identify` — `{user_id, traits}` (accept an array too)."
+    // docs/CONTRACT.md §C10: `{user_id, traits}`, one object or an array of them.
     let traits = parse_json(DOC_IDENTIFY)["traits"].clone();
     for body in [DOC_IDENTIFY.to_string(), format!("[{DOC_IDENTIFY}]")] {
         let enc = run(StreamKind::Users, &body).expect("identify example is accepted");
@@ -514,7 +517,7 @@ fn event_ids_are_generated_distinct_and_kept_when_given() {
 
 #[test]
 fn timestamp_iso_forms_give_seconds_and_milliseconds() {
-    // PRODUCT.md: "optional `event_id`, `timestamp` (ISO 8601)".
+    // docs/CONTRACT.md §C8: optional `event_id` and `timestamp` (ISO 8601).
     for ts in [
         "2024-01-02T03:04:05.500Z",         // JS toISOString()
         "2024-01-02T04:04:05.500+01:00",    // any offset
@@ -653,10 +656,9 @@ fn string_fields_are_stored_unescaped() {
 
 #[test]
 fn integers_beyond_64_bits_in_properties_are_accepted() {
-    // raindrop-http-api.md: `properties` | object | "(Optional) Additional properties
-    // associated with the event" (any JSON object). PRODUCT.md: the real SDKs "must
-    // work against downpour unmodified". JavaScript's JSON.stringify writes numbers
-    // below 1e21 without an exponent, Python's json.dumps writes big ints in full.
+    // docs/CONTRACT.md §C8: `properties` is an optional object, any JSON inside;
+    // §C20: the real SDKs must work against downpour unmodified. JavaScript's
+    // JSON.stringify writes numbers below 1e21 without an exponent, Python's json.dumps writes big ints in full.
     for (text, value) in [
         ("18446744073709552000", 18_446_744_073_709_552_000.0), // JSON.stringify(2 ** 64)
         ("100000000000000000000", 1e20),                        // JSON.stringify(1e20)
@@ -682,7 +684,7 @@ fn absent_optional_fields_get_defaults() {
 
 #[test]
 fn python_sdk_event_shape_with_nulls() {
-    // PRODUCT.md: the Python SDK posts with "explicit `null`s for absent optional fields".
+    // docs/CONTRACT.md §C20: the Python SDK sends explicit `null`s for absent optional fields.
     let body = r#"[{
         "event_id": "0b8e3c1e-8f0a-4a52-9a43-6d0f2b1f0c11",
         "user_id": "user-42",
@@ -705,8 +707,8 @@ fn python_sdk_event_shape_with_nulls() {
 
 #[test]
 fn attachments_with_null_optional_fields_are_kept() {
-    // PRODUCT.md: "`attachments` (array of `{type: code|text|image|iframe, value, name?,
-    // role?: input|output|context, language?}`)".
+    // docs/CONTRACT.md §C8: `attachments` is an array of `{type: code|text|image|iframe,
+    // value, name?, role?: input|output|context, language?}`.
     let attachments = r#"[
         {"type": "text", "value": "plain", "name": null, "role": null, "language": null},
         {"type": "code", "value": "print(1)", "name": "snippet", "role": "context", "language": "python"},
@@ -729,7 +731,8 @@ fn attachments_with_null_optional_fields_are_kept() {
 
 #[test]
 fn python_sdk_signal_with_explicit_nulls() {
-    // PRODUCT.md: "`signals/track` (with explicit `null`s for absent optional fields)".
+    // docs/CONTRACT.md §C9, §C20: the Python SDK's `signals/track` has explicit `null`s
+    // for absent optional fields.
     let rows = rows_of(
         StreamKind::Signals,
         r#"[{"event_id": "evt-1", "signal_name": "thumbs_down", "timestamp": null,
@@ -757,8 +760,8 @@ fn python_sdk_signal_with_explicit_nulls() {
 
 #[test]
 fn signal_enums_are_exact() {
-    // raindrop-http-api.md: `signal_type` "(Optional) Type of signal: "default",
-    // "feedback", "edit", or "standard""; `sentiment` "(Optional) One of "POSITIVE" or "NEGATIVE"".
+    // docs/CONTRACT.md §C9: `signal_type` is exactly "default", "feedback", "edit" or
+    // "standard"; `sentiment` exactly "POSITIVE" or "NEGATIVE"; both optional.
     for t in ["default", "feedback", "edit", "standard"] {
         let body = format!(r#"[{{"event_id": "e", "signal_name": "s", "signal_type": "{t}"}}]"#);
         assert_eq!(one_row(StreamKind::Signals, &body).str("signal_type"), t);
@@ -802,7 +805,7 @@ fn signal_enums_are_exact() {
 
 #[test]
 fn signal_required_fields() {
-    // raindrop-http-api.md: "Each signal must be associated with an `event_id`".
+    // docs/CONTRACT.md §C9: every signal names the `event_id` of an event; `signal_name` required.
     assert_refused(
         StreamKind::Signals,
         r#"[{"signal_name": "s"}]"#,
@@ -839,7 +842,7 @@ fn signal_required_fields() {
 
 #[test]
 fn partial_single_object_patch() {
-    // PRODUCT.md: the Python SDK posts "`events/track_partial` (a single object)".
+    // docs/CONTRACT.md §C20: the Python SDK posts `events/track_partial` as a single object.
     let row = one_row(
         StreamKind::PartialEvents,
         r#"{"event_id": "e1", "ai_data": {"output": "x"}, "properties": {"step": 2}, "is_pending": false}"#,
@@ -864,8 +867,8 @@ fn partial_single_object_patch() {
 
 #[test]
 fn partial_without_is_pending_is_pending() {
-    // PRODUCT.md: "`is_pending` true until the final patch"; partial.rs: "A patch
-    // without `is_pending` counts as pending."
+    // docs/CONTRACT.md §C11: `is_pending` is true until the final patch, and a patch
+    // without `is_pending` counts as pending.
     for body in [
         r#"{"event_id": "e1", "user_id": "u", "event": "chat", "ai_data": {"input": "q"}}"#,
         r#"{"event_id": "e1", "is_pending": null}"#,
@@ -902,7 +905,7 @@ fn partial_patches_in_one_request_are_ordered() {
 
 #[test]
 fn partial_requires_event_id() {
-    // PRODUCT.md: "partial AI events merged by `event_id` (always required)".
+    // docs/CONTRACT.md §C11: patches merge by `event_id`, which is always required.
     assert_refused(
         StreamKind::PartialEvents,
         r#"{"ai_data": {"output": "x"}, "is_pending": false}"#,
@@ -939,8 +942,8 @@ fn partial_requires_event_id() {
 
 #[test]
 fn event_required_fields_name_the_item() {
-    // raindrop-http-api.md: `user_id` "The unique identifier of the user", `event`
-    // "The name of the event" (not optional, unlike the fields marked "(Optional)").
+    // docs/CONTRACT.md §C8: `user_id` and `event` are required (the source marks every
+    // other field "(Optional)", not these two).
     assert_refused(
         StreamKind::Events,
         r#"[{"event": "e"}]"#,
@@ -1019,7 +1022,7 @@ fn ids_are_bounded() {
 
 #[test]
 fn ai_data_needs_input_or_output() {
-    // raindrop-http-api.md: `ai_data` "If provided, either input or output (or both) is required".
+    // docs/CONTRACT.md §C8: an `ai_data` that is present needs `input` or `output` (or both).
     for ai in [
         "{}",
         r#"{"model": "gpt"}"#,
@@ -1044,7 +1047,7 @@ fn ai_data_needs_input_or_output() {
         let row = one_row(StreamKind::Events, &body);
         assert_eq!((row.str("ai_input"), row.str("ai_output")), (input, output));
     }
-    // ai_data: null is absent (PRODUCT.md: "if present, input or output is required").
+    // ai_data: null is absent, so nothing is required of it (docs/CONTRACT.md §C8).
     one_row(
         StreamKind::Events,
         r#"[{"user_id": "u", "event": "e", "ai_data": null}]"#,
@@ -1059,7 +1062,7 @@ fn ai_data_needs_input_or_output() {
 
 #[test]
 fn attachment_errors_name_the_attachment() {
-    // PRODUCT.md: "`{type: code|text|image|iframe, value, name?, role?: input|output|context, language?}`".
+    // docs/CONTRACT.md §C8: `{type: code|text|image|iframe, value, name?, role?: input|output|context, language?}`.
     let body = |a: &str| format!(r#"[{{"user_id": "u", "event": "e", "attachments": {a}}}]"#);
     assert_refused(
         StreamKind::Events,
@@ -1130,7 +1133,7 @@ fn attachment_errors_name_the_attachment() {
 
 #[test]
 fn properties_and_traits_must_be_objects() {
-    // raindrop-http-api.md: `properties` | object; `traits` | object.
+    // docs/CONTRACT.md §C8, §C10: `properties` and `traits` are objects.
     for v in ["[1, 2]", r#""text""#, "3", "true"] {
         let body = format!(r#"[{{"user_id": "u", "event": "e", "properties": {v}}}]"#);
         assert_refused(StreamKind::Events, &body, 400, "[0].properties", "object");
@@ -1338,9 +1341,8 @@ fn assert_truncated_prefix(text: &str, original: &Json, min_kept: usize) {
 
 #[test]
 fn oversized_properties_are_truncated_not_refused() {
-    // raindrop-http-api.md: "Event has a limit of 1 MB. Properties will be truncated
-    // for larger events." PRODUCT.md: "An event over 1 MB has its properties
-    // truncated, not the whole request rejected."
+    // docs/CONTRACT.md §C12: an event over the 1 MB limit has its properties
+    // truncated; the request is not refused.
     let limit = 4096;
     let props = many_keys(100, 100);
     let body = format!(

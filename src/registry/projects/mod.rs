@@ -1,195 +1,28 @@
-//! The projects registry in ClickHouse: create, read, update, archive, the
-//! pending slugs and each org's pending limit.
+//! The projects registry in ClickHouse: create, read, update, archive
+//! (here), the pending slugs and each org's pending limit (`pending`), and
+//! what a project is (`model`).
 //!
 //! ClickHouse is the source of truth so users run no extra server. Writes are
 //! synchronous INSERTs and reads use `FINAL`, so the admin API reads its own
-//! writes at once. raindrop-projects.md wins where the documents disagree:
-//! "There is no hard delete yet", archived slugs "are not reusable", and
-//! `default` ("Production") always exists and cannot be archived.
+//! writes at once. Where the sources disagree, Raindrop's rules win
+//! (docs/CONTRACT.md §C1): there is no hard delete, archived slugs are never
+//! reused (§C7), and `default` ("Production") always exists and cannot be
+//! archived (§C5).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use dashmap::DashMap;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::slug::{DEFAULT_SLUG, Slug};
 
-/// Display name of the `default` project until renamed.
-pub const DEFAULT_NAME: &str = "Production";
+mod model;
+mod pending;
 
-/// A project's lifecycle state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Accepts data and reads.
-    Active,
-    /// Refuses data (403) and reads; its slug is never reused.
-    Archived,
-}
-
-impl Status {
-    fn parse(s: &str) -> Status {
-        if s == "archived" {
-            Status::Archived
-        } else {
-            Status::Active
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::Archived => "archived",
-        }
-    }
-}
-
-/// Per-project settings (collieai-projects.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// Requests per minute; `null` is unlimited.
-    pub rate_limit_rpm: Option<u32>,
-    /// Hours request and response bodies are kept (default 48).
-    pub body_retention_hours: u32,
-    /// Days the rest of a log row is kept (default 90).
-    pub log_retention_days: u32,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            rate_limit_rpm: None,
-            body_retention_hours: 48,
-            log_retention_days: 90,
-        }
-    }
-}
-
-impl Settings {
-    /// collieai-projects.md: "The invariant `body_retention_hours ≤
-    /// log_retention_days × 24` is enforced"; `rate_limit_rpm` is null or > 0.
-    pub fn check(&self) -> Result<(), ProjectError> {
-        let invalid = |field: &str, why: &str| {
-            Err(ProjectError::Invalid {
-                field: field.into(),
-                reason: why.into(),
-            })
-        };
-        if self.rate_limit_rpm == Some(0) {
-            return invalid("settings.rate_limit_rpm", "must be null or greater than 0");
-        }
-        if self.log_retention_days == 0 {
-            return invalid("settings.log_retention_days", "must be greater than 0");
-        }
-        if u64::from(self.body_retention_hours) > u64::from(self.log_retention_days) * 24 {
-            return invalid(
-                "settings.body_retention_hours",
-                "must be at most log_retention_days × 24",
-            );
-        }
-        Ok(())
-    }
-}
-
-/// Settings fields to change; `None` keeps the value. Applied under the
-/// org's lock, so two concurrent PATCHes of different fields both stick.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SettingsPatch {
-    /// `Some(None)` clears the limit.
-    pub rate_limit_rpm: Option<Option<u32>>,
-    /// New body retention.
-    pub body_retention_hours: Option<u32>,
-    /// New log retention.
-    pub log_retention_days: Option<u32>,
-}
-
-impl SettingsPatch {
-    /// `base` with the patched fields replaced.
-    pub fn apply(self, base: Settings) -> Settings {
-        Settings {
-            rate_limit_rpm: self.rate_limit_rpm.unwrap_or(base.rate_limit_rpm),
-            body_retention_hours: self
-                .body_retention_hours
-                .unwrap_or(base.body_retention_hours),
-            log_retention_days: self.log_retention_days.unwrap_or(base.log_retention_days),
-        }
-    }
-}
-
-/// A project as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Project {
-    /// Immutable slug (the `X-Raindrop-Project-Id` value).
-    pub slug: String,
-    /// The same slug, under projects-crud-api.md's name for it.
-    pub canonical_name: String,
-    /// Display name.
-    pub name: String,
-    /// Free-form JSON object.
-    pub metadata: serde_json::Value,
-    /// Lifecycle state.
-    pub status: Status,
-    /// Settings.
-    pub settings: Settings,
-    /// Creation time, seconds since the epoch.
-    pub created_at: u32,
-    /// Last change, seconds since the epoch.
-    pub updated_at: u32,
-}
-
-/// The mutable fields of a project; `None` keeps the current value.
-#[derive(Debug, Clone, Default)]
-pub struct Changes {
-    /// New display name.
-    pub name: Option<String>,
-    /// New metadata object.
-    pub metadata: Option<serde_json::Value>,
-    /// Settings fields to change.
-    pub settings: SettingsPatch,
-    /// PUT: settings not in the patch return to their defaults instead of
-    /// keeping their current values.
-    pub reset_settings: bool,
-}
-
-/// A pending slug: data received, no project yet.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PendingSlug {
-    /// The slug.
-    pub slug: String,
-    /// Events received so far.
-    pub event_count: u64,
-    /// Last time data arrived, seconds since the epoch (0 before the consumer saw any).
-    pub last_seen: u32,
-    /// When the edge first accepted it.
-    pub first_seen: u32,
-}
-
-/// Why a registry operation was refused or failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ProjectError {
-    /// No such project.
-    #[error("project {0} not found")]
-    NotFound(String),
-    /// The slug exists, was archived, or is reserved.
-    #[error("{0}")]
-    Conflict(String),
-    /// A field is invalid.
-    #[error("{field}: {reason}")]
-    Invalid {
-        /// The field.
-        field: String,
-        /// Why.
-        reason: String,
-    },
-    /// ClickHouse failed.
-    #[error("registry unavailable: {0}")]
-    Unavailable(#[from] clickhouse::error::Error),
-    /// The registry could not be asked and nothing was cached.
-    #[error("registry unavailable: {0}")]
-    Down(String),
-}
+pub use model::{
+    Changes, DEFAULT_NAME, PendingSlug, Project, ProjectError, Settings, SettingsPatch, Status,
+};
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct ProjectRow {
@@ -439,98 +272,6 @@ impl ProjectStore {
             .await?;
         Ok(())
     }
-
-    /// The org's pending limit (its own setting, else the configured default).
-    pub async fn pending_limit(&self, org: &str) -> Result<u32, ProjectError> {
-        let limit: Option<u32> = self
-            .db
-            .query("SELECT pending_limit FROM org_settings FINAL WHERE org = ?")
-            .bind(org)
-            .fetch_optional()
-            .await?;
-        Ok(limit
-            .filter(|l| *l > 0)
-            .unwrap_or(self.default_pending_limit))
-    }
-
-    /// Sets the org's pending limit.
-    pub async fn set_pending_limit(&self, org: &str, limit: u32) -> Result<(), ProjectError> {
-        if limit == 0 {
-            return Err(ProjectError::Invalid {
-                field: "pending_limit".into(),
-                reason: "must be greater than 0".into(),
-            });
-        }
-        self.db
-            .query("INSERT INTO org_settings (org, pending_limit, version) VALUES (?, ?, ?)")
-            .bind(org)
-            .bind(limit)
-            .bind(self.next_version())
-            .execute()
-            .await?;
-        Ok(())
-    }
-
-    /// Slugs recorded as pending that have no project yet.
-    pub async fn pending_slugs(&self, org: &str) -> Result<Vec<(String, u32)>, ProjectError> {
-        Ok(self
-            .db
-            .query(
-                "SELECT slug, toUInt32(first_seen) FROM pending_slugs FINAL WHERE org = ? \
-                 AND slug NOT IN (SELECT slug FROM projects WHERE org = ?) ORDER BY slug",
-            )
-            .bind(org)
-            .bind(org)
-            .fetch_all()
-            .await?)
-    }
-
-    /// Records `slug` as pending for `org`.
-    pub async fn record_pending(&self, org: &str, slug: &Slug) -> Result<(), ProjectError> {
-        self.db
-            .query("INSERT INTO pending_slugs (org, slug, first_seen) VALUES (?, ?, ?)")
-            .bind(org)
-            .bind(slug.as_str())
-            .bind(now_secs())
-            .execute()
-            .await?;
-        Ok(())
-    }
-
-    /// The pending panel: "Projects with data, not yet created", with event
-    /// count and last seen, newest first.
-    pub async fn pending(&self, org: &str) -> Result<Vec<PendingSlug>, ProjectError> {
-        let slugs = self.pending_slugs(org).await?;
-        let activity: Vec<(String, u64, u32)> = self
-            .db
-            .query(
-                "SELECT project, sumIf(rows, stream = 'events'), toUInt32(max(last_seen)) FROM project_activity \
-                 WHERE org = ? GROUP BY project",
-            )
-            .bind(org)
-            .fetch_all()
-            .await?;
-        let mut out: Vec<PendingSlug> = slugs
-            .into_iter()
-            .map(|(slug, first_seen)| {
-                let (event_count, last_seen) = activity
-                    .iter()
-                    .find(|(p, _, _)| *p == slug)
-                    .map(|(_, n, t)| (*n, *t))
-                    .unwrap_or((0, 0));
-                PendingSlug {
-                    slug,
-                    event_count,
-                    last_seen,
-                    first_seen,
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| {
-            (b.last_seen.max(b.first_seen), &a.slug).cmp(&(a.last_seen.max(a.first_seen), &b.slug))
-        });
-        Ok(out)
-    }
 }
 
 /// The top bit of `version` marks an archived row: ReplacingMergeTree keeps
@@ -561,30 +302,4 @@ fn default_project() -> Project {
 
 fn now_secs() -> u32 {
     u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_invariants_from_collieai_projects() {
-        assert!(Settings::default().check().is_ok());
-        let s = |rpm, hours, days| Settings {
-            rate_limit_rpm: rpm,
-            body_retention_hours: hours,
-            log_retention_days: days,
-        };
-        assert!(s(Some(60), 48, 90).check().is_ok());
-        assert!(
-            s(Some(0), 48, 90).check().is_err(),
-            "rate_limit_rpm must be null or > 0"
-        );
-        assert!(s(None, 24, 1).check().is_ok(), "24 ≤ 1 × 24");
-        assert!(
-            s(None, 25, 1).check().is_err(),
-            "body_retention_hours ≤ log_retention_days × 24"
-        );
-        assert!(s(None, 0, 0).check().is_err());
-    }
 }
