@@ -3,6 +3,8 @@
 //! project). No I/O happens on a hit; this measures the moka lookup and the
 //! slug decision. Run: `cargo bench --bench registry`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -17,7 +19,11 @@ fn admission_hit(c: &mut Criterion) {
         .expect("runtime");
     // The client is never used on a hit; it points nowhere.
     let db = clickhouse::Client::default().with_url("http://127.0.0.1:9");
-    let admission = Admission::new(ProjectStore::new(db, 50), Duration::from_secs(3600));
+    let admission = Admission::new(
+        ProjectStore::new(db, 50),
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    );
     let slugs: Vec<String> = (0..200).map(|i| format!("project-{i}")).collect();
     let states: Vec<(&str, SlugState)> = slugs
         .iter()

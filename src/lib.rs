@@ -7,6 +7,9 @@
 //! `control` the operator endpoints, `load` the end-to-end load command.
 //! `docs/ARCHITECTURE.md` walks one request through all of them.
 
+#![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod app;
 pub mod bus;
 pub mod config;

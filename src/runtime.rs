@@ -19,7 +19,7 @@ use crate::bus::producer::Producer;
 use crate::bus::topics;
 use crate::config::Config;
 use crate::control::ops::{Check, Readiness};
-use crate::control::projects::AdminState;
+use crate::control::projects::{AdminState, Ceilings};
 use crate::control::query::QueryState;
 use crate::edge::{self, EdgeState};
 use crate::pipeline::{self, Pipeline, PipelineError};
@@ -93,6 +93,7 @@ pub fn key_store(cfg: &Config) -> KeyStore {
         clickhouse::database(&cfg.clickhouse),
         Duration::from_millis(cfg.edge.key_cache_ttl_ms),
         Duration::from_millis(cfg.edge.key_miss_ttl_ms),
+        Duration::from_millis(cfg.registry.stale_grace_ms),
     )
 }
 
@@ -178,12 +179,17 @@ fn edge_app(cfg: &Config, producer: Producer, readiness: Readiness) -> EdgeApp {
     let admission = Admission::new(
         projects.clone(),
         Duration::from_millis(cfg.registry.cache_ttl_ms),
+        Duration::from_millis(cfg.registry.stale_grace_ms),
     );
     EdgeApp {
         admin: Arc::new(AdminState {
             keys: keys.clone(),
             projects: projects.clone(),
             admission: admission.clone(),
+            ceilings: Ceilings {
+                max_pending_limit: cfg.registry.max_pending_limit,
+                max_projects: cfg.registry.max_projects_per_org,
+            },
         }),
         query: Arc::new(QueryState {
             keys: keys.clone(),
@@ -197,7 +203,10 @@ fn edge_app(cfg: &Config, producer: Producer, readiness: Readiness) -> EdgeApp {
             producer,
             in_flight: Semaphore::new(cfg.edge.max_concurrent_requests),
             max_body_bytes: cfg.edge.max_body_bytes,
-            body_budget: edge::BodyBudget::new(cfg.edge.max_inflight_body_bytes),
+            body_budget: edge::budget::BodyBudget::new(
+                cfg.edge.max_inflight_body_bytes,
+                cfg.edge.max_inflight_body_share,
+            ),
             body_timeout: Duration::from_millis(cfg.edge.request_timeout_ms),
         }),
         readiness,

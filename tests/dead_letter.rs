@@ -24,10 +24,15 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 /// The user id the test's ClickHouse table refuses (a `throwIf` column).
 const REFUSED_USER: &str = "refused-by-clickhouse";
 
-/// One `events` row in RowBinary (record version 1's column order).
+/// One `events` row of acme's default project in RowBinary (record version 1's column order).
 fn event_row(buf: &mut Vec<u8>, event_id: &str, user_id: &str) {
+    owned_event_row(buf, "acme", event_id, user_id);
+}
+
+/// One `events` row that says it belongs to `org`.
+fn owned_event_row(buf: &mut Vec<u8>, org: &str, event_id: &str, user_id: &str) {
     let mut w = RowWriter::new(buf);
-    for s in ["acme", "default", event_id, user_id, "direct"] {
+    for s in [org, "default", event_id, user_id, "direct"] {
         w.string(s.as_bytes());
     }
     w.datetime(1_767_323_045);
@@ -102,6 +107,14 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
         ),
         // Larger than the dead-letter producer takes: its head goes, marked.
         ("oversized", vec![b'x'; 5 << 20]),
+        // Rows claiming another org than the key the edge authorized.
+        ("foreign owner", {
+            let mut value = Vec::new();
+            record::begin(&mut value, StreamKind::Events);
+            owned_event_row(&mut value, "evil", "f-1", "u");
+            record::finish(&mut value, 1);
+            value
+        }),
     ];
     let mut origins = HashMap::new();
     for (name, value) in &poison {
@@ -116,14 +129,20 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
             "not a record" => "good-2",
             "truncated" => "good-3",
             "refused" => "good-4",
-            _ => "good-5",
+            "oversized" => "good-5",
+            _ => "good-6",
         })
         .await;
     }
 
     // Every good record arrives, and nothing of the poison does.
     let count = "SELECT count() FROM events_view WHERE org = ?";
-    assert_eq!(h.wait_count(count, "acme", 5).await, 5);
+    assert_eq!(h.wait_count(count, "acme", 6).await, 6);
+    // good-6 came after the foreign record on its partition, so it was read.
+    let foreign = h
+        .wait_count("SELECT count() FROM events WHERE org = ?", "evil", 0)
+        .await;
+    assert_eq!(foreign, 0, "rows claiming another org were inserted");
 
     // The dead-letter topic holds each poison record, as sent, with its origin.
     let reader: BaseConsumer = ClientConfig::new()
@@ -190,6 +209,10 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
             "truncated" => assert!(
                 reason.starts_with("undecodable: row 2 is truncated"),
                 "{reason}"
+            ),
+            "foreign owner" => assert_eq!(
+                reason,
+                "undecodable: row 0 belongs to another org or project than the record key"
             ),
             _ => assert!(
                 reason.starts_with("rejected: ") && reason.contains("Code: 395"),

@@ -29,6 +29,7 @@ async fn cached_projects_keep_ingesting_while_the_registry_is_down() {
     cfg.clickhouse.url = proxied;
     cfg.edge.key_cache_ttl_ms = 200;
     cfg.registry.cache_ttl_ms = 200;
+    cfg.registry.stale_grace_ms = 3_000;
     let h = Harness::start_with(
         cfg,
         Parts {
@@ -83,6 +84,24 @@ async fn cached_projects_keep_ingesting_while_the_registry_is_down() {
         metrics.contains("downpour_registry_stale_total"),
         "stale serving is counted"
     );
+    // Stale is bounded: past the grace period (3 s after the last load) the
+    // last view is no longer served, so a key revoked or a project archived
+    // during an outage stops being honoured within that bound.
+    let cut = std::time::Instant::now();
+    let r = loop {
+        let r = h
+            .post("/v1/events/track", Some(&key), Some("live"), EVENT)
+            .await;
+        if r.status != 204 {
+            break r;
+        }
+        assert!(
+            cut.elapsed() < Duration::from_secs(20),
+            "stale view served past its grace period"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(r.status, 503, "{}", r.body);
     // Stop, then drop the private database directly (the proxy is gone).
     let mut h = h;
     if let Some(running) = h.running.take() {

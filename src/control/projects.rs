@@ -34,6 +34,20 @@ pub struct AdminState {
     pub projects: ProjectStore,
     /// The edge's cached view, invalidated after changes made here.
     pub admission: Admission,
+    /// The operator's ceilings on what an org may ask for.
+    pub ceilings: Ceilings,
+}
+
+/// Operator-set maxima (`registry.max_pending_limit`,
+/// `registry.max_projects_per_org`): every project and pending slug is a
+/// partition, so an org's own settings are bounded by the operator's.
+#[derive(Debug, Clone, Copy)]
+pub struct Ceilings {
+    /// The highest `pending_limit` an org may set.
+    pub max_pending_limit: u32,
+    /// The most projects an org may create (`default` not counted; racing
+    /// creates on N edges may pass it by N − 1).
+    pub max_projects: u32,
 }
 
 impl Authenticates for AdminState {
@@ -134,6 +148,14 @@ async fn create(
         .ok_or_else(|| ApiError::bad_request("slug", "required"))?;
     let slug = Slug::parse(raw_slug).map_err(|e| ApiError::bad_request("slug", &e.to_string()))?;
     let changes = changes_from(&body)?;
+    let existing = state.projects.list(who.org()).await?;
+    let created = existing.iter().filter(|p| p.slug != "default").count();
+    if created >= state.ceilings.max_projects as usize {
+        return Err(ApiError::forbidden(format!(
+            "the org has {created} projects, the most this server allows ({})",
+            state.ceilings.max_projects
+        )));
+    }
     let project = state
         .projects
         .create(who.org(), &slug, changes.name.clone(), changes)
@@ -215,6 +237,15 @@ async fn org_settings(State(state): Shared, who: Caller<OwnerOnly>, body: Bytes)
         .and_then(|v| v.as_u64())
         .and_then(|v| u32::try_from(v).ok())
         .ok_or_else(|| ApiError::bad_request("pending_limit", "required, a positive integer"))?;
+    if limit > state.ceilings.max_pending_limit {
+        return Err(ApiError::bad_request(
+            "pending_limit",
+            &format!(
+                "must be at most {} (this server's maximum)",
+                state.ceilings.max_pending_limit
+            ),
+        ));
+    }
     state.projects.set_pending_limit(who.org(), limit).await?;
     state.admission.invalidate(who.org()).await;
     Ok(Json(json!({ "pending_limit": limit })))

@@ -253,7 +253,7 @@ mod tests {
         expected.extend_from_slice(&4u64.to_le_bytes());
         assert_eq!(buf, expected);
         assert_eq!(
-            crate::sink::layout::check(StreamKind::Users, &buf, 1),
+            crate::sink::layout::check(StreamKind::Users, &buf, 1, b"o/p"),
             Ok(())
         );
     }

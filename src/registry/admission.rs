@@ -15,7 +15,8 @@
 //! admit new slugs of one org in the same instant can overshoot the limit by
 //! at most N − 1 slugs (each one passes the check before seeing the others'
 //! rows). If the registry is unreachable, the last view loaded is served
-//! (stale) and counted in `downpour_registry_stale_total`.
+//! (stale, counted in `downpour_registry_stale_total`) for at most
+//! `registry.stale_grace_ms` after it was read; past that the edge answers 503.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub enum Verdict {
 /// One org's slugs as the edge sees them.
 #[derive(Debug, Default)]
 pub struct OrgView {
+    /// When it was read from the registry (`None`: primed, never read).
+    loaded_at: Option<std::time::Instant>,
     slugs: HashMap<String, SlugState>,
     /// `rate_limit_rpm` of the projects that have one.
     rate_limits: HashMap<String, u32>,
@@ -93,11 +96,15 @@ pub struct Admission {
     store: ProjectStore,
     cache: moka::sync::Cache<String, Arc<OrgView>>,
     last_loaded: Arc<DashMap<String, Arc<OrgView>>>,
+    stale_grace: Duration,
 }
 
 impl Admission {
-    /// A check over `store`, caching each org's view for `ttl`.
-    pub fn new(store: ProjectStore, ttl: Duration) -> Self {
+    /// A check over `store`, caching each org's view for `ttl`; while the
+    /// registry is unreachable, a view read less than `stale_grace` ago is
+    /// still served (so an archive made during an outage holds within that
+    /// bound), an older one is not (503).
+    pub fn new(store: ProjectStore, ttl: Duration, stale_grace: Duration) -> Self {
         let cache = moka::sync::Cache::builder()
             .max_capacity(100_000)
             .time_to_live(ttl)
@@ -106,6 +113,7 @@ impl Admission {
             store,
             cache,
             last_loaded: Arc::new(DashMap::new()),
+            stale_grace,
         }
     }
 
@@ -144,12 +152,16 @@ impl Admission {
                 Ok(view)
             }
             Err(e) => match self.last_loaded.get(org) {
-                Some(view) => {
+                Some(view)
+                    if view
+                        .loaded_at
+                        .is_some_and(|at| at.elapsed() <= self.stale_grace) =>
+                {
                     metrics::counter!("downpour_registry_stale_total").increment(1);
                     tracing::warn!(org, error = %e, "registry unreachable, serving the last view");
                     Ok(view.clone())
                 }
-                None => Err(ProjectError::Down(Box::new(e))),
+                _ => Err(ProjectError::Down(Box::new(e))),
             },
         }
     }
@@ -166,6 +178,7 @@ impl Admission {
             .fetch_all()
             .await?;
         let mut view = OrgView {
+            loaded_at: Some(std::time::Instant::now()),
             limit: self.store.pending_limit(org).await?,
             ..OrgView::default()
         };
@@ -199,6 +212,7 @@ impl Admission {
             return Ok(verdict);
         }
         let mut view = OrgView {
+            loaded_at: fresh.loaded_at,
             slugs: fresh.slugs.clone(),
             rate_limits: fresh.rate_limits.clone(),
             pending: fresh.pending,

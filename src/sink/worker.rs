@@ -117,7 +117,7 @@ fn read(kind: StreamKind, batch: &mut Batch, message: &BorrowedMessage<'_>, cred
     let checked = record::parse(value, kind)
         .map_err(|e| e.to_string())
         .and_then(|view| {
-            layout::check(kind, view.body, view.rows)
+            layout::check(kind, view.body, view.rows, key)
                 .map(|()| view)
                 .map_err(|e| e.to_string())
         });
