@@ -184,7 +184,10 @@ mod tests {
         assert_eq!(r.covers(), 2 * CHUNK_BYTES);
         let other = budget.reserve(&org("b"), 64 * 1024).expect("b: 128 KiB");
         assert!(r.grow_to(448 * 1024), "896 KiB: all that is left");
-        assert!(!r.grow_to(448 * 1024 + 1), "past what is left of the budget");
+        assert!(
+            !r.grow_to(448 * 1024 + 1),
+            "past what is left of the budget"
+        );
         assert_eq!(r.covers(), 448 * 1024, "a failed growth keeps what it had");
         drop(other);
         drop(r);
