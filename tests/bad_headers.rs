@@ -3,6 +3,8 @@
 //! a Content-Type that is not JSON, and the org coming from the key only.
 //! Each refusal is a 4xx naming the header, and stores nothing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 #[path = "bad_input/helpers.rs"]
 mod helpers;

@@ -8,6 +8,8 @@
 //! clients, header size, connections) in `tests/listener.rs`, random inputs
 //! in `tests/properties.rs`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 #[path = "bad_input/helpers.rs"]
 mod helpers;

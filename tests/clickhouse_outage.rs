@@ -3,6 +3,8 @@
 //! ClickHouse through a proxy this test cuts and restores; the edge and the
 //! broker stay up.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -7,6 +7,8 @@
 //! offset), and the consumer moves on; one bad row never fails its whole
 //! batch forever."
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashMap;

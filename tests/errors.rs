@@ -2,6 +2,8 @@
 //! request) with the JSON body `{"error": {message, type, code, param}}`
 //! naming the item and field, and nothing is published.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Harness, private_config};

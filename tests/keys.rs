@@ -2,6 +2,8 @@
 //! is shown only at creation, stored hashed, revocable, and org
 //! keys made by an owner.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Harness, private_config};

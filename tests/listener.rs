@@ -4,6 +4,8 @@
 //! their slots, oversized heads get 431, connections beyond the limit wait
 //! and are then served, and shutdown lets a request in flight finish.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -9,6 +9,8 @@
 //! `downpour consumer` serves `downpour_consumer_lag` on
 //! `consumer.metrics_listen`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{DEADLINE, Harness, private_config};

@@ -2,6 +2,8 @@
 //! (docs/CONTRACT.md §C3), the admin API (§C18) and its roles (§C14), pending
 //! slugs (§C6), rate limits (§C16).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Harness, private_config};

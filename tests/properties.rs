@@ -14,6 +14,8 @@
 //! Failures are not persisted to files: a failure found here becomes a named
 //! regression test at the end of this file.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::cell::Cell;

@@ -2,6 +2,8 @@
 //! unmodified, pointed at downpour with `endpoint=` and `project_id=`
 //! (docs/CONTRACT.md §C20: `raindrop.init(key, endpoint=..., project_id="support-prod")`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::Harness;

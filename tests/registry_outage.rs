@@ -2,6 +2,8 @@
 //! stale, with a metric)": ClickHouse is reached through a proxy this test
 //! cuts, while the broker stays up.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -4,6 +4,8 @@
 //! partition and its merges are stopped, so the 4th INSERT is refused with
 //! code 252 until the test lets the table merge.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Harness, private_config};
