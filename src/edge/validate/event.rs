@@ -32,53 +32,17 @@ pub(super) struct Body<'t, 'i> {
     pub attachments: Option<Value<'t, 'i>>,
 }
 
-/// Raw field values of one item, picked out in one pass over its keys.
-#[derive(Default)]
-pub(super) struct Raw<'t, 'i> {
-    pub event_id: Option<Value<'t, 'i>>,
-    pub user_id: Option<Value<'t, 'i>>,
-    pub event: Option<Value<'t, 'i>>,
-    pub timestamp: Option<Value<'t, 'i>>,
-    pub properties: Option<Value<'t, 'i>>,
-    pub attachments: Option<Value<'t, 'i>>,
-    pub ai_data: Option<Value<'t, 'i>>,
-    pub is_pending: Option<Value<'t, 'i>>,
-}
-
-impl<'t, 'i> Raw<'t, 'i> {
-    pub fn of(obj: &Object<'t, 'i>) -> Self {
-        let [
-            event_id,
-            user_id,
-            event,
-            timestamp,
-            properties,
-            attachments,
-            ai_data,
-            is_pending,
-        ] = fields::pick(
-            obj,
-            [
-                "event_id",
-                "user_id",
-                "event",
-                "timestamp",
-                "properties",
-                "attachments",
-                "ai_data",
-                "is_pending",
-            ],
-        );
-        Raw {
-            event_id,
-            user_id,
-            event,
-            timestamp,
-            properties,
-            attachments,
-            ai_data,
-            is_pending,
-        }
+raw_fields! {
+    /// Raw field values of one event or patch.
+    pub(super) struct Raw {
+        event_id,
+        user_id,
+        event,
+        timestamp,
+        properties,
+        attachments,
+        ai_data,
+        is_pending,
     }
 }
 

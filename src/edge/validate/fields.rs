@@ -152,21 +152,6 @@ pub fn optional_object<'t, 'i>(
     }
 }
 
-/// The values of the keys `names` in `obj`, in one pass over its entries
-/// (a key given twice: the last one wins, as for any JSON reader here).
-pub fn pick<'t, 'i, const N: usize>(
-    obj: &Object<'t, 'i>,
-    names: [&str; N],
-) -> [Option<Value<'t, 'i>>; N] {
-    let mut out = [None; N];
-    for (key, value) in obj.iter() {
-        if let Some(slot) = names.iter().position(|n| *n == key) {
-            out[slot] = Some(value);
-        }
-    }
-    out
-}
-
 /// Fields of an object, in order.
 pub fn entries<'t, 'i>(v: &Value<'t, 'i>) -> Option<Object<'t, 'i>> {
     v.as_object()

@@ -18,6 +18,19 @@ use crate::pipeline::rows::SignalRow;
 const SIGNAL_TYPES: [&str; 4] = ["default", "feedback", "edit", "standard"];
 const SENTIMENTS: [&str; 2] = ["POSITIVE", "NEGATIVE"];
 
+raw_fields! {
+    /// Raw field values of one signal.
+    struct Raw {
+        event_id,
+        signal_name,
+        timestamp,
+        properties,
+        attachment_id,
+        signal_type,
+        sentiment,
+    }
+}
+
 /// Encodes one signal into `buf`.
 pub(super) fn encode(
     obj: &Object<'_, '_>,
@@ -27,39 +40,20 @@ pub(super) fn encode(
     limits: &Limits,
     buf: &mut Vec<u8>,
 ) -> Result<bool, Invalid> {
-    let [
-        event_id,
-        signal_name,
-        timestamp,
-        properties,
-        attachment_id,
-        signal_type,
-        sentiment,
-    ] = fields::pick(
-        obj,
-        [
-            "event_id",
-            "signal_name",
-            "timestamp",
-            "properties",
-            "attachment_id",
-            "signal_type",
-            "sentiment",
-        ],
-    );
-    let event_id = fields::required_id(event_id, || path.field("event_id"))?;
-    let name = fields::required_str(signal_name, || path.field("signal_name"))?;
-    let stamp = time::resolve(timestamp, env.received_us, || path.field("timestamp"))?;
-    let properties = fields::optional_object(properties, || path.field("properties"))?;
+    let raw = Raw::of(obj);
+    let event_id = fields::required_id(raw.event_id, || path.field("event_id"))?;
+    let name = fields::required_str(raw.signal_name, || path.field("signal_name"))?;
+    let stamp = time::resolve(raw.timestamp, env.received_us, || path.field("timestamp"))?;
+    let properties = fields::optional_object(raw.properties, || path.field("properties"))?;
     let attachment_id =
-        fields::optional_str(attachment_id, || path.field("attachment_id"))?.unwrap_or("");
+        fields::optional_str(raw.attachment_id, || path.field("attachment_id"))?.unwrap_or("");
     let signal_type =
-        fields::optional_enum(signal_type, &SIGNAL_TYPES, || path.field("signal_type"))?
+        fields::optional_enum(raw.signal_type, &SIGNAL_TYPES, || path.field("signal_type"))?
             .unwrap_or("default");
-    let sentiment =
-        fields::optional_enum(sentiment, &SENTIMENTS, || path.field("sentiment"))?.unwrap_or("");
+    let sentiment = fields::optional_enum(raw.sentiment, &SENTIMENTS, || path.field("sentiment"))?
+        .unwrap_or("");
     let received = Stamp::from_micros(env.received_us);
-    let signal_id = match fields::present(timestamp) {
+    let signal_id = match fields::present(raw.timestamp) {
         Some(_) => fields::derived_id(env, item.0, item.1),
         None => fields::new_id(),
     };
