@@ -1,9 +1,7 @@
 //! First-class projects on the real broker and ClickHouse: the ingest table of
 //! raindrop-projects.md, the admin API and its roles, pending slugs.
 
-mod common;
-
-use common::{Harness, private_config};
+use crate::common::{Harness, private_config};
 use downpour::registry::keys::Role;
 use downpour::runtime::Parts;
 use serde_json::json;
@@ -150,7 +148,7 @@ async fn every_row_of_the_ingest_table() {
     );
 
     // "Each such slug then appears ... along with how many events it has received and when it was last seen."
-    let deadline = std::time::Instant::now() + common::DEADLINE;
+    let deadline = std::time::Instant::now() + crate::common::DEADLINE;
     let pending = loop {
         let p = h
             .call("GET", "/v1/projects/pending", &owner, None)
@@ -218,7 +216,7 @@ async fn every_row_of_the_ingest_table() {
         2,
         "data sent before creation is kept"
     );
-    let deadline = std::time::Instant::now() + common::DEADLINE;
+    let deadline = std::time::Instant::now() + crate::common::DEADLINE;
     while h
         .post("/v1/events/track", Some(&key), Some("new-c"), EVENT)
         .await

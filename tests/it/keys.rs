@@ -2,9 +2,7 @@
 //! value is only shown at creation time"), stored hashed, revocable, and org
 //! keys made by an owner.
 
-mod common;
-
-use common::{Harness, private_config};
+use crate::common::{Harness, private_config};
 use downpour::registry::keys::Role;
 use downpour::runtime::Parts;
 use serde_json::json;

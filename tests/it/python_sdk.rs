@@ -2,9 +2,7 @@
 //! unmodified, pointed at downpour with `endpoint=` and `project_id=`
 //! (raindrop-projects.md: `raindrop.init("YOUR_WRITE_KEY", project_id="support-prod")`).
 
-mod common;
-
-use common::Harness;
+use crate::common::Harness;
 use serde::Deserialize;
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
