@@ -90,6 +90,7 @@ mod tests {
         let (_tx, mut shutdown) = watch::channel(false);
         let mut flush = Flush {
             stream: "events",
+            topic: "downpour.events",
             kind: StreamKind::Events,
             writer: &writer,
             dead_letters: &letters,

@@ -91,6 +91,9 @@ pub struct Flushed {
 pub struct Flush<'a, W, D> {
     /// Stream name, for metrics and logs.
     pub stream: &'static str,
+    /// The topic read (with its prefix), a label of every metric: the
+    /// series of two consumers of one stream in one process stay apart.
+    pub topic: &'a str,
     /// Stream kind, to rebuild refused records.
     pub kind: StreamKind,
     /// The rows' destination.
@@ -143,20 +146,20 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
             let started = Instant::now();
             match self.writer.insert(pieces.clone()).await {
                 Ok(()) => {
-                    metrics::histogram!("downpour_consumer_write_seconds", "stream" => self.stream, "what" => "insert")
+                    metrics::histogram!("downpour_consumer_write_seconds", "stream" => self.stream, "what" => "insert", "topic" => self.topic.to_owned())
                         .record(started.elapsed().as_secs_f64());
                     self.calm();
                     return Ok(Inserted::Done);
                 }
                 Err(e) => {
                     let failure = classify(&e);
-                    metrics::counter!("downpour_insert_retries_total", "stream" => self.stream, "kind" => failure.label())
+                    metrics::counter!("downpour_insert_retries_total", "stream" => self.stream, "kind" => failure.label(), "topic" => self.topic.to_owned())
                         .increment(1);
                     match failure {
                         Failure::Data => return Ok(Inserted::Refused(e.to_string())),
                         Failure::Pressure => {
                             self.pace.pressure();
-                            metrics::gauge!("downpour_consumer_slowdown", "stream" => self.stream)
+                            metrics::gauge!("downpour_consumer_slowdown", "stream" => self.stream, "topic" => self.topic.to_owned())
                                 .set(self.pace.slowdown());
                         }
                         Failure::Unavailable => {}
@@ -172,7 +175,7 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
         loop {
             match self.dead_letters.publish(record).await {
                 Ok(()) => {
-                    metrics::counter!("downpour_dead_letter_total", "stream" => self.stream, "reason" => record.reason.code)
+                    metrics::counter!("downpour_dead_letter_total", "stream" => self.stream, "reason" => record.reason.code, "topic" => self.topic.to_owned())
                         .increment(1);
                     tracing::warn!(stream = self.stream, partition = record.partition, offset = record.offset,
                         reason = %record.reason.header(), "record dead-lettered");
@@ -180,7 +183,7 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
                     return Ok(());
                 }
                 Err(e) => {
-                    metrics::counter!("downpour_dead_letter_errors_total", "stream" => self.stream)
+                    metrics::counter!("downpour_dead_letter_errors_total", "stream" => self.stream, "topic" => self.topic.to_owned())
                         .increment(1);
                     tracing::warn!(stream = self.stream, error = %e, "dead-letter publish failed");
                     self.wait().await?;
@@ -209,7 +212,7 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
     fn calm(&mut self) {
         if !self.backoff.is_initial() {
             self.backoff.reset();
-            metrics::gauge!("downpour_consumer_backoff_seconds", "stream" => self.stream).set(0.0);
+            metrics::gauge!("downpour_consumer_backoff_seconds", "stream" => self.stream, "topic" => self.topic.to_owned()).set(0.0);
         }
     }
 
@@ -219,7 +222,7 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
             return Err(Stopped);
         }
         let wait = self.backoff.next_wait();
-        metrics::gauge!("downpour_consumer_backoff_seconds", "stream" => self.stream)
+        metrics::gauge!("downpour_consumer_backoff_seconds", "stream" => self.stream, "topic" => self.topic.to_owned())
             .set(wait.as_secs_f64());
         // A dropped sender disables the second branch: the wait still happens.
         tokio::select! {
@@ -261,6 +264,7 @@ mod tests {
     ) -> Result<Flushed, Stopped> {
         let mut flush = Flush {
             stream: "events",
+            topic: "downpour.events",
             kind: StreamKind::Events,
             writer,
             dead_letters: letters,

@@ -191,10 +191,12 @@ impl State {
             return true;
         }
         let stream = pipeline.kind.name();
+        let topic = consumer.topic().to_owned();
         let started = std::time::Instant::now();
         let (chunks, dead) = batch.drain(pipeline.batch.max_projects_per_insert);
         let mut flush = Flush {
             stream,
+            topic: &topic,
             kind: pipeline.kind,
             writer: &self.writer,
             dead_letters: &self.dead_letters,
@@ -207,8 +209,10 @@ impl State {
             return false;
         };
         self.pace.flushed(started, done.inserts);
-        metrics::gauge!("downpour_consumer_slowdown", "stream" => stream).set(self.pace.slowdown());
-        metrics::counter!("downpour_consumer_rows_total", "stream" => stream).increment(done.rows);
+        metrics::gauge!("downpour_consumer_slowdown", "stream" => stream, "topic" => topic.clone())
+            .set(self.pace.slowdown());
+        metrics::counter!("downpour_consumer_rows_total", "stream" => stream, "topic" => topic)
+            .increment(done.rows);
         if let Err(e) = consumer.commit() {
             // The rows are in; a redelivery after this collapses in the views.
             tracing::warn!(stream, error = %e, "offset commit failed");

@@ -3,15 +3,11 @@
 //! a Content-Type that is not JSON, and the org coming from the key only.
 //! Each refusal is a 4xx naming the header, and stores nothing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-#[path = "bad_input/helpers.rs"]
-mod helpers;
-
-use common::Harness;
+use crate::bad_input::helpers::{
+    STREAMS, TRACK, assert_only_markers, bearer, count, refused, send,
+};
+use crate::common::Harness;
 use downpour::registry::keys::Role;
-use helpers::{STREAMS, TRACK, assert_only_markers, bearer, count, refused, send};
 use serde_json::json;
 
 /// Header name and raw value pairs, in order.

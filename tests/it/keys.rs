@@ -2,11 +2,7 @@
 //! is shown only at creation, stored hashed, revocable, and org
 //! keys made by an owner.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Harness, private_config};
+use crate::common::{Harness, private_config};
 use downpour::registry::keys::Role;
 use downpour::runtime::Parts;
 use serde_json::json;

@@ -14,10 +14,6 @@
 //! Failures are not persisted to files: a failure found here becomes a named
 //! regression test at the end of this file.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
@@ -377,7 +373,7 @@ fn near_valid_payloads_are_refused_naming_the_mutated_item_and_field() {
 #[test]
 fn over_http_never_a_5xx_and_exactly_the_accepted_items_are_stored() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let h = rt.block_on(common::Harness::start("properties"));
+    let h = rt.block_on(crate::common::Harness::start("properties"));
     let key = rt.block_on(h.write_key("acme"));
     let accepted = Cell::new(0u64);
     let n = Cell::new(0usize);

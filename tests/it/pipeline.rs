@@ -1,11 +1,7 @@
 //! End to end on the real broker and ClickHouse: HTTP → edge → Kafka →
 //! consumer → ClickHouse, read back the way an analyst reads (the *_view views).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::Harness;
+use crate::common::Harness;
 use downpour::runtime::Parts;
 use serde::Deserialize;
 

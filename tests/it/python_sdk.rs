@@ -2,11 +2,7 @@
 //! unmodified, pointed at downpour with `endpoint=` and `project_id=`
 //! (docs/CONTRACT.md §C20: `raindrop.init(key, endpoint=..., project_id="support-prod")`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::Harness;
+use crate::common::Harness;
 use serde::Deserialize;
 
 #[derive(Debug, clickhouse::Row, Deserialize)]

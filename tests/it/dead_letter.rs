@@ -7,14 +7,10 @@
 //! offset), and the consumer moves on; one bad row never fails its whole
 //! batch forever."
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, Harness};
+use crate::common::{DEADLINE, Harness};
 use downpour::bus::{dead_letter, record};
 use downpour::pipeline::StreamKind;
 use downpour::sink::rowbinary::RowWriter;
@@ -68,7 +64,7 @@ fn event(id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() {
-    let mut cfg = common::private_config("dlq");
+    let mut cfg = crate::common::private_config("dlq");
     cfg.consumer.lag_interval_ms = 200;
     let h = Harness::start_cfg(cfg).await;
     // A value this table refuses: every INSERT holding that user's row fails
@@ -275,9 +271,9 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
             .expect("text");
         if text.lines().any(|l| l == lag_line) {
             assert!(
-                text.contains(
-                    "downpour_dead_letter_total{stream=\"events\",reason=\"undecodable\"}"
-                )
+                text.contains(&format!(
+                    "downpour_dead_letter_total{{stream=\"events\",reason=\"undecodable\",topic=\"{topic}\"}}"
+                ))
             );
             break;
         }

@@ -1,11 +1,7 @@
 //! The Query API on the real broker and ClickHouse: who may read, which
 //! project a read sees, filters, pages, shapes, and hostile input.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Harness, Response};
+use crate::common::{Harness, Response};
 use downpour::registry::keys::Role;
 use serde_json::{Value, json};
 

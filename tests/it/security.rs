@@ -6,11 +6,7 @@
 //!   cannot take the whole budget from the others (`max_inflight_body_share`);
 //! - a project-scoped key acts only on its project in the admin API.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{DEADLINE, Harness, private_config};
+use crate::common::{DEADLINE, Harness, private_config};
 use downpour::registry::keys::Role;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

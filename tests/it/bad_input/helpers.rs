@@ -1,4 +1,4 @@
-//! Shared by `tests/bad_input.rs` and `tests/bad_headers.rs`: raw-byte
+//! Shared by `tests/it/bad_input.rs` and `tests/it/bad_headers.rs`: raw-byte
 //! requests, refusal checks, and the marker barrier that proves a refused
 //! request stored nothing.
 

@@ -3,13 +3,9 @@
 //! ClickHouse through a proxy this test cuts and restores; the edge and the
 //! broker stay up.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::time::Duration;
 
-use common::{Harness, metric, private_config, proxy};
+use crate::common::{Harness, metric, private_config, proxy};
 use downpour::runtime::{self, Parts};
 use tokio::net::TcpListener;
 
@@ -70,14 +66,15 @@ async fn consumers_wait_out_a_clickhouse_outage_and_catch_up() {
     // The lag tells the truth: it grows to the 5 records nobody committed.
     h.wait_metric(&lag, |v| v == 5.0).await;
     // The consumer is retrying with backoff, not crashing, not committing.
-    let retries = "downpour_insert_retries_total{stream=\"events\",kind=\"unavailable\"}";
-    let first = h.wait_metric(retries, |v| v >= 2.0).await;
-    h.wait_metric(retries, |v| v > first).await;
-    h.wait_metric(
-        "downpour_consumer_backoff_seconds{stream=\"events\"}",
-        |v| v > 0.0,
-    )
-    .await;
+    // (Series of this test's topic only: other tests' consumers share the process.)
+    let retries = format!(
+        "downpour_insert_retries_total{{stream=\"events\",kind=\"unavailable\",topic=\"{topic}\"}}"
+    );
+    let first = h.wait_metric(&retries, |v| v >= 2.0).await;
+    h.wait_metric(&retries, |v| v > first).await;
+    let backoff =
+        format!("downpour_consumer_backoff_seconds{{stream=\"events\",topic=\"{topic}\"}}");
+    h.wait_metric(&backoff, |v| v > 0.0).await;
     tokio::time::sleep(Duration::from_millis(600)).await; // two more lag probes
     assert_eq!(
         metric(&h.metrics().await, &lag),

@@ -4,13 +4,9 @@
 //! their slots, oversized heads get 431, connections beyond the limit wait
 //! and are then served, and shutdown lets a request in flight finish.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Harness, private_config};
+use crate::common::{Harness, private_config};
 use downpour::runtime::{self, Parts};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -293,7 +289,7 @@ async fn shutdown_stops_accepting_and_finishes_the_request_in_flight() {
     );
     let stopping = tokio::spawn(h.running.take().expect("running").stop());
     // New connections are refused once the listener is closed...
-    let deadline = Instant::now() + common::DEADLINE;
+    let deadline = Instant::now() + crate::common::DEADLINE;
     while TcpStream::connect(&addr).await.is_ok() {
         assert!(Instant::now() < deadline, "still accepting after stop");
         tokio::task::yield_now().await;

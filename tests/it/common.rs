@@ -5,8 +5,6 @@
 //! Each harness gets its own database, topic prefix and consumer groups, so
 //! tests run in parallel without seeing each other's rows.
 
-#![allow(dead_code)]
-
 use std::time::{Duration, Instant};
 
 use downpour::config::Config;
@@ -26,8 +24,12 @@ pub struct Harness {
     pub http: reqwest::Client,
 }
 
-/// Loads `DOWNPOUR_*` from `.run/test/env` for variables not already set.
-fn load_env_file() {
+/// For a test run by hand: the broker and ClickHouse addresses from
+/// `.run/test/env` (written by `scripts/components.sh start`), where the
+/// environment does not name them. They go into `cfg`, never into the process
+/// environment: the tests run in parallel threads of one process, and
+/// `set_var` beside a thread reading the environment is undefined behaviour.
+fn apply_env_file(cfg: &mut Config) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".run/test/env");
     let Ok(text) = std::fs::read_to_string(path) else {
         return;
@@ -36,17 +38,21 @@ fn load_env_file() {
         let Some((k, v)) = line.trim_start_matches("export ").split_once('=') else {
             continue;
         };
-        if !v.starts_with("${") && std::env::var_os(k).is_none() {
-            // SAFETY: called before any thread of the test reads the environment.
-            unsafe { std::env::set_var(k, v) };
+        if v.starts_with("${") || std::env::var_os(k).is_some() {
+            continue;
+        }
+        match k {
+            "DOWNPOUR_KAFKA_BROKERS" => cfg.kafka.brokers = v.to_string(),
+            "DOWNPOUR_CLICKHOUSE_URL" => cfg.clickhouse.url = v.to_string(),
+            _ => {}
         }
     }
 }
 
 /// A configuration with a private database, topic prefix and group prefix.
 pub fn private_config(name: &str) -> Config {
-    load_env_file();
     let mut cfg = Config::load(None).expect("configuration");
+    apply_env_file(&mut cfg);
     let unique = format!(
         "t_{name}_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]

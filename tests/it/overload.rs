@@ -9,11 +9,7 @@
 //! `downpour consumer` serves `downpour_consumer_lag` on
 //! `consumer.metrics_listen`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{DEADLINE, Harness, private_config};
+use crate::common::{DEADLINE, Harness, private_config};
 use downpour::runtime::Parts;
 use tokio::io::AsyncWriteExt;
 

@@ -2,11 +2,7 @@
 //! request) with the JSON body `{"error": {message, type, code, param}}`
 //! naming the item and field, and nothing is published.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Harness, private_config};
+use crate::common::{Harness, private_config};
 use downpour::runtime::Parts;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,7 +173,7 @@ async fn an_unreachable_broker_gets_503_with_retry_after_never_204() {
     assert_eq!(r.status, 503, "{}", r.body);
     assert_eq!(r.retry_after.as_deref(), Some("1"));
     r.error();
-    let deadline = std::time::Instant::now() + common::DEADLINE;
+    let deadline = std::time::Instant::now() + crate::common::DEADLINE;
     loop {
         let ready = h
             .http

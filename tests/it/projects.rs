@@ -2,11 +2,7 @@
 //! (docs/CONTRACT.md §C3), the admin API (§C18) and its roles (§C14), pending
 //! slugs (§C6), rate limits (§C16).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Harness, private_config};
+use crate::common::{Harness, private_config};
 use downpour::registry::keys::Role;
 use downpour::runtime::Parts;
 use serde_json::json;
@@ -153,7 +149,7 @@ async fn every_row_of_the_ingest_table() {
     );
 
     // "Each such slug then appears ... along with how many events it has received and when it was last seen."
-    let deadline = std::time::Instant::now() + common::DEADLINE;
+    let deadline = std::time::Instant::now() + crate::common::DEADLINE;
     let pending = loop {
         let p = h
             .call("GET", "/v1/projects/pending", &owner, None)
@@ -221,7 +217,7 @@ async fn every_row_of_the_ingest_table() {
         2,
         "data sent before creation is kept"
     );
-    let deadline = std::time::Instant::now() + common::DEADLINE;
+    let deadline = std::time::Instant::now() + crate::common::DEADLINE;
     while h
         .post("/v1/events/track", Some(&key), Some("new-c"), EVENT)
         .await

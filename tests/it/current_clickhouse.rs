@@ -10,8 +10,6 @@
 //! splits it, loads rows the edge's own encoder produced for each stream, and
 //! reads them back through the `*_view` views readers use.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -4,17 +4,13 @@
 //! refused request stores nothing (checked with a marker sent after it on
 //! every stream), or is accepted whole (every item reaches ClickHouse).
 //!
-//! Headers are in `tests/bad_headers.rs`, the listener's own limits (slow
-//! clients, header size, connections) in `tests/listener.rs`, random inputs
-//! in `tests/properties.rs`.
+//! Headers are in `tests/it/bad_headers.rs`, the listener's own limits (slow
+//! clients, header size, connections) in `tests/it/listener.rs`, random inputs
+//! in `tests/it/properties.rs`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+pub mod helpers;
 
-mod common;
-#[path = "bad_input/helpers.rs"]
-mod helpers;
-
-use common::{Harness, private_config};
+use crate::common::{Harness, private_config};
 use downpour::registry::keys::Role;
 use helpers::{STREAMS, TRACK, assert_only_markers, bearer, refused, send};
 use serde_json::{Value, json};

@@ -4,11 +4,7 @@
 //! partition and its merges are stopped, so the 4th INSERT is refused with
 //! code 252 until the test lets the table merge.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Harness, private_config};
+use crate::common::{Harness, private_config};
 use downpour::runtime::{self, Parts};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,19 +63,18 @@ async fn too_many_parts_slows_the_consumer_down_until_clickhouse_merges() {
     // the records uncommitted (the lag says so).
     post(3).await;
     post(4).await;
-    let pressure = "downpour_insert_retries_total{stream=\"events\",kind=\"pressure\"}";
-    let first = h.wait_metric(pressure, |v| v >= 1.0).await;
-    h.wait_metric("downpour_consumer_slowdown{stream=\"events\"}", |v| {
-        v >= 2.0
-    })
-    .await;
-    h.wait_metric(
-        "downpour_consumer_backoff_seconds{stream=\"events\"}",
-        |v| v > 0.0,
-    )
-    .await;
-    h.wait_metric(pressure, |v| v >= first + 2.0).await; // still retrying, not crashed
+    // Series of this test's topic only: other tests' consumers share the process.
     let topic = format!("{}downpour.events", h.cfg.kafka.topic_prefix);
+    let pressure = format!(
+        "downpour_insert_retries_total{{stream=\"events\",kind=\"pressure\",topic=\"{topic}\"}}"
+    );
+    let slowdown = format!("downpour_consumer_slowdown{{stream=\"events\",topic=\"{topic}\"}}");
+    let backoff =
+        format!("downpour_consumer_backoff_seconds{{stream=\"events\",topic=\"{topic}\"}}");
+    let first = h.wait_metric(&pressure, |v| v >= 1.0).await;
+    h.wait_metric(&slowdown, |v| v >= 2.0).await;
+    h.wait_metric(&backoff, |v| v > 0.0).await;
+    h.wait_metric(&pressure, |v| v >= first + 2.0).await; // still retrying, not crashed
     let lag = format!("downpour_consumer_lag{{topic=\"{topic}\"");
     h.wait_metric(&lag, |v| v >= 2.0).await;
     let n: u64 =
@@ -100,10 +95,6 @@ async fn too_many_parts_slows_the_consumer_down_until_clickhouse_merges() {
         .await
         .expect("optimize");
     assert_eq!(h.wait_count(count, "acme", 5).await, 5);
-    h.wait_metric(
-        "downpour_consumer_backoff_seconds{stream=\"events\"}",
-        |v| v == 0.0,
-    )
-    .await;
+    h.wait_metric(&backoff, |v| v == 0.0).await;
     h.stop().await;
 }
