@@ -12,6 +12,8 @@
 //!
 //! Run: `cargo bench --bench consumer`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -68,7 +70,7 @@ fn consumer(c: &mut Criterion) {
             let mut batch = Batch::default();
             for (offset, (key, value)) in records.iter().enumerate() {
                 let view = record::parse(value, StreamKind::Events).expect("record");
-                layout::check(StreamKind::Events, view.body, view.rows).expect("layout");
+                layout::check(StreamKind::Events, view.body, view.rows, key).expect("layout");
                 batch.push(key, 0, offset as i64, view.body, view.rows);
             }
             let (chunks, _dead) = batch.drain(100);

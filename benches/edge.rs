@@ -18,6 +18,8 @@
 //! Run: `cargo bench --bench edge` (add `-- --quick` for a short run, or a
 //! group name such as `-- events_100` to run one group).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};

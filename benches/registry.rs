@@ -3,10 +3,12 @@
 //! project). No I/O happens on a hit; this measures the moka lookup and the
 //! slug decision. Run: `cargo bench --bench registry`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use downpour::registry::admission::{Admission, SlugState};
+use downpour::registry::admission::{Admission, SlugState, Verdict};
 use downpour::registry::projects::ProjectStore;
 use downpour::registry::slug::Slug;
 
@@ -17,7 +19,11 @@ fn admission_hit(c: &mut Criterion) {
         .expect("runtime");
     // The client is never used on a hit; it points nowhere.
     let db = clickhouse::Client::default().with_url("http://127.0.0.1:9");
-    let admission = Admission::new(ProjectStore::new(db, 50), Duration::from_secs(3600));
+    let admission = Admission::new(
+        ProjectStore::new(db, 50),
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    );
     let slugs: Vec<String> = (0..200).map(|i| format!("project-{i}")).collect();
     let states: Vec<(&str, SlugState)> = slugs
         .iter()
@@ -34,7 +40,7 @@ fn admission_hit(c: &mut Criterion) {
     group.bench_function("admit_cache_hit", |b| {
         b.to_async(&rt).iter(|| async {
             let decision = admission.admit("org-421", &slug).await;
-            assert!(matches!(decision, Ok(Ok(_))));
+            assert!(matches!(decision, Ok(Verdict::Admitted(_))));
         })
     });
     group.bench_function("admit_default_project", |b| {

@@ -59,8 +59,8 @@ install() {
 }
 
 # Python packages the tests use, each in a cached venv of its own:
-# the real Raindrop SDK (tests/python_sdk.rs) and current ClickHouse embedded
-# as chdb-core (tests/current_clickhouse.rs; ~180 MB wheel, no server).
+# the real Raindrop SDK (tests/it/python_sdk.rs) and current ClickHouse embedded
+# as chdb-core (tests/it/current_clickhouse.rs; ~180 MB wheel, no server).
 SDK_VERSION=0.0.75
 CHDB_VERSION=26.9.0
 

@@ -22,6 +22,11 @@ trap 'scripts/components.sh stop' EXIT
 source "$DOWNPOUR_RUN_DIR/env"
 export DOWNPOUR_SDK_PYTHON=$CACHE/venv-sdk/bin/python
 
+# docker-compose.yml holds no password: it reads them from .env (docs/RELIABILITY.md, "Security").
+if grep -nE '^[[:space:]]*[A-Za-z_]*(PASSWORD|password):[[:space:]]+[^$[:space:]]' docker-compose.yml; then
+  echo "test.sh: docker-compose.yml must not hold a password" >&2
+  exit 1
+fi
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked

@@ -1,4 +1,4 @@
--- Projects (raindrop-projects.md, collieai-projects.md, projects-crud-api.md).
+-- Projects (docs/CONTRACT.md §C5 to §C7, §C16 to §C18).
 --
 -- One row per change; the latest version of (org, slug) is the project.
 -- Keyed by (org, slug), so two creates of the same slug that race end as one

@@ -56,10 +56,17 @@ pub struct ConsumerConfig {
 /// Projects registry settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegistryConfig {
-    /// How long the edge caches an org's projects (raindrop-projects.md ingest table).
+    /// How long the edge caches an org's projects (the ingest table, docs/CONTRACT.md §C3).
     pub cache_ttl_ms: u64,
     /// Pending slugs an org may have unless its own limit is set.
     pub default_pending_limit: u32,
+    /// The most an org may set its pending limit to (each slug is a partition).
+    pub max_pending_limit: u32,
+    /// The most projects an org may create, `default` not counted.
+    pub max_projects_per_org: u32,
+    /// How long after it was read a key or an org's projects are still
+    /// served while the registry is unreachable.
+    pub stale_grace_ms: u64,
 }
 
 /// Kafka settings shared by producer, consumers and `migrate`.
@@ -91,7 +98,7 @@ pub struct KafkaConfig {
 }
 
 /// ClickHouse connection settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct ClickHouseConfig {
     /// HTTP interface URL, e.g. `http://127.0.0.1:8123`.
     pub url: String,
@@ -99,8 +106,26 @@ pub struct ClickHouseConfig {
     pub database: String,
     /// User name.
     pub user: String,
-    /// Password (never logged).
+    /// Password (never logged: `Debug` shows whether one is set, not it).
     pub password: String,
+}
+
+impl std::fmt::Debug for ClickHouseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseConfig")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field(
+                "password",
+                &if self.password.is_empty() {
+                    "(none)"
+                } else {
+                    "(set)"
+                },
+            )
+            .finish()
+    }
 }
 
 /// Edge limits.
@@ -120,6 +145,8 @@ pub struct EdgeConfig {
     /// JSON value while a body is parsed), so it is a budget for what waits
     /// on the broker, not an exact bound on the process.
     pub max_inflight_body_bytes: usize,
+    /// The part of that budget one org may hold while it holds any (0–1).
+    pub max_inflight_body_share: f64,
     /// How long an authenticated key stays cached.
     pub key_cache_ttl_ms: u64,
     /// How long an unknown key stays cached as unknown.
@@ -162,8 +189,9 @@ impl Default for Config {
                 request_timeout_ms: 30_000,
                 max_concurrent_requests: 4096,
                 max_inflight_body_bytes: 256 * 1024 * 1024,
+                max_inflight_body_share: 0.25,
                 key_cache_ttl_ms: 5_000,
-                key_miss_ttl_ms: 1_000,
+                key_miss_ttl_ms: 30_000,
                 max_connections: 8192,
                 max_header_bytes: 64 * 1024,
                 max_headers: 100,
@@ -172,6 +200,9 @@ impl Default for Config {
             registry: RegistryConfig {
                 cache_ttl_ms: 5_000,
                 default_pending_limit: 50,
+                max_pending_limit: 1_000,
+                max_projects_per_org: 1_000,
+                stale_grace_ms: 300_000,
             },
             consumer: ConsumerConfig {
                 max_inserts_per_second_per_table: 2.0,
@@ -219,6 +250,15 @@ fn env_key_to_path(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_the_clickhouse_password() {
+        let mut cfg = Config::default().clickhouse;
+        cfg.password = "hunter2-secret".into();
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("(set)"), "{shown}");
+    }
 
     #[test]
     fn env_names_map_to_sections() {

@@ -7,10 +7,15 @@
 //! `control` the operator endpoints, `load` the end-to-end load command.
 //! `docs/ARCHITECTURE.md` walks one request through all of them.
 
+#![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod app;
 pub mod bus;
 pub mod config;
 pub mod control;
 pub mod edge;
+pub mod http;
 pub mod load;
 pub mod pipeline;
 pub mod registry;

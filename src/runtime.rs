@@ -7,18 +7,19 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
+use crate::app::{self, EdgeApp};
 use crate::bus::consumer::Consumer;
 use crate::bus::producer::Producer;
 use crate::bus::topics;
 use crate::config::Config;
-use crate::control::projects::AdminState;
+use crate::control::ops::{Check, Readiness};
+use crate::control::projects::{AdminState, Ceilings};
 use crate::control::query::QueryState;
 use crate::edge::{self, EdgeState};
 use crate::pipeline::{self, Pipeline, PipelineError};
@@ -92,6 +93,7 @@ pub fn key_store(cfg: &Config) -> KeyStore {
         clickhouse::database(&cfg.clickhouse),
         Duration::from_millis(cfg.edge.key_cache_ttl_ms),
         Duration::from_millis(cfg.edge.key_miss_ttl_ms),
+        Duration::from_millis(cfg.registry.stale_grace_ms),
     )
 }
 
@@ -142,63 +144,23 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
     }
     if parts.edge {
         let producer = Producer::new(&cfg.kafka)?;
-        let ready = Arc::new(AtomicBool::new(true));
+        let broker = Check::new("broker", true);
         tokio::spawn(watch_broker(
             producer.clone(),
-            ready.clone(),
+            broker.clone(),
             shutdown_rx.clone(),
         ));
-        // One key store (and cache) for ingest, admin and query: a revocation
-        // made here takes effect at once in this process.
-        let keys = key_store(cfg);
-        let projects = project_store(cfg);
-        let admission = Admission::new(
-            projects.clone(),
-            Duration::from_millis(cfg.registry.cache_ttl_ms),
-        );
-        let admin = Arc::new(AdminState {
-            keys: keys.clone(),
-            projects,
-            admission: admission.clone(),
-        });
-        let state = Arc::new(EdgeState {
-            keys: keys.clone(),
-            admission,
-            rate_limiter: Default::default(),
-            producer: producer.clone(),
-            in_flight: Semaphore::new(cfg.edge.max_concurrent_requests),
-            max_body_bytes: cfg.edge.max_body_bytes,
-            body_budget: edge::BodyBudget::new(cfg.edge.max_inflight_body_bytes),
-            body_timeout: Duration::from_millis(cfg.edge.request_timeout_ms),
-            ready: ready.clone(),
-        });
-        let app = edge::router(state, &pipelines, &cfg.kafka.topic_prefix)
-            .merge(crate::control::router(
-                ready,
-                crate::telemetry::metrics_handle(),
-            ))
-            .merge(crate::control::projects::router(admin.clone()))
-            .merge(crate::control::keys::router(admin))
-            .merge(crate::control::query::router(Arc::new(QueryState {
-                keys: keys.clone(),
-                projects: project_store(cfg),
-                db: clickhouse::database(&cfg.clickhouse),
-            })))
-            .fallback(|| async { not_routed(axum::http::StatusCode::NOT_FOUND, "no such route") })
-            .method_not_allowed_fallback(|| async {
-                not_routed(
-                    axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                    "method not allowed on this route",
-                )
-            })
-            .layer(axum::middleware::map_response(json_errors));
+        let mut readiness = Readiness::default();
+        readiness.add(broker);
+        let app = edge_app(cfg, producer.clone(), readiness);
+        let router = app::edge_router(app, &pipelines, &cfg.kafka.topic_prefix);
         let listener = TcpListener::bind(cfg.listen).await?;
         running.edge_addr = Some(listener.local_addr()?);
         let mut stop = shutdown_rx.clone();
         let limits = crate::serve::Limits::from_config(&cfg.edge);
         running.edge_task = Some(tokio::spawn(crate::serve::serve(
             listener,
-            app,
+            router,
             limits,
             async move {
                 let _ = stop.wait_for(|s| *s).await;
@@ -207,6 +169,48 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
         running.producer = Some(producer);
     }
     Ok(running)
+}
+
+/// The edge's states. One key store (and cache) serves ingest, admin and
+/// query, so a revocation made here takes effect at once in this process.
+fn edge_app(cfg: &Config, producer: Producer, readiness: Readiness) -> EdgeApp {
+    let keys = key_store(cfg);
+    let projects = project_store(cfg);
+    let admission = Admission::new(
+        projects.clone(),
+        Duration::from_millis(cfg.registry.cache_ttl_ms),
+        Duration::from_millis(cfg.registry.stale_grace_ms),
+    );
+    EdgeApp {
+        admin: Arc::new(AdminState {
+            keys: keys.clone(),
+            projects: projects.clone(),
+            admission: admission.clone(),
+            ceilings: Ceilings {
+                max_pending_limit: cfg.registry.max_pending_limit,
+                max_projects: cfg.registry.max_projects_per_org,
+            },
+        }),
+        query: Arc::new(QueryState {
+            keys: keys.clone(),
+            projects,
+            db: clickhouse::database(&cfg.clickhouse),
+        }),
+        edge: Arc::new(EdgeState {
+            keys,
+            admission,
+            rate_limiter: Default::default(),
+            producer,
+            in_flight: Semaphore::new(cfg.edge.max_concurrent_requests),
+            max_body_bytes: cfg.edge.max_body_bytes,
+            body_budget: edge::budget::BodyBudget::new(
+                cfg.edge.max_inflight_body_bytes,
+                cfg.edge.max_inflight_body_share,
+            ),
+            body_timeout: Duration::from_millis(cfg.edge.request_timeout_ms),
+        }),
+        readiness,
+    }
 }
 
 /// Serves `/metrics`, `/healthz` and `/readyz` for a consumer-only process;
@@ -227,13 +231,9 @@ async fn serve_ops(
         }
     };
     tracing::info!(addr = %bound, "consumer metrics listening");
-    let app = crate::control::router(
-        Arc::new(AtomicBool::new(true)),
-        crate::telemetry::metrics_handle(),
-    );
     let task = tokio::spawn(crate::serve::serve(
         listener,
-        app,
+        app::ops_router(Readiness::default()),
         crate::serve::Limits::from_config(&cfg.edge),
         async move {
             let _ = stop.wait_for(|s| *s).await;
@@ -242,60 +242,11 @@ async fn serve_ops(
     Some((bound, task))
 }
 
-/// Unknown routes and methods get the JSON error body too.
-fn not_routed(status: axum::http::StatusCode, message: &str) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    crate::edge::error::ApiError::new(status, "invalid_request_error", message).into_response()
-}
-
-/// Every error answer carries the JSON error body, including the plain-text
-/// rejections of axum's extractors (a malformed path segment, a body over
-/// the admin API's limit).
-///
-/// A body refused unread (413, 408) leaves the connection mid-request, and
-/// the server closes it after answering: the answer says so
-/// (`Connection: close`), or a keep-alive client would send its next request
-/// on a connection that is going away.
-async fn json_errors(response: axum::response::Response) -> axum::response::Response {
-    use axum::http::{StatusCode, header};
-    use axum::response::IntoResponse;
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    let mut response = if !(status.is_client_error() || status.is_server_error()) || is_json {
-        response
-    } else {
-        let kind = if status.is_server_error() {
-            "server_error"
-        } else {
-            "invalid_request_error"
-        };
-        let message = status.canonical_reason().unwrap_or("error").to_string();
-        crate::edge::error::ApiError::new(status, kind, message).into_response()
-    };
-    if matches!(
-        status,
-        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
-    ) {
-        response.headers_mut().insert(
-            header::CONNECTION,
-            axum::http::HeaderValue::from_static("close"),
-        );
-    }
-    response
-}
-
-/// Keeps `ready` equal to "the broker answers metadata requests".
-async fn watch_broker(
-    producer: Producer,
-    ready: Arc<AtomicBool>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// Keeps `broker` equal to "the broker answers metadata requests".
+async fn watch_broker(producer: Producer, broker: Check, mut shutdown: watch::Receiver<bool>) {
     loop {
         let reachable = producer.reachable(Duration::from_secs(2)).await;
-        if ready.swap(reachable, Ordering::Relaxed) != reachable {
+        if broker.set(reachable) != reachable {
             tracing::warn!(reachable, "broker reachability changed");
         }
         tokio::select! {

@@ -13,6 +13,9 @@
 //!   its handler is dropped, releasing whatever it held (its in-flight slot);
 //! - `Authorization`, `X-Raindrop-Project-Id` or `Content-Type` given more
 //!   than once is a 400 naming the header: the edge never silently picks one;
+//! - a request with both `Content-Length` and `Transfer-Encoding` is a 400
+//!   and its connection is closed (the body budget reads the one, the
+//!   parser the other);
 //! - shutdown stops accepting, lets requests in flight finish, closes idle
 //!   connections, and only then returns.
 
@@ -34,8 +37,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::config::EdgeConfig;
-use crate::edge::error::ApiError;
 use crate::edge::project::PROJECT_HEADER;
+use crate::http::ApiError;
 use crate::telemetry::catalogue::{Counter, Gauge};
 
 /// hyper's own default header count; setting another moves headers to the heap.
@@ -141,6 +144,18 @@ async fn handle(
     if let Some(name) = repeated_header(request.headers()) {
         return Ok(ApiError::bad_request(name, "given more than once").into_response());
     }
+    if framed_twice(request.headers()) {
+        // RFC 9112 §6.3: a server may refuse such a request, and must then
+        // close the connection (its body's end is ambiguous).
+        let mut answer =
+            ApiError::bad_request("Transfer-Encoding", "must not be given with Content-Length")
+                .into_response();
+        answer.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        return Ok(answer);
+    }
     match tokio::time::timeout(deadline, app.call(request)).await {
         Ok(response) => response,
         Err(_) => {
@@ -153,6 +168,12 @@ async fn handle(
             .into_response())
         }
     }
+}
+
+/// A request that gives both `Content-Length` and `Transfer-Encoding`: its
+/// length would be read one way by the budget and another by the parser.
+fn framed_twice(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::CONTENT_LENGTH) && headers.contains_key(header::TRANSFER_ENCODING)
 }
 
 /// The first single-valued header that appears more than once, by its

@@ -8,6 +8,8 @@
 //! answered 204 is readable exactly once in `events_view`. Its table of
 //! figures is printed (visible with `--nocapture`, and on failure).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::Command;
 

@@ -4,10 +4,17 @@
 //! carries many of them: the key is `org/project` (partitioning keeps a
 //! project's records in order), the value a 7-byte header and then the rows,
 //! already encoded as ClickHouse RowBinary for the stream's column list
-//! (see [`crate::sink::schema`]). The consumer therefore inserts the bytes it
-//! reads without decoding and re-encoding a single field; the header's
-//! version names the column list, so a schema change is a new version the
-//! consumer can still read old records of.
+//! (the stream's declared row, [`crate::pipeline::rows`]). The consumer
+//! therefore inserts the bytes it reads without decoding and re-encoding a
+//! single field.
+//!
+//! The header's version names the column lists. Only version 1 exists, and
+//! the consumer reads only its own version: a record of any other version
+//! is dead-lettered whole (`unknown record version`), never inserted under
+//! the wrong columns, so it can be replayed. A column change therefore
+//! ships in two steps: first consumers that read both the old and the new
+//! version (the old one until the topics have drained of it), then edges
+//! that write the new one.
 //!
 //! ```text
 //! value = [0xD0 magic][version u8][stream tag u8][row count u32 LE][rows ...]
@@ -17,7 +24,7 @@ use crate::pipeline::StreamKind;
 
 /// First byte of every record.
 pub const MAGIC: u8 = 0xD0;
-/// Current format version (column lists of `sql/0001_init.sql`).
+/// Current format version: the column lists of [`crate::pipeline::rows`].
 pub const VERSION: u8 = 1;
 /// Header length.
 pub const HEADER_LEN: usize = 7;

@@ -1,5 +1,5 @@
-//! The keys API. collieai-projects.md: "The full API key value is only shown
-//! at creation time"; afterwards a key is listed by its prefix only.
+//! The keys API (docs/CONTRACT.md §C15): the full key is shown only when it
+//! is created; afterwards a key is listed by its prefix only.
 //!
 //! | route | who |
 //! | `POST /v1/projects/{slug}/keys` (project-scoped write key), `GET` (list), `DELETE .../{key_id}` (revoke) | owner, admin |
@@ -10,21 +10,22 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde_json::{Value, json};
 
-use super::auth::{self, MANAGE, OWNER};
-use super::projects::AdminState;
-use crate::edge::error::ApiError;
-use crate::registry::keys::{KeyStoreError, NewKey, Principal, Role};
+use super::projects::{AdminState, slug_param};
+use crate::http::ApiError;
+use crate::http::auth::{Caller, Manage, OwnerOnly, Roles};
+use crate::registry::keys::{NewKey, Role};
 use crate::registry::projects::Status;
 use crate::registry::slug::Slug;
 
 type Shared = State<Arc<AdminState>>;
+type Created = Result<(StatusCode, Json<Value>), ApiError>;
 
 /// The keys routes.
 pub fn router(state: Arc<AdminState>) -> Router {
@@ -39,169 +40,109 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .with_state(state)
 }
 
-impl From<KeyStoreError> for ApiError {
-    fn from(_: KeyStoreError) -> ApiError {
-        ApiError::unavailable("key store unavailable, retry shortly")
-    }
-}
-
-/// Key management: the role check, and never with a project-scoped key.
-async fn authorize(
-    state: &AdminState,
-    headers: &HeaderMap,
-    allowed: &[Role],
-) -> Result<Principal, ApiError> {
-    let principal = auth::authorize(&state.keys, headers, allowed).await?;
-    if principal.project.is_some() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "permission_error",
+/// Keys are never managed with a project-scoped key.
+fn org_key<R: Roles>(caller: &Caller<R>) -> Result<(), ApiError> {
+    if caller.scoped_to().is_some() {
+        return Err(ApiError::forbidden(
             "a project-scoped key may not manage keys",
         ));
     }
-    Ok(principal)
+    Ok(())
 }
 
-fn json(status: StatusCode, value: serde_json::Value) -> Response {
+fn created(key: &NewKey) -> (StatusCode, Json<Value>) {
     (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        value.to_string(),
-    )
-        .into_response()
-}
-
-fn created(key: &NewKey) -> Response {
-    json(
         StatusCode::CREATED,
-        serde_json::json!({
+        Json(json!({
             "id": key.principal.key_id,
             "key": key.secret,
             "prefix": format!("dp_{}_…", key.principal.key_id),
             "project": key.principal.project.as_ref().map(Slug::as_str),
             "role": key.principal.role.as_str(),
             "note": "the full key is shown only now; store it securely",
-        }),
+        })),
     )
 }
 
 async fn active_project(state: &AdminState, org: &str, raw: &str) -> Result<Slug, ApiError> {
-    let slug =
-        Slug::from_header(Some(raw)).map_err(|e| ApiError::bad_request("slug", &e.to_string()))?;
+    let slug = slug_param(raw)?;
     match state.projects.get(org, &slug).await? {
         Some(p) if p.status == Status::Active => Ok(slug),
-        Some(_) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("project {slug} is archived"),
-        )),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("project {slug} not found"),
-        )),
+        Some(_) => Err(ApiError::conflict(format!("project {slug} is archived"))),
+        None => Err(ApiError::not_found(format!("project {slug} not found"))),
     }
 }
 
 async fn create_project(
     State(state): Shared,
-    headers: HeaderMap,
+    who: Caller<Manage>,
     Path(slug): Path<String>,
-) -> Response {
-    let result = async {
-        let who = authorize(&state, &headers, MANAGE).await?;
-        let slug = active_project(&state, &who.org, &slug).await?;
-        let key = state
-            .keys
-            .create(&who.org, Some(&slug), Role::Write)
-            .await?;
-        Ok::<_, ApiError>(created(&key))
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+) -> Created {
+    org_key(&who)?;
+    let slug = active_project(&state, who.org(), &slug).await?;
+    let key = state
+        .keys
+        .create(who.org(), Some(&slug), Role::Write)
+        .await?;
+    Ok(created(&key))
 }
 
 async fn list_project(
     State(state): Shared,
-    headers: HeaderMap,
+    who: Caller<Manage>,
     Path(slug): Path<String>,
-) -> Response {
-    let result = async {
-        let who = authorize(&state, &headers, MANAGE).await?;
-        let slug = Slug::from_header(Some(&slug))
-            .map_err(|e| ApiError::bad_request("slug", &e.to_string()))?;
-        let keys = state.keys.list(&who.org, Some(&slug)).await?;
-        Ok::<_, ApiError>(json(StatusCode::OK, serde_json::json!({ "keys": keys })))
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Json<Value>, ApiError> {
+    org_key(&who)?;
+    let slug = slug_param(&slug)?;
+    let keys = state.keys.list(who.org(), Some(&slug)).await?;
+    Ok(Json(json!({ "keys": keys })))
 }
 
 async fn revoke_project(
     State(state): Shared,
-    headers: HeaderMap,
+    who: Caller<Manage>,
     Path((slug, key_id)): Path<(String, String)>,
-) -> Response {
-    let result = async {
-        let who = authorize(&state, &headers, MANAGE).await?;
-        let slug = Slug::from_header(Some(&slug))
-            .map_err(|e| ApiError::bad_request("slug", &e.to_string()))?;
-        revoked(
-            state.keys.revoke(&who.org, Some(&slug), &key_id).await?,
-            &key_id,
-        )
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Json<Value>, ApiError> {
+    org_key(&who)?;
+    let slug = slug_param(&slug)?;
+    revoked(
+        state.keys.revoke(who.org(), Some(&slug), &key_id).await?,
+        &key_id,
+    )
 }
 
-async fn create_org(State(state): Shared, headers: HeaderMap, body: Bytes) -> Response {
-    let result = async {
-        let who = authorize(&state, &headers, OWNER).await?;
-        let body: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("body", &format!("is not valid JSON ({e})")))?;
-        let role = body
-            .get("role")
-            .and_then(|r| r.as_str())
-            .and_then(Role::parse)
-            .ok_or_else(|| {
-                ApiError::bad_request("role", "must be write, owner, admin or member")
-            })?;
-        let key = state.keys.create(&who.org, None, role).await?;
-        Ok::<_, ApiError>(created(&key))
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+async fn create_org(State(state): Shared, who: Caller<OwnerOnly>, body: Bytes) -> Created {
+    org_key(&who)?;
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("body", &format!("is not valid JSON ({e})")))?;
+    let role = body
+        .get("role")
+        .and_then(|r| r.as_str())
+        .and_then(Role::parse)
+        .ok_or_else(|| ApiError::bad_request("role", "must be write, owner, admin or member"))?;
+    let key = state.keys.create(who.org(), None, role).await?;
+    Ok(created(&key))
 }
 
-async fn list_org(State(state): Shared, headers: HeaderMap) -> Response {
-    let result = async {
-        let who = authorize(&state, &headers, OWNER).await?;
-        let keys = state.keys.list(&who.org, None).await?;
-        Ok::<_, ApiError>(json(StatusCode::OK, serde_json::json!({ "keys": keys })))
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+async fn list_org(State(state): Shared, who: Caller<OwnerOnly>) -> Result<Json<Value>, ApiError> {
+    org_key(&who)?;
+    let keys = state.keys.list(who.org(), None).await?;
+    Ok(Json(json!({ "keys": keys })))
 }
 
 async fn revoke_org(
     State(state): Shared,
-    headers: HeaderMap,
+    who: Caller<OwnerOnly>,
     Path(key_id): Path<String>,
-) -> Response {
-    let result = async {
-        let who = authorize(&state, &headers, OWNER).await?;
-        revoked(state.keys.revoke(&who.org, None, &key_id).await?, &key_id)
-    };
-    result.await.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Json<Value>, ApiError> {
+    org_key(&who)?;
+    revoked(state.keys.revoke(who.org(), None, &key_id).await?, &key_id)
 }
 
-fn revoked(found: bool, key_id: &str) -> Result<Response, ApiError> {
+fn revoked(found: bool, key_id: &str) -> Result<Json<Value>, ApiError> {
     if found {
-        Ok(json(
-            StatusCode::OK,
-            serde_json::json!({ "id": key_id, "revoked": true }),
-        ))
+        Ok(Json(json!({ "id": key_id, "revoked": true })))
     } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("key {key_id} not found"),
-        ))
+        Err(ApiError::not_found(format!("key {key_id} not found")))
     }
 }

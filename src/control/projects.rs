@@ -1,4 +1,4 @@
-//! The projects admin API (raindrop-projects.md, projects-crud-api.md):
+//! The projects admin API (docs/CONTRACT.md §C18, archival §C7, roles §C14):
 //!
 //! | route | who |
 //! | `GET /v1/projects`, `GET /v1/projects/{slug}`, `GET /v1/projects/pending` | owner, admin, member |
@@ -6,24 +6,24 @@
 //! | `POST /v1/projects/{slug}/archive`, `DELETE /v1/projects/{slug}` (archives) | owner, admin |
 //! | `PUT /v1/org/settings` (`pending_limit`) | owner |
 //!
-//! "Creating, renaming, and archiving projects is restricted to Owner and
-//! Admin roles. Members can send data to and view existing projects". SDK
-//! write keys are not admin credentials: 403.
+//! Only Owner and Admin create, rename and archive projects; Members send
+//! data and view existing projects (§C14). SDK write keys are not admin
+//! credentials: 403.
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde_json::{Value, json};
 
-use super::auth::{MANAGE, OWNER, READ, authorize};
-use crate::edge::error::ApiError;
+use crate::http::ApiError;
+use crate::http::auth::{Authenticates, Caller, Manage, OwnerOnly, Read, Roles};
 use crate::registry::admission::Admission;
 use crate::registry::keys::KeyStore;
-use crate::registry::projects::{Changes, DEFAULT_NAME, ProjectError, ProjectStore};
+use crate::registry::projects::{Changes, DEFAULT_NAME, Project, ProjectError, ProjectStore};
 use crate::registry::slug::Slug;
 
 /// What the admin handlers share.
@@ -34,9 +34,30 @@ pub struct AdminState {
     pub projects: ProjectStore,
     /// The edge's cached view, invalidated after changes made here.
     pub admission: Admission,
+    /// The operator's ceilings on what an org may ask for.
+    pub ceilings: Ceilings,
+}
+
+/// Operator-set maxima (`registry.max_pending_limit`,
+/// `registry.max_projects_per_org`): every project and pending slug is a
+/// partition, so an org's own settings are bounded by the operator's.
+#[derive(Debug, Clone, Copy)]
+pub struct Ceilings {
+    /// The highest `pending_limit` an org may set.
+    pub max_pending_limit: u32,
+    /// The most projects an org may create (`default` not counted; racing
+    /// creates on N edges may pass it by N − 1).
+    pub max_projects: u32,
+}
+
+impl Authenticates for AdminState {
+    fn key_store(&self) -> &KeyStore {
+        &self.keys
+    }
 }
 
 type Shared = State<Arc<AdminState>>;
+type Answer<T = Value> = Result<Json<T>, ApiError>;
 
 /// The admin routes.
 pub fn router(state: Arc<AdminState>) -> Router {
@@ -52,204 +73,186 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .with_state(state)
 }
 
-fn json(status: StatusCode, value: &impl serde::Serialize) -> Response {
-    let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".into());
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-fn slug_param(raw: &str) -> Result<Slug, ApiError> {
+/// A `{slug}` path segment; a malformed one is a 400.
+pub(super) fn slug_param(raw: &str) -> Result<Slug, ApiError> {
     Slug::from_header(Some(raw)).map_err(|e| ApiError::bad_request("slug", &e.to_string()))
 }
 
-impl From<ProjectError> for ApiError {
-    fn from(e: ProjectError) -> ApiError {
-        match e {
-            ProjectError::NotFound(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
-            }
-            ProjectError::Conflict(_) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
-            }
-            ProjectError::Invalid {
-                ref field,
-                ref reason,
-            } => ApiError::bad_request(field, reason),
-            ProjectError::Unavailable(_) | ProjectError::Down(_) => {
-                ApiError::unavailable("registry unavailable, retry shortly")
-            }
-        }
+/// A project-scoped key acts on its own project only (403 for any other).
+pub(super) fn confine<R: Roles>(caller: &Caller<R>, slug: &Slug) -> Result<(), ApiError> {
+    match caller.scoped_to() {
+        Some(scoped) if scoped != slug => Err(ApiError::forbidden(format!(
+            "this key is scoped to project {scoped}"
+        ))
+        .with_param("Authorization")),
+        _ => Ok(()),
     }
 }
 
-fn respond(result: Result<Response, ApiError>) -> Response {
-    result.unwrap_or_else(IntoResponse::into_response)
+/// Org-wide actions (creating projects, org settings, the pending list) are
+/// not for a project-scoped key.
+pub(super) fn org_wide<R: Roles>(caller: &Caller<R>) -> Result<(), ApiError> {
+    match caller.scoped_to() {
+        Some(scoped) => Err(ApiError::forbidden(format!(
+            "this key is scoped to project {scoped}; org-wide actions need an org key"
+        ))
+        .with_param("Authorization")),
+        None => Ok(()),
+    }
 }
 
-async fn list(State(state): Shared, headers: HeaderMap) -> Response {
-    respond(
-        async {
-            let who = authorize(&state.keys, &headers, READ).await?;
-            let projects = state.projects.list(&who.org).await?;
-            Ok(json(
-                StatusCode::OK,
-                &serde_json::json!({ "projects": projects }),
-            ))
-        }
-        .await,
-    )
+async fn list(State(state): Shared, who: Caller<Read>) -> Answer {
+    let mut projects = state.projects.list(who.org()).await?;
+    if let Some(scoped) = who.scoped_to() {
+        projects.retain(|p| p.slug == scoped.as_str());
+    }
+    Ok(Json(json!({ "projects": projects })))
 }
 
-async fn show(State(state): Shared, headers: HeaderMap, Path(slug): Path<String>) -> Response {
-    respond(
-        async {
-            let who = authorize(&state.keys, &headers, READ).await?;
-            let slug = slug_param(&slug)?;
-            let project = state
-                .projects
-                .get(&who.org, &slug)
-                .await?
-                .ok_or(ProjectError::NotFound(slug.to_string()))?;
-            Ok(json(StatusCode::OK, &project))
-        }
-        .await,
-    )
+async fn show(
+    State(state): Shared,
+    who: Caller<Read>,
+    Path(slug): Path<String>,
+) -> Answer<Project> {
+    let slug = slug_param(&slug)?;
+    confine(&who, &slug)?;
+    let project = state
+        .projects
+        .get(who.org(), &slug)
+        .await?
+        .ok_or(ProjectError::NotFound(slug.to_string()))?;
+    Ok(Json(project))
 }
 
-async fn pending(State(state): Shared, headers: HeaderMap) -> Response {
-    respond(
-        async {
-            let who = authorize(&state.keys, &headers, READ).await?;
-            let pending = state.projects.pending(&who.org).await?;
-            let limit = state.projects.pending_limit(&who.org).await?;
-            let remaining = limit.saturating_sub(u32::try_from(pending.len()).unwrap_or(u32::MAX));
-            Ok(json(
-                StatusCode::OK,
-                &serde_json::json!({ "pending": pending, "limit": limit, "remaining": remaining }),
-            ))
-        }
-        .await,
-    )
+async fn pending(State(state): Shared, who: Caller<Read>) -> Answer {
+    org_wide(&who)?;
+    let pending = state.projects.pending(who.org()).await?;
+    let limit = state.projects.pending_limit(who.org()).await?;
+    let remaining = limit.saturating_sub(u32::try_from(pending.len()).unwrap_or(u32::MAX));
+    Ok(Json(
+        json!({ "pending": pending, "limit": limit, "remaining": remaining }),
+    ))
 }
 
-async fn create(State(state): Shared, headers: HeaderMap, body: Bytes) -> Response {
-    respond(
-        async {
-            let who = authorize(&state.keys, &headers, MANAGE).await?;
-            let body = parse_object(&body)?;
-            let raw_slug = body
-                .get("slug")
-                .or_else(|| body.get("canonical_name"))
-                .and_then(|v| v.as_str())
-                .ok_or_else(|| ApiError::bad_request("slug", "required"))?;
-            let slug =
-                Slug::parse(raw_slug).map_err(|e| ApiError::bad_request("slug", &e.to_string()))?;
-            let changes = changes_from(&body)?;
-            let project = state
-                .projects
-                .create(&who.org, &slug, changes.name.clone(), changes)
-                .await?;
-            state.admission.invalidate(&who.org).await;
-            Ok(json(StatusCode::CREATED, &project))
-        }
-        .await,
-    )
+async fn create(
+    State(state): Shared,
+    who: Caller<Manage>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Project>), ApiError> {
+    org_wide(&who)?;
+    let body = parse_object(&body)?;
+    let raw_slug = body
+        .get("slug")
+        .or_else(|| body.get("canonical_name"))
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| ApiError::bad_request("slug", "required"))?;
+    let slug = Slug::parse(raw_slug).map_err(|e| ApiError::bad_request("slug", &e.to_string()))?;
+    let changes = changes_from(&body)?;
+    let existing = state.projects.list(who.org()).await?;
+    let created = existing.iter().filter(|p| p.slug != "default").count();
+    if created >= state.ceilings.max_projects as usize {
+        return Err(ApiError::forbidden(format!(
+            "the org has {created} projects, the most this server allows ({})",
+            state.ceilings.max_projects
+        )));
+    }
+    let project = state
+        .projects
+        .create(who.org(), &slug, changes.name.clone(), changes)
+        .await?;
+    state.admission.invalidate(who.org()).await;
+    Ok((StatusCode::CREATED, Json(project)))
 }
 
 async fn patch(
     state: Shared,
-    headers: HeaderMap,
+    who: Caller<Manage>,
     Path(slug): Path<String>,
     body: Bytes,
-) -> Response {
-    update(state, headers, slug, body, false).await
+) -> Answer<Project> {
+    update(state, who, slug, body, false).await
 }
 
 async fn replace(
     state: Shared,
-    headers: HeaderMap,
+    who: Caller<Manage>,
     Path(slug): Path<String>,
     body: Bytes,
-) -> Response {
-    update(state, headers, slug, body, true).await
+) -> Answer<Project> {
+    update(state, who, slug, body, true).await
 }
 
 /// PATCH changes the fields given; PUT replaces every mutable field
 /// (absent ones return to their defaults). The slug never changes.
 async fn update(
     State(state): Shared,
-    headers: HeaderMap,
+    who: Caller<Manage>,
     slug: String,
     body: Bytes,
     full: bool,
-) -> Response {
-    respond(
-        async {
-            let who = authorize(&state.keys, &headers, MANAGE).await?;
-            let slug = slug_param(&slug)?;
-            let body = parse_object(&body)?;
-            for key in ["slug", "canonical_name"] {
-                if let Some(v) = body.get(key)
-                    && v.as_str() != Some(slug.as_str())
-                {
-                    return Err(ApiError::bad_request(key, "is immutable"));
-                }
-            }
-            let mut changes = changes_from(&body)?;
-            if full {
-                changes.reset_settings = true;
-                let default_name = if slug.is_default() {
-                    DEFAULT_NAME.to_string()
-                } else {
-                    slug.to_string()
-                };
-                changes.name = Some(changes.name.unwrap_or(default_name));
-                changes.metadata = Some(changes.metadata.unwrap_or_else(|| serde_json::json!({})));
-            }
-            let project = state.projects.update(&who.org, &slug, changes).await?;
-            state.admission.invalidate(&who.org).await;
-            Ok(json(StatusCode::OK, &project))
+) -> Answer<Project> {
+    let slug = slug_param(&slug)?;
+    confine(&who, &slug)?;
+    let body = parse_object(&body)?;
+    for key in ["slug", "canonical_name"] {
+        if let Some(v) = body.get(key)
+            && v.as_str() != Some(slug.as_str())
+        {
+            return Err(ApiError::bad_request(key, "is immutable"));
         }
-        .await,
-    )
+    }
+    let mut changes = changes_from(&body)?;
+    if full {
+        changes.reset_settings = true;
+        let default_name = if slug.is_default() {
+            DEFAULT_NAME.to_string()
+        } else {
+            slug.to_string()
+        };
+        changes.name = Some(changes.name.unwrap_or(default_name));
+        changes.metadata = Some(changes.metadata.unwrap_or_else(|| json!({})));
+    }
+    let project = state.projects.update(who.org(), &slug, changes).await?;
+    state.admission.invalidate(who.org()).await;
+    Ok(Json(project))
 }
 
-async fn archive(State(state): Shared, headers: HeaderMap, Path(slug): Path<String>) -> Response {
-    respond(
-        async {
-            let who = authorize(&state.keys, &headers, MANAGE).await?;
-            let slug = slug_param(&slug)?;
-            let project = state.projects.archive(&who.org, &slug).await?;
-            state.admission.invalidate(&who.org).await;
-            Ok(json(StatusCode::OK, &project))
-        }
-        .await,
-    )
+async fn archive(
+    State(state): Shared,
+    who: Caller<Manage>,
+    Path(slug): Path<String>,
+) -> Answer<Project> {
+    let slug = slug_param(&slug)?;
+    confine(&who, &slug)?;
+    let project = state.projects.archive(who.org(), &slug).await?;
+    state.admission.invalidate(who.org()).await;
+    Ok(Json(project))
 }
 
-async fn org_settings(State(state): Shared, headers: HeaderMap, body: Bytes) -> Response {
-    respond(
-        async {
-            let who = authorize(&state.keys, &headers, OWNER).await?;
-            let body = parse_object(&body)?;
-            let limit = body
-                .get("pending_limit")
-                .and_then(|v| v.as_u64())
-                .and_then(|v| u32::try_from(v).ok())
-                .ok_or_else(|| {
-                    ApiError::bad_request("pending_limit", "required, a positive integer")
-                })?;
-            state.projects.set_pending_limit(&who.org, limit).await?;
-            state.admission.invalidate(&who.org).await;
-            Ok(json(
-                StatusCode::OK,
-                &serde_json::json!({ "pending_limit": limit }),
-            ))
-        }
-        .await,
-    )
+async fn org_settings(State(state): Shared, who: Caller<OwnerOnly>, body: Bytes) -> Answer {
+    org_wide(&who)?;
+    let body = parse_object(&body)?;
+    let limit = body
+        .get("pending_limit")
+        .and_then(|v| v.as_u64())
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| ApiError::bad_request("pending_limit", "required, a positive integer"))?;
+    if limit > state.ceilings.max_pending_limit {
+        return Err(ApiError::bad_request(
+            "pending_limit",
+            &format!(
+                "must be at most {} (this server's maximum)",
+                state.ceilings.max_pending_limit
+            ),
+        ));
+    }
+    state.projects.set_pending_limit(who.org(), limit).await?;
+    state.admission.invalidate(who.org()).await;
+    Ok(Json(json!({ "pending_limit": limit })))
 }
 
-fn parse_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+/// The body as a JSON object (400 otherwise).
+pub(super) fn parse_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(serde_json::Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::bad_request("body", "must be a JSON object")),
@@ -261,8 +264,8 @@ fn parse_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value
 }
 
 /// Reads name, metadata and settings. Settings may be nested under
-/// `settings` or given flat (`{"rate_limit_rpm": 60}`, as collieai-projects.md
-/// shows); fields not given are left out of the patch.
+/// `settings` or given flat (`{"rate_limit_rpm": 60}`, docs/CONTRACT.md
+/// §C18); fields not given are left out of the patch.
 fn changes_from(body: &serde_json::Map<String, serde_json::Value>) -> Result<Changes, ApiError> {
     let mut changes = Changes::default();
     if let Some(v) = body.get("name") {

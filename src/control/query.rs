@@ -14,16 +14,15 @@
 //! is a 404. Errors are the edge's JSON error body, naming the parameter.
 //!
 //! Invariants:
-//! - Who: owner, admin and member keys read; SDK write keys get 403 (control
-//!   plane: "Member can send and read only").
+//! - Who: owner, admin and member keys read; SDK write keys get 403
+//!   (docs/CONTRACT.md §C14).
 //! - Which project: `X-Raindrop-Project-Id`, parsed as ingest parses it, but
-//!   stricter, as raindrop-projects.md says: "Reads are stricter than writes:
-//!   the dashboard and Query API only return data for a project that exists
-//!   and is active, so an unknown or archived slug returns a 403 on read."
-//!   A pending slug (data sent, project not created) is unknown: 403 until
+//!   stricter (docs/CONTRACT.md §C19: reads are stricter than writes; only a
+//!   project that exists and is active is readable, an unknown or archived
+//!   slug is a 403). A pending slug (data sent, project not created) is unknown: 403 until
 //!   created. A project-scoped key reads only its project.
 //! - Isolation: every read is bound to the caller's org and the one project.
-//! - "Event views are finalized-only": events are what `events_view` holds
+//! - Event views are finalized-only (docs/CONTRACT.md §C11): events are what `events_view` holds
 //!   (a partial event only once a patch finalized it), read with the (org,
 //!   project) predicates on the tables, not through the views, because on
 //!   ClickHouse 18.16 the views' `FINAL` merges equal ids across orgs and
@@ -39,15 +38,16 @@ mod store;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::Uri;
 use axum::routing::get;
+use axum::{Json, Router};
 use serde::Serialize;
+use serde_json::{Value, json};
 
-use crate::edge::error::ApiError;
+use crate::http::ApiError;
+use crate::http::auth::Authenticates;
 use crate::registry::keys::KeyStore;
 use crate::registry::projects::ProjectStore;
 use access::Scope;
@@ -63,15 +63,45 @@ pub struct QueryState {
     pub db: clickhouse::Client,
 }
 
+impl Authenticates for QueryState {
+    fn key_store(&self) -> &KeyStore {
+        &self.keys
+    }
+}
+
 type Shared = State<Arc<QueryState>>;
+type Answer<T = Value> = Result<Json<T>, ApiError>;
 
 /// One page of a list.
 #[derive(Debug, Serialize)]
 pub struct Page {
     /// The rows, newest first.
-    pub data: Vec<serde_json::Value>,
+    pub data: Vec<Value>,
     /// The `cursor` of the next page; `null` on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// What a single-object route looks up.
+#[derive(Debug, Clone, Copy)]
+enum Entity {
+    Event,
+    User,
+}
+
+impl Entity {
+    fn param(self) -> &'static str {
+        match self {
+            Entity::Event => "event_id",
+            Entity::User => "user_id",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Entity::Event => "event",
+            Entity::User => "user",
+        }
+    }
 }
 
 /// The Query API routes.
@@ -84,44 +114,23 @@ pub fn router(state: Arc<QueryState>) -> Router {
     // The ingest routes are static paths under the same prefixes; a GET of
     // an id spelled like one would match them (POST only, 405), so these
     // ids get their own GET route.
-    for id in ["track", "track_partial"] {
+    for (entity, id) in [
+        (Entity::Event, "track"),
+        (Entity::Event, "track_partial"),
+        (Entity::User, "identify"),
+    ] {
+        let prefix = match entity {
+            Entity::Event => "events",
+            Entity::User => "users",
+        };
         router = router.route(
-            &format!("/v1/events/{id}"),
-            get(move |state: Shared, headers: HeaderMap| {
-                event_by_id(state, headers, Ok(id.to_string()))
+            &format!("/v1/{prefix}/{id}"),
+            get(move |State(state): Shared, scope: Scope| async move {
+                by_id(&state, &scope, entity, id.to_string()).await
             }),
         );
     }
-    router
-        .route(
-            "/v1/users/identify",
-            get(|state: Shared, headers: HeaderMap| {
-                user_by_id(state, headers, Ok("identify".to_string()))
-            }),
-        )
-        .with_state(state)
-}
-
-fn json(status: StatusCode, value: &impl Serialize) -> Response {
-    let body = serde_json::to_string(value).unwrap_or_else(|_| "{}".into());
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-fn respond(result: Result<Response, ApiError>) -> Response {
-    result.unwrap_or_else(IntoResponse::into_response)
-}
-
-/// 404 naming `param`; short ids are quoted in the message.
-fn not_found(param: &str, noun: &str, id: &str) -> ApiError {
-    let message = if id.len() <= 128 {
-        format!("no {noun} {id:?} in this project")
-    } else {
-        format!("no such {noun} in this project")
-    };
-    ApiError {
-        param: Some(param.to_string()),
-        ..ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
-    }
+    router.with_state(state)
 }
 
 /// A path id; an undecodable one is a 400 naming it.
@@ -130,105 +139,74 @@ fn path_id(path: Result<Path<String>, PathRejection>, what: &str) -> Result<Stri
         .map_err(|_| ApiError::bad_request(what, "is not valid UTF-8 percent-encoding"))
 }
 
-async fn list_events(State(state): Shared, headers: HeaderMap, uri: Uri) -> Response {
-    respond(
-        async {
-            let scope = access::scope(&state, &headers).await?;
-            let p = Params::parse(
-                uri.query(),
-                &[
-                    "event", "user_id", "convo_id", "since", "until", "limit", "cursor",
-                ],
-            )?;
-            let filter = store::EventFilter {
-                event: p.text("event")?,
-                user_id: p.text("user_id")?,
-                convo_id: p.text("convo_id")?,
-                since: p.time("since")?,
-                until: p.time("until")?,
-            };
-            if let (Some(since), Some(until)) = (filter.since, filter.until)
-                && until < since
-            {
-                return Err(ApiError::bad_request("until", "is before since"));
-            }
-            let page = store::events(&state.db, &scope, &filter, p.cursor()?, p.limit()?).await?;
-            Ok(json(StatusCode::OK, &page))
-        }
-        .await,
-    )
+async fn list_events(State(state): Shared, scope: Scope, uri: Uri) -> Answer<Page> {
+    let p = Params::parse(
+        uri.query(),
+        &[
+            "event", "user_id", "convo_id", "since", "until", "limit", "cursor",
+        ],
+    )?;
+    let filter = store::EventFilter {
+        event: p.text("event")?,
+        user_id: p.text("user_id")?,
+        convo_id: p.text("convo_id")?,
+        since: p.time("since")?,
+        until: p.time("until")?,
+    };
+    if let (Some(since), Some(until)) = (filter.since, filter.until)
+        && until < since
+    {
+        return Err(ApiError::bad_request("until", "is before since"));
+    }
+    let page = store::events(&state.db, &scope, &filter, p.cursor()?, p.limit()?).await?;
+    Ok(Json(page))
+}
+
+async fn list_signals(State(state): Shared, scope: Scope, uri: Uri) -> Answer<Page> {
+    let p = Params::parse(uri.query(), &["event_id", "signal_name", "limit", "cursor"])?;
+    let filter = store::SignalFilter {
+        event_id: p.text("event_id")?,
+        signal_name: p.text("signal_name")?,
+    };
+    let page = store::signals(&state.db, &scope, &filter, p.cursor()?, p.limit()?).await?;
+    Ok(Json(page))
 }
 
 async fn show_event(
-    state: Shared,
-    headers: HeaderMap,
-    path: Result<Path<String>, PathRejection>,
-) -> Response {
-    event_by_id(state, headers, path_id(path, "event_id")).await
-}
-
-async fn event_by_id(
     State(state): Shared,
-    headers: HeaderMap,
-    id: Result<String, ApiError>,
-) -> Response {
-    respond(
-        async {
-            let scope = access::scope(&state, &headers).await?;
-            let id = id?;
-            let found = if id.len() > MAX_ID_BYTES {
-                None
-            } else {
-                store::event(&state.db, &scope, &id).await?
-            };
-            let event = found.ok_or_else(|| not_found("event_id", "event", &id))?;
-            Ok(json(StatusCode::OK, &serde_json::json!({ "data": event })))
-        }
-        .await,
-    )
-}
-
-async fn list_signals(State(state): Shared, headers: HeaderMap, uri: Uri) -> Response {
-    respond(
-        async {
-            let scope = access::scope(&state, &headers).await?;
-            let p = Params::parse(uri.query(), &["event_id", "signal_name", "limit", "cursor"])?;
-            let filter = store::SignalFilter {
-                event_id: p.text("event_id")?,
-                signal_name: p.text("signal_name")?,
-            };
-            let page = store::signals(&state.db, &scope, &filter, p.cursor()?, p.limit()?).await?;
-            Ok(json(StatusCode::OK, &page))
-        }
-        .await,
-    )
+    scope: Scope,
+    path: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let id = path_id(path, Entity::Event.param())?;
+    by_id(&state, &scope, Entity::Event, id).await
 }
 
 async fn show_user(
-    state: Shared,
-    headers: HeaderMap,
+    State(state): Shared,
+    scope: Scope,
     path: Result<Path<String>, PathRejection>,
-) -> Response {
-    user_by_id(state, headers, path_id(path, "user_id")).await
+) -> Answer {
+    let id = path_id(path, Entity::User.param())?;
+    by_id(&state, &scope, Entity::User, id).await
 }
 
-async fn user_by_id(
-    State(state): Shared,
-    headers: HeaderMap,
-    id: Result<String, ApiError>,
-) -> Response {
-    respond(
-        async {
-            let scope = access::scope(&state, &headers).await?;
-            let id = id?;
-            let found = if id.len() > MAX_ID_BYTES {
-                None
-            } else {
-                store::user(&state.db, &scope, &id).await?
-            };
-            let user = found.ok_or_else(|| not_found("user_id", "user", &id))?;
-            Ok(json(StatusCode::OK, &serde_json::json!({ "data": user })))
+/// One event or user: `{"data": {...}}`, or a 404 naming the id.
+async fn by_id(state: &QueryState, scope: &Scope, entity: Entity, id: String) -> Answer {
+    let found = if id.len() > MAX_ID_BYTES {
+        None
+    } else {
+        match entity {
+            Entity::Event => store::event(&state.db, scope, &id).await?,
+            Entity::User => store::user(&state.db, scope, &id).await?,
         }
-        .await,
-    )
+    };
+    let data = found.ok_or_else(|| {
+        let message = if id.len() <= 128 {
+            format!("no {} {id:?} in this project", entity.noun())
+        } else {
+            format!("no such {} in this project", entity.noun())
+        };
+        ApiError::not_found(message).with_param(entity.param())
+    })?;
+    Ok(Json(json!({ "data": data })))
 }

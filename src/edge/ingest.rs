@@ -6,15 +6,15 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use super::error::ApiError;
+use super::budget::{CHUNK_BYTES, Reservation};
 use super::project::project_of;
 use super::rate_limit::RateInfo;
 use super::validate::{self, Envelope};
 use super::{EdgeState, Route};
-use crate::registry::admission::{Admitted, Refusal};
+use crate::http::ApiError;
+use crate::registry::admission::{Admitted, Verdict};
 use crate::registry::keys::Principal;
 use crate::registry::slug::Slug;
 use crate::telemetry::catalogue::Counter;
@@ -71,19 +71,24 @@ async fn process(
     let project = project_of(headers, &principal)?;
     check_content_type(headers)?;
     // The body's memory is reserved before it is read: under a stalled broker
-    // waiting requests pile up, and this keeps what they hold bounded.
+    // waiting requests pile up, and this keeps what they hold bounded. A
+    // declared length is reserved whole; a chunked body as it arrives.
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
-        .map_or(state.max_body_bytes, |n| n.min(state.max_body_bytes));
-    let Some(_reserved) = state.body_budget.reserve(declared) else {
-        Counter::edge_body_budget_exhausted().increment(1);
-        return Err(ApiError::unavailable(
-            "the edge is holding too many request bodies; retry shortly",
-        ));
+        .map(|n| n.min(state.max_body_bytes));
+    let first = declared.unwrap_or(CHUNK_BYTES.min(state.max_body_bytes));
+    let Some(mut reserved) = state.body_budget.reserve(&principal.org, first) else {
+        return Err(budget_spent());
     };
-    let mut bytes = read_body(body, state.max_body_bytes, state.body_timeout).await?;
+    let mut bytes = read_body(
+        body,
+        state.max_body_bytes,
+        state.body_timeout,
+        &mut reserved,
+    )
+    .await?;
     let received_us = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
     let envelope = Envelope {
         org: &principal.org,
@@ -105,7 +110,7 @@ async fn process(
         if info.exceeded {
             let wait = u32::try_from(info.reset.saturating_sub(now).max(1)).unwrap_or(60);
             Counter::edge_rate_limited().increment(1);
-            // collieai-projects.md, "Rate limit response".
+            // The rate-limit answer: docs/CONTRACT.md §C16.
             return Err(ApiError {
                 retry_after: Some(wait),
                 ..ApiError::new(
@@ -125,29 +130,26 @@ async fn process(
     Ok(encoded.items)
 }
 
-/// Applies the ingest table of raindrop-projects.md: archived → 403, a new
+/// Applies the ingest table (docs/CONTRACT.md §C3): archived → 403, a new
 /// slug beyond the org's pending limit → 403, otherwise accepted.
 async fn admit(
     state: &EdgeState,
     principal: &Principal,
     project: &Slug,
 ) -> Result<Admitted, ApiError> {
-    let refusal = match state.admission.admit(&principal.org, project).await {
-        Ok(Ok(admitted)) => return Ok(admitted),
-        Ok(Err(refusal)) => refusal,
+    let message = match state.admission.admit(&principal.org, project).await {
+        Ok(Verdict::Admitted(admitted)) => return Ok(admitted),
+        Ok(Verdict::Archived) => format!("project {project} is archived and accepts no data"),
+        Ok(Verdict::OverPendingLimit(limit)) => format!(
+            "project {project} does not exist and the org already has {limit} projects with data not yet created \
+             (its limit); create some of them first"
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "project check failed");
             return Err(ApiError::unavailable(
                 "project registry unavailable, retry shortly",
             ));
         }
-    };
-    let message = match refusal {
-        Refusal::Archived => format!("project {project} is archived and accepts no data"),
-        Refusal::PendingLimit(limit) => format!(
-            "project {project} does not exist and the org already has {limit} projects with data not yet created \
-             (its limit); create some of them first"
-        ),
     };
     Err(ApiError {
         param: Some("X-Raindrop-Project-Id".into()),
@@ -182,37 +184,80 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Reads the whole body within `limit` bytes and `deadline` (slow bodies get 408).
-async fn read_body(body: Body, limit: usize, deadline: Duration) -> Result<Vec<u8>, ApiError> {
-    let too_large = || ApiError {
-        param: Some("body".into()),
-        ..ApiError::new(
+fn budget_spent() -> ApiError {
+    Counter::edge_body_budget_exhausted().increment(1);
+    ApiError::unavailable("the edge is holding too many request bodies; retry shortly")
+}
+
+/// Reads the whole body within `limit` bytes and `deadline` (slow bodies get
+/// 408), growing `reserved` to what has arrived (503 when it cannot grow).
+async fn read_body(
+    body: Body,
+    limit: usize,
+    deadline: Duration,
+    reserved: &mut Reservation<'_>,
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!("body: larger than {limit} bytes"),
         )
+        .with_param("body")
     };
-    let collected = tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await;
-    let bytes: Bytes = match collected {
-        Err(_) => {
-            return Err(ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "timeout",
-                "body: not received in time",
-            ));
+    let collect = async {
+        let mut body = Limited::new(body, limit);
+        // Most bodies arrive as one frame: it is kept as it came (no copy)
+        // unless a second one follows.
+        let mut first: Option<bytes::Bytes> = None;
+        let mut out: Vec<u8> = Vec::new();
+        let mut len = 0usize;
+        while let Some(frame) = body.frame().await {
+            let frame = match frame {
+                Ok(frame) => frame,
+                Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                    return Err(too_large());
+                }
+                Err(e) => {
+                    return Err(ApiError::bad_request(
+                        "body",
+                        &format!("could not be read ({e})"),
+                    ));
+                }
+            };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            len += data.len();
+            if len > reserved.covers() && !reserved.grow_to(len) {
+                return Err(budget_spent());
+            }
+            match first.take() {
+                None if out.is_empty() => first = Some(data),
+                held => {
+                    if let Some(held) = held {
+                        out.reserve(len.min(limit));
+                        out.extend_from_slice(&held);
+                    }
+                    out.extend_from_slice(&data);
+                }
+            }
         }
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
-        Ok(Err(e)) => {
-            return Err(ApiError::bad_request(
-                "body",
-                &format!("could not be read ({e})"),
-            ));
-        }
-        Ok(Ok(collected)) => collected.to_bytes(),
+        // simd-json parses in place; a uniquely owned buffer converts without a copy.
+        Ok(match first {
+            Some(bytes) => match bytes.try_into_mut() {
+                Ok(owned) => owned.into(),
+                Err(shared) => shared.to_vec(),
+            },
+            None => out,
+        })
     };
-    // simd-json parses in place; a uniquely owned buffer converts without a copy.
-    Ok(match bytes.try_into_mut() {
-        Ok(owned) => owned.into(),
-        Err(shared) => shared.to_vec(),
-    })
+    match tokio::time::timeout(deadline, collect).await {
+        Ok(result) => result,
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "body: not received in time",
+        )),
+    }
 }

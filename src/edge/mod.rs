@@ -6,14 +6,13 @@
 //! refusal is a 4xx naming the item and field; a broker that cannot take the
 //! records is a 503 with `Retry-After`, never a 204.
 
-pub mod error;
+pub mod budget;
 mod ingest;
 pub mod project;
 pub mod rate_limit;
 pub mod validate;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::Router;
@@ -30,7 +29,7 @@ use crate::telemetry::catalogue::{Counter, Histogram};
 pub struct EdgeState {
     /// Key lookup.
     pub keys: KeyStore,
-    /// The project check (ingest table of raindrop-projects.md).
+    /// The project check (the ingest table, docs/CONTRACT.md §C3).
     pub admission: Admission,
     /// Per-project request counters (`rate_limit_rpm`).
     pub rate_limiter: rate_limit::RateLimiter,
@@ -41,11 +40,9 @@ pub struct EdgeState {
     /// Largest body.
     pub max_body_bytes: usize,
     /// Memory for bodies in flight (`edge.max_inflight_body_bytes`).
-    pub body_budget: BodyBudget,
+    pub body_budget: budget::BodyBudget,
     /// Deadline for receiving a whole body.
     pub body_timeout: Duration,
-    /// False while the broker is unreachable (readiness).
-    pub ready: Arc<AtomicBool>,
 }
 
 /// One ingest route, from a pipeline definition.
@@ -59,35 +56,6 @@ pub struct Route {
     /// This route's metrics, registered once: looking a labelled metric up
     /// per request was a visible share of a one-event request's cost.
     pub metrics: RouteMetrics,
-}
-
-/// The memory budget of request bodies in flight, counted in KiB.
-pub struct BodyBudget {
-    kib: Semaphore,
-    total_kib: u32,
-}
-
-/// A request's share of the [`BodyBudget`], returned when dropped.
-pub type BodyPermit<'a> = tokio::sync::SemaphorePermit<'a>;
-
-impl BodyBudget {
-    /// A budget of `bytes` (at least 1 KiB).
-    pub fn new(bytes: usize) -> BodyBudget {
-        let total_kib = u32::try_from(bytes / 1024).unwrap_or(u32::MAX).max(1);
-        BodyBudget {
-            kib: Semaphore::new(total_kib as usize),
-            total_kib,
-        }
-    }
-
-    /// Reserves room for a request whose body may be `bytes` long (twice:
-    /// the body and its encoded rows; at most the whole budget, so a body
-    /// larger than the budget is still served when nothing else is in
-    /// flight); `None` when the budget is spent.
-    pub fn reserve(&self, bytes: usize) -> Option<BodyPermit<'_>> {
-        let kib = u32::try_from(bytes.div_ceil(1024).saturating_mul(2)).unwrap_or(u32::MAX);
-        self.kib.try_acquire_many(kib.clamp(1, self.total_kib)).ok()
-    }
 }
 
 /// Handles of one ingest route's per-request metrics.

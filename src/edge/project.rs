@@ -1,18 +1,18 @@
 //! `X-Raindrop-Project-Id`, resolved the same way for ingest and for reads
-//! (raindrop-projects.md: "The canonical contract is the
-//! `X-Raindrop-Project-Id` HTTP header"; "When the slug is omitted, empty,
-//! or `default`, the request resolves to the Production (`default`) project").
+//! (docs/CONTRACT.md §C3: the header is the canonical way to name the
+//! project; an omitted, empty or `default` slug means the `default`
+//! ("Production") project, §C5).
 
 use axum::http::{HeaderMap, StatusCode};
 
-use super::error::ApiError;
+use crate::http::ApiError;
 use crate::registry::keys::Principal;
 use crate::registry::slug::{Slug, SlugError};
 
 /// The header, lower-case as `HeaderMap` stores it.
 pub const PROJECT_HEADER: &str = "x-raindrop-project-id";
 
-/// Resolves `X-Raindrop-Project-Id` (raindrop-projects.md, "Behavior").
+/// Resolves `X-Raindrop-Project-Id` (docs/CONTRACT.md §C3).
 ///
 /// A project-scoped key writes only to its project: without the header it
 /// means that project; with another slug it is a 403.

@@ -1,4 +1,4 @@
-//! Per-project rate limits (collieai-projects.md, "Rate limiting"):
+//! Per-project rate limits (docs/CONTRACT.md §C16):
 //! `rate_limit_rpm` requests per minute, counted per project, with
 //! `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` on
 //! every request of a limited project, and 429 + `Retry-After` past it.

@@ -1,4 +1,4 @@
-//! The edge's project check: may this org send to this slug? (raindrop-projects.md, "Behavior")
+//! The edge's project check: may this org send to this slug? (docs/CONTRACT.md §C3, §C6)
 //!
 //! | project sent | result |
 //! | unset, empty, `default` | accepted (never looked up) |
@@ -15,7 +15,8 @@
 //! admit new slugs of one org in the same instant can overshoot the limit by
 //! at most N − 1 slugs (each one passes the check before seeing the others'
 //! rows). If the registry is unreachable, the last view loaded is served
-//! (stale) and counted in `downpour_registry_stale_total`.
+//! (stale, counted in `downpour_registry_stale_total`) for at most
+//! `registry.stale_grace_ms` after it was read; past that the edge answers 503.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,18 +41,22 @@ pub enum SlugState {
     OverLimit,
 }
 
-/// Why the edge refuses a slug (both are 403s).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// The project is archived.
+/// The project check's answer for one slug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Accepted (an active or pending project, or a new slug now pending).
+    Admitted(Admitted),
+    /// The project is archived: 403.
     Archived,
-    /// The org has this many pending slugs already.
-    PendingLimit(u32),
+    /// A new slug, and the org has this many pending slugs already: 403.
+    OverPendingLimit(u32),
 }
 
 /// One org's slugs as the edge sees them.
 #[derive(Debug, Default)]
 pub struct OrgView {
+    /// When it was read from the registry (`None`: primed, never read).
+    loaded_at: Option<std::time::Instant>,
     slugs: HashMap<String, SlugState>,
     /// `rate_limit_rpm` of the projects that have one.
     rate_limits: HashMap<String, u32>,
@@ -60,11 +65,14 @@ pub struct OrgView {
 }
 
 impl OrgView {
-    fn decide(&self, slug: &str) -> Option<Result<(), Refusal>> {
+    /// The verdict for a slug this view knows; `None` for a new one.
+    fn decide(&self, slug: &str) -> Option<Verdict> {
         match self.slugs.get(slug)? {
-            SlugState::Active | SlugState::Pending => Some(Ok(())),
-            SlugState::Archived => Some(Err(Refusal::Archived)),
-            SlugState::OverLimit => Some(Err(Refusal::PendingLimit(self.limit))),
+            SlugState::Active | SlugState::Pending => Some(Verdict::Admitted(Admitted {
+                rate_limit_rpm: self.rate_limits.get(slug).copied(),
+            })),
+            SlugState::Archived => Some(Verdict::Archived),
+            SlugState::OverLimit => Some(Verdict::OverPendingLimit(self.limit)),
         }
     }
 }
@@ -89,11 +97,15 @@ pub struct Admission {
     store: ProjectStore,
     cache: moka::sync::Cache<String, Arc<OrgView>>,
     last_loaded: Arc<DashMap<String, Arc<OrgView>>>,
+    stale_grace: Duration,
 }
 
 impl Admission {
-    /// A check over `store`, caching each org's view for `ttl`.
-    pub fn new(store: ProjectStore, ttl: Duration) -> Self {
+    /// A check over `store`, caching each org's view for `ttl`; while the
+    /// registry is unreachable, a view read less than `stale_grace` ago is
+    /// still served (so an archive made during an outage holds within that
+    /// bound), an older one is not (503).
+    pub fn new(store: ProjectStore, ttl: Duration, stale_grace: Duration) -> Self {
         let cache = moka::sync::Cache::builder()
             .max_capacity(100_000)
             .time_to_live(ttl)
@@ -102,23 +114,20 @@ impl Admission {
             store,
             cache,
             last_loaded: Arc::new(DashMap::new()),
+            stale_grace,
         }
     }
 
     /// Decides whether `org` may send to `slug`; `Err` only when the registry
     /// cannot be asked and nothing is cached for the org.
-    pub async fn admit(
-        &self,
-        org: &str,
-        slug: &Slug,
-    ) -> Result<Result<Admitted, Refusal>, ProjectError> {
+    pub async fn admit(&self, org: &str, slug: &Slug) -> Result<Verdict, ProjectError> {
         if slug.is_default() {
             // `default` is never refused; its rate limit applies when a view is at hand.
             let view = match self.cache.get(org) {
                 Some(view) => Some(view),
                 None => self.load_cached(org).await.ok(),
             };
-            return Ok(Ok(Admitted {
+            return Ok(Verdict::Admitted(Admitted {
                 rate_limit_rpm: view.and_then(|v| v.rate_limits.get(slug.as_str()).copied()),
             }));
         }
@@ -126,14 +135,9 @@ impl Admission {
             Some(view) => view,
             None => self.load_cached(org).await?,
         };
-        let admitted = Admitted {
-            rate_limit_rpm: view.rate_limits.get(slug.as_str()).copied(),
-        };
         match view.decide(slug.as_str()) {
-            Some(decision) => Ok(decision.map(|()| admitted)),
-            None => Ok(self.admit_new(org, slug).await?.map(|()| Admitted {
-                rate_limit_rpm: None,
-            })),
+            Some(verdict) => Ok(verdict),
+            None => self.admit_new(org, slug).await,
         }
     }
 
@@ -149,12 +153,16 @@ impl Admission {
                 Ok(view)
             }
             Err(e) => match self.last_loaded.get(org) {
-                Some(view) => {
+                Some(view)
+                    if view
+                        .loaded_at
+                        .is_some_and(|at| at.elapsed() <= self.stale_grace) =>
+                {
                     Counter::registry_stale("project").increment(1);
                     tracing::warn!(org, error = %e, "registry unreachable, serving the last view");
                     Ok(view.clone())
                 }
-                None => Err(ProjectError::Down(e.to_string())),
+                _ => Err(ProjectError::Down(Box::new(e))),
             },
         }
     }
@@ -171,6 +179,7 @@ impl Admission {
             .fetch_all()
             .await?;
         let mut view = OrgView {
+            loaded_at: Some(std::time::Instant::now()),
             limit: self.store.pending_limit(org).await?,
             ..OrgView::default()
         };
@@ -196,34 +205,37 @@ impl Admission {
     }
 
     /// A slug this edge has not seen: reload, check the limit, record it.
-    async fn admit_new(&self, org: &str, slug: &Slug) -> Result<Result<(), Refusal>, ProjectError> {
+    async fn admit_new(&self, org: &str, slug: &Slug) -> Result<Verdict, ProjectError> {
         let _guard = self.store.lock_org(org).await;
         let fresh = self.load(org).await?;
-        if let Some(decision) = fresh.decide(slug.as_str()) {
+        if let Some(verdict) = fresh.decide(slug.as_str()) {
             self.cache.insert(org.to_string(), fresh);
-            return Ok(decision);
+            return Ok(verdict);
         }
         let mut view = OrgView {
+            loaded_at: fresh.loaded_at,
             slugs: fresh.slugs.clone(),
             rate_limits: fresh.rate_limits.clone(),
             pending: fresh.pending,
             limit: fresh.limit,
         };
-        let decision = if view.pending >= view.limit {
+        let verdict = if view.pending >= view.limit {
             view.slugs.insert(slug.to_string(), SlugState::OverLimit);
             Counter::registry_refused("pending_limit").increment(1);
-            Err(Refusal::PendingLimit(view.limit))
+            Verdict::OverPendingLimit(view.limit)
         } else {
             self.store.record_pending(org, slug).await?;
             view.slugs.insert(slug.to_string(), SlugState::Pending);
             view.pending += 1;
             Counter::registry_pending_recorded().increment(1);
-            Ok(())
+            Verdict::Admitted(Admitted {
+                rate_limit_rpm: None,
+            })
         };
         let view = Arc::new(view);
         self.last_loaded.insert(org.to_string(), view.clone());
         self.cache.insert(org.to_string(), view);
-        Ok(decision)
+        Ok(verdict)
     }
 
     /// Caches a view of `org` without asking the registry (benches and tests).

@@ -139,13 +139,22 @@ impl Expiry<String, Cached> for KeyExpiry {
 pub struct KeyStore {
     db: clickhouse::Client,
     cache: moka::future::Cache<String, Cached>,
-    /// The last record loaded per key id, served while ClickHouse is unreachable.
-    last_loaded: std::sync::Arc<dashmap::DashMap<String, Cached>>,
+    /// The last record loaded per key id and when, served while ClickHouse
+    /// is unreachable, for at most `stale_grace` after it was loaded.
+    last_loaded: std::sync::Arc<dashmap::DashMap<String, (Cached, std::time::Instant)>>,
+    stale_grace: Duration,
 }
 
 impl KeyStore {
-    /// A store over `db`; hits live `hit_ttl`, misses `miss_ttl`.
-    pub fn new(db: clickhouse::Client, hit_ttl: Duration, miss_ttl: Duration) -> Self {
+    /// A store over `db`; hits live `hit_ttl`, misses `miss_ttl`; during an
+    /// outage a key loaded less than `stale_grace` ago is still served (a
+    /// revocation made during an outage therefore holds within that bound).
+    pub fn new(
+        db: clickhouse::Client,
+        hit_ttl: Duration,
+        miss_ttl: Duration,
+        stale_grace: Duration,
+    ) -> Self {
         let cache = moka::future::Cache::builder()
             .max_capacity(100_000)
             .expire_after(KeyExpiry {
@@ -157,6 +166,7 @@ impl KeyStore {
             db,
             cache,
             last_loaded: Default::default(),
+            stale_grace,
         }
     }
 
@@ -176,12 +186,13 @@ impl KeyStore {
             .try_get_with(key_id.to_string(), self.load(key_id.to_string()))
             .await
             .or_else(|e| match self.last_loaded.get(key_id) {
-                // A registry outage must not stop ingest for keys already known.
-                Some(known) => {
+                // A registry outage must not stop ingest for keys already
+                // known, but only within the grace period.
+                Some(known) if known.1.elapsed() <= self.stale_grace => {
                     Counter::registry_stale("key").increment(1);
-                    Ok(known.clone())
+                    Ok(known.0.clone())
                 }
-                None => Err(AuthError::Unavailable(e.to_string())),
+                _ => Err(AuthError::Unavailable(e.to_string())),
             })?
             .ok_or(AuthError::Invalid)?;
         let presented = hash(token);
@@ -208,7 +219,8 @@ impl KeyStore {
             .map(Arc::new);
         // Only known keys: unknown ids must not grow this map (a flood of bad keys).
         if record.is_some() {
-            self.last_loaded.insert(key_id, record.clone());
+            self.last_loaded
+                .insert(key_id, (record.clone(), std::time::Instant::now()));
         }
         Ok(record)
     }

@@ -1,8 +1,7 @@
-//! Project slugs, exactly as `raindrop-projects.md` defines them:
-//! "a short identifier of up to 63 characters using lowercase letters,
-//! digits, and hyphens, and it must start and end with a letter or digit".
-//! "When the slug is omitted, empty, or `default`, the request resolves to
-//! the Production (`default`) project".
+//! Project slugs, exactly as docs/CONTRACT.md §C4 defines them: up to 63
+//! characters of lowercase letters, digits and hyphens, starting and ending
+//! with a letter or digit. An omitted, empty or `default` slug means the
+//! `default` ("Production") project (§C3, §C5).
 
 use std::fmt;
 

@@ -17,7 +17,7 @@ use std::ops::Range;
 
 use crate::bus::dead_letter::Reason;
 use crate::sink::batch::Chunk;
-use crate::sink::flush::{DeadLetterSink, Flush, Stopped, Writer};
+use crate::sink::flush::{DeadLetterSink, Flush, Inserted, Stopped, Writer};
 
 /// Inserts `chunk`; returns the INSERTs that succeeded and the refused
 /// records (index in `chunk.records`, and why).
@@ -35,13 +35,15 @@ pub async fn insert<W: Writer, D: DeadLetterSink>(
         }
         let pieces = chunk.pieces(&chunk.records[range.clone()]);
         let mut outcome = flush.insert(pieces.clone()).await?;
-        if outcome.is_err() && range.len() == 1 {
+        if outcome != Inserted::Done && range.len() == 1 {
             outcome = flush.insert(pieces).await?;
         }
         match outcome {
-            Ok(()) => inserts += 1,
-            Err(text) if range.len() == 1 => refused.push((range.start, Reason::rejected(text))),
-            Err(text) => {
+            Inserted::Done => inserts += 1,
+            Inserted::Refused(text) if range.len() == 1 => {
+                refused.push((range.start, Reason::rejected(text)))
+            }
+            Inserted::Refused(text) => {
                 tracing::warn!(stream = flush.stream, records = range.len(), error = %text,
                     "ClickHouse refused a batch; bisecting by record");
                 let mid = range.start + range.len() / 2;
@@ -88,6 +90,7 @@ mod tests {
         let (_tx, mut shutdown) = watch::channel(false);
         let mut flush = Flush {
             stream: "events",
+            topic: "downpour.events",
             kind: StreamKind::Events,
             writer: &writer,
             dead_letters: &letters,

@@ -14,7 +14,6 @@ use crate::config::ClickHouseConfig;
 use crate::pipeline::StreamKind;
 use crate::sink::batch::Activity;
 use crate::sink::flush::Writer;
-use crate::sink::schema;
 
 /// A client for the server (no database selected).
 pub fn server(cfg: &ClickHouseConfig) -> clickhouse::Client {
@@ -51,7 +50,7 @@ impl RowInserter {
             db,
             sql: format!(
                 "INSERT INTO {table} ({}) FORMAT RowBinary",
-                schema::columns(kind)
+                kind.schema().column_list
             ),
             stream: kind.name(),
         }

@@ -68,6 +68,15 @@ impl DeadLetterSink for DeadLetters {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Stopped;
 
+/// How one INSERT ended, when it ended before a shutdown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// ClickHouse took the rows.
+    Done,
+    /// ClickHouse refused the data itself (retrying would not help); its text.
+    Refused(String),
+}
+
 /// What a successful flush did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Flushed {
@@ -83,6 +92,9 @@ pub struct Flushed {
 pub struct Flush<'a, W, D> {
     /// Stream name, for metrics and logs.
     pub stream: &'static str,
+    /// The topic read (with its prefix), a label of every metric: the
+    /// series of two consumers of one stream in one process stay apart.
+    pub topic: &'a str,
     /// Stream kind, to rebuild refused records.
     pub kind: StreamKind,
     /// The rows' destination.
@@ -129,29 +141,27 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
         Ok(done)
     }
 
-    /// One INSERT, retried until it succeeds or ClickHouse refuses the data
-    /// (`Ok(Err(text))`).
-    pub(crate) async fn insert(
-        &mut self,
-        pieces: Vec<Bytes>,
-    ) -> Result<Result<(), String>, Stopped> {
+    /// One INSERT, retried until it succeeds or ClickHouse refuses the data.
+    pub(crate) async fn insert(&mut self, pieces: Vec<Bytes>) -> Result<Inserted, Stopped> {
         loop {
             let started = Instant::now();
             match self.writer.insert(pieces.clone()).await {
                 Ok(()) => {
-                    Histogram::consumer_write_seconds(self.stream, "insert")
+                    Histogram::consumer_write_seconds(self.stream, "insert", self.topic.to_owned())
                         .record(started.elapsed().as_secs_f64());
                     self.calm();
-                    return Ok(Ok(()));
+                    return Ok(Inserted::Done);
                 }
                 Err(e) => {
                     let failure = classify(&e);
-                    Counter::insert_retries(self.stream, failure.label()).increment(1);
+                    Counter::insert_retries(self.stream, failure.label(), self.topic.to_owned())
+                        .increment(1);
                     match failure {
-                        Failure::Data => return Ok(Err(e.to_string())),
+                        Failure::Data => return Ok(Inserted::Refused(e.to_string())),
                         Failure::Pressure => {
                             self.pace.pressure();
-                            Gauge::consumer_slowdown(self.stream).set(self.pace.slowdown());
+                            Gauge::consumer_slowdown(self.stream, self.topic.to_owned())
+                                .set(self.pace.slowdown());
                         }
                         Failure::Unavailable => {}
                     }
@@ -166,14 +176,15 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
         loop {
             match self.dead_letters.publish(record).await {
                 Ok(()) => {
-                    Counter::dead_letter(self.stream, record.reason.code).increment(1);
+                    Counter::dead_letter(self.stream, record.reason.code, self.topic.to_owned())
+                        .increment(1);
                     tracing::warn!(stream = self.stream, partition = record.partition, offset = record.offset,
                         reason = %record.reason.header(), "record dead-lettered");
                     self.calm();
                     return Ok(());
                 }
                 Err(e) => {
-                    Counter::dead_letter_errors(self.stream).increment(1);
+                    Counter::dead_letter_errors(self.stream, self.topic.to_owned()).increment(1);
                     tracing::warn!(stream = self.stream, error = %e, "dead-letter publish failed");
                     self.wait().await?;
                 }
@@ -201,7 +212,7 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
     fn calm(&mut self) {
         if !self.backoff.is_initial() {
             self.backoff.reset();
-            Gauge::consumer_backoff_seconds(self.stream).set(0.0);
+            Gauge::consumer_backoff_seconds(self.stream, self.topic.to_owned()).set(0.0);
         }
     }
 
@@ -211,7 +222,7 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
             return Err(Stopped);
         }
         let wait = self.backoff.next_wait();
-        Gauge::consumer_backoff_seconds(self.stream).set(wait.as_secs_f64());
+        Gauge::consumer_backoff_seconds(self.stream, self.topic.to_owned()).set(wait.as_secs_f64());
         // A dropped sender disables the second branch: the wait still happens.
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
@@ -252,6 +263,7 @@ mod tests {
     ) -> Result<Flushed, Stopped> {
         let mut flush = Flush {
             stream: "events",
+            topic: "downpour.events",
             kind: StreamKind::Events,
             writer,
             dead_letters: letters,

@@ -3,8 +3,8 @@
 //!
 //! Hand-written because it is the hot path and needs only four types:
 //! `String` (LEB128 length + bytes), `UInt8`, `UInt64` and `DateTime`
-//! (`UInt32` seconds), all little-endian. Every column list lives in
-//! [`crate::sink::schema`]; the writer knows nothing about tables.
+//! (`UInt32` seconds), all little-endian. Every column list is declared with
+//! its row ([`crate::pipeline::rows`]); the writer knows nothing about tables.
 
 /// Appends RowBinary values to a byte buffer.
 pub struct RowWriter<'a> {
@@ -74,21 +74,21 @@ impl<'a> RowWriter<'a> {
     }
 }
 
-/// Reads one varint; used by tests and the dead-letter path to walk rows.
-pub fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
-    let mut v = 0u64;
-    for (i, b) in bytes.iter().enumerate().take(10) {
-        v |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((v, i + 1));
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads one varint (tests walk rows with it).
+    fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+        let mut v = 0u64;
+        for (i, b) in bytes.iter().enumerate().take(10) {
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Some((v, i + 1));
+            }
+        }
+        None
+    }
 
     #[test]
     fn strings_are_length_prefixed() {

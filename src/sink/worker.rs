@@ -118,7 +118,7 @@ fn read(kind: StreamKind, batch: &mut Batch, message: &BorrowedMessage<'_>, cred
     let checked = record::parse(value, kind)
         .map_err(|e| e.to_string())
         .and_then(|view| {
-            layout::check(kind, view.body, view.rows)
+            layout::check(kind, view.body, view.rows, key)
                 .map(|()| view)
                 .map_err(|e| e.to_string())
         });
@@ -192,10 +192,12 @@ impl State {
             return true;
         }
         let stream = pipeline.kind.name();
+        let topic = consumer.topic().to_owned();
         let started = std::time::Instant::now();
         let (chunks, dead) = batch.drain(pipeline.batch.max_projects_per_insert);
         let mut flush = Flush {
             stream,
+            topic: &topic,
             kind: pipeline.kind,
             writer: &self.writer,
             dead_letters: &self.dead_letters,
@@ -208,8 +210,8 @@ impl State {
             return false;
         };
         self.pace.flushed(started, done.inserts);
-        Gauge::consumer_slowdown(stream).set(self.pace.slowdown());
-        Counter::consumer_rows(stream).increment(done.rows);
+        Gauge::consumer_slowdown(stream, topic.clone()).set(self.pace.slowdown());
+        Counter::consumer_rows(stream, topic).increment(done.rows);
         if let Err(e) = consumer.commit() {
             // The rows are in; a redelivery after this collapses in the views.
             tracing::warn!(stream, error = %e, "offset commit failed");

@@ -6,7 +6,9 @@
 //! `_total`; a metric is only ever recorded through its constructor here
 //! (`Counter::edge_requests(stream, status)`), so it always has the same
 //! label keys. Label values are low-cardinality (streams, status codes,
-//! reasons, partitions), never org or project ids. The README's "Metrics"
+//! reasons, topics, partitions), never org or project ids. A consumer
+//! metric carries `topic` (with its prefix) so two consumers of one stream
+//! in one process keep apart series. The README's "Metrics"
 //! table lists the same rows for operators (a unit test keeps them equal).
 //!
 //! To add a metric: add a declaration at the end of its kind, then a row to
@@ -78,30 +80,33 @@ metric_kind! {
         fn producer_queue_full(),
         "Publishes refused because the producer's local queue is full.";
 
-        /// Failed ClickHouse INSERTs. Labels: `stream` and `kind`: `data`
-        /// (rows refused; bisected and dead-lettered, not retried),
-        /// `pressure` (too many parts or overload; retried with larger
-        /// batches), `unavailable` (unreachable or failing; retried).
+        /// Failed ClickHouse INSERTs. Labels: `stream`, `kind` (`data`:
+        /// rows refused, bisected and dead-lettered, not retried;
+        /// `pressure`: too many parts or overload, retried with larger
+        /// batches; `unavailable`: unreachable or failing, retried) and
+        /// `topic` (the topic read, with its prefix).
         InsertRetries = "downpour_insert_retries_total",
-        fn insert_retries(stream, kind),
+        fn insert_retries(stream, kind, topic),
         "Failed ClickHouse INSERTs, by stream and kind of failure (data, pressure, unavailable).";
 
-        /// Records published to the dead-letter topic. Labels: `stream` and
-        /// `reason`: `undecodable` (the consumer cannot read the record) or
-        /// `rejected` (ClickHouse refused its rows).
+        /// Records published to the dead-letter topic. Labels: `stream`,
+        /// `reason` (`undecodable`: the consumer cannot read the record;
+        /// `rejected`: ClickHouse refused its rows) and `topic` (the topic
+        /// the record was read from).
         DeadLetter = "downpour_dead_letter_total",
-        fn dead_letter(stream, reason),
+        fn dead_letter(stream, reason, topic),
         "Records sent to the dead-letter topic, by stream and reason (undecodable, rejected).";
 
         /// Failed publishes to the dead-letter topic (each is retried; the
-        /// offset waits). Labels: `stream`.
+        /// offset waits). Labels: `stream` and `topic` (the topic read).
         DeadLetterErrors = "downpour_dead_letter_errors_total",
-        fn dead_letter_errors(stream),
+        fn dead_letter_errors(stream, topic),
         "Failed publishes to the dead-letter topic (retried), by stream.";
 
-        /// Rows written to ClickHouse (offsets committed after). Labels: `stream`.
+        /// Rows written to ClickHouse (offsets committed after). Labels:
+        /// `stream` and `topic` (the topic read).
         ConsumerRows = "downpour_consumer_rows_total",
-        fn consumer_rows(stream),
+        fn consumer_rows(stream, topic),
         "Rows written to ClickHouse, by stream.";
 
         /// Lookups answered from the last registry data this process loaded
@@ -138,15 +143,15 @@ metric_kind! {
 
         /// How many times the normal batch size the consumer now waits for
         /// (1 = normal, up to `consumer.max_slowdown`), raised by "too many
-        /// parts". Labels: `stream`.
+        /// parts". Labels: `stream` and `topic` (the topic read).
         ConsumerSlowdown = "downpour_consumer_slowdown",
-        fn consumer_slowdown(stream),
+        fn consumer_slowdown(stream, topic),
         "Batch stretch factor after ClickHouse pressure (1 = normal), by stream.";
 
         /// The current retry wait, seconds (0 when the last write
-        /// succeeded). Labels: `stream`.
+        /// succeeded). Labels: `stream` and `topic` (the topic read).
         ConsumerBackoffSeconds = "downpour_consumer_backoff_seconds",
-        fn consumer_backoff_seconds(stream),
+        fn consumer_backoff_seconds(stream, topic),
         "Current wait before retrying a failed write, seconds (0 when healthy), by stream.";
 
         /// Open client connections to the edge. No labels.
@@ -180,10 +185,10 @@ metric_kind! {
         "Ingest request duration to the answer, seconds, by stream.",
         buckets: EDGE_REQUEST_SECONDS;
 
-        /// Seconds of a successful ClickHouse write. Labels: `stream` and
-        /// `what` (`insert`: a batch's rows).
+        /// Seconds of a successful ClickHouse write. Labels: `stream`,
+        /// `what` (`insert`: a batch's rows) and `topic` (the topic read).
         ConsumerWriteSeconds = "downpour_consumer_write_seconds",
-        fn consumer_write_seconds(stream, what),
+        fn consumer_write_seconds(stream, what, topic),
         "Successful ClickHouse write duration, seconds, by stream and what (insert).",
         buckets: CONSUMER_WRITE_SECONDS;
     }

@@ -1,5 +1,5 @@
 """Runs downpour's schema and edge-encoded rows on current ClickHouse, embedded
-(chdb-core, pinned by scripts/components.sh chdb), for tests/current_clickhouse.rs.
+(chdb-core, pinned by scripts/components.sh chdb), for tests/it/current_clickhouse.rs.
 
     apply.py SESSION_DIR DATABASE STATEMENTS_JSON \
         --load TABLE COLUMNS ROWS_FILE [--load ...] \

@@ -4,19 +4,21 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 
 use super::QueryState;
-use crate::control::auth::{READ, authorize};
-use crate::edge::error::ApiError;
 use crate::edge::project::project_of;
+use crate::http::ApiError;
+use crate::http::auth::{Caller, Read};
 use crate::registry::projects::Status;
 use crate::registry::slug::Slug;
 
 /// Its name in error bodies.
 const PROJECT_PARAM: &str = "X-Raindrop-Project-Id";
 
-/// The one org and project a read sees.
+/// The one org and project a read sees; a handler that takes a `Scope`
+/// runs only for a reader of an existing, active project.
 #[derive(Debug, Clone)]
 pub struct Scope {
     /// The caller's org.
@@ -31,32 +33,30 @@ pub struct Scope {
 /// asking for another project, and for a slug that is unknown, pending
 /// (data sent, project never created) or archived; 400 for a malformed or
 /// repeated header; 503 when the key store or registry cannot be asked.
-pub async fn scope(state: &QueryState, headers: &HeaderMap) -> Result<Scope, ApiError> {
-    let principal = authorize(&state.keys, headers, READ).await?;
-    let project = project_of(headers, &principal)?;
-    // Read from the registry itself, not a cache: creating a pending project
-    // makes its data readable at once.
-    match state.projects.get(&principal.org, &project).await? {
-        Some(p) if p.status == Status::Active => Ok(Scope {
-            org: principal.org,
-            project,
-        }),
-        Some(_) => Err(project_forbidden(format!(
-            "project {project} is archived; its data cannot be read"
-        ))),
-        None => Err(project_forbidden(format!(
-            "project {project} does not exist; data sent to a slug becomes readable once the project is created"
-        ))),
-    }
-}
+impl FromRequestParts<Arc<QueryState>> for Scope {
+    type Rejection = ApiError;
 
-fn forbidden(message: String) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "permission_error", message)
-}
-
-fn project_forbidden(message: String) -> ApiError {
-    ApiError {
-        param: Some(PROJECT_PARAM.into()),
-        ..forbidden(message)
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<QueryState>,
+    ) -> Result<Scope, ApiError> {
+        let who = Caller::<Read>::from_request_parts(parts, state).await?;
+        let project = project_of(&parts.headers, &who.principal)?;
+        // Read from the registry itself, not a cache: creating a pending
+        // project makes its data readable at once.
+        match state.projects.get(who.org(), &project).await? {
+            Some(p) if p.status == Status::Active => Ok(Scope {
+                org: who.principal.org,
+                project,
+            }),
+            Some(_) => Err(ApiError::forbidden(format!(
+                "project {project} is archived; its data cannot be read"
+            ))
+            .with_param(PROJECT_PARAM)),
+            None => Err(ApiError::forbidden(format!(
+                "project {project} does not exist; data sent to a slug becomes readable once the project is created"
+            ))
+            .with_param(PROJECT_PARAM)),
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::edge::error::ApiError;
+use crate::http::ApiError;
 
 /// Rows per page when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 100;

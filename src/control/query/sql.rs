@@ -5,7 +5,7 @@
 
 use super::Scope;
 use super::params::Cursor;
-use crate::edge::error::ApiError;
+use crate::http::ApiError;
 
 /// A value bound to one `?`.
 pub enum Arg {

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use super::params::{Cursor, iso};
 use super::sql::{Arg, Select};
 use super::{Page, Scope};
-use crate::edge::error::ApiError;
+use crate::http::ApiError;
 
 const EVENT_COLUMNS: &str = "project, event_id, user_id, event, timestamp_ms, ai_model, ai_input, ai_output, \
      convo_id, properties, attachments, properties_truncated";

@@ -1,8 +1,8 @@
 //! `POST /v1/events/track`: one row of `events` per item.
 //!
-//! raindrop-http-api.md: `user_id` and `event` are required; `properties`,
-//! `attachments` and `ai_data` optional; "If provided, either input or
-//! output (or both) is required" for `ai_data`. An item without `event_id`
+//! docs/CONTRACT.md §C8: `user_id` and `event` are required; `properties`,
+//! `attachments` and `ai_data` optional; an `ai_data` that is present needs
+//! `input` or `output` (or both). An item without `event_id`
 //! gets one here, so a redelivered record carries the same id and collapses.
 
 use simd_json::tape::{Object, Value};
@@ -11,6 +11,8 @@ use super::Envelope;
 use super::fields::{self, Invalid, Path};
 use super::time::{self, Stamp};
 use crate::pipeline::Limits;
+use crate::pipeline::row::JsonText;
+use crate::pipeline::rows::EventRow;
 use crate::sink::rowbinary::RowWriter;
 
 const ATTACHMENT_TYPES: [&str; 4] = ["code", "text", "image", "iframe"];
@@ -30,37 +32,17 @@ pub(super) struct Body<'t, 'i> {
     pub attachments: Option<Value<'t, 'i>>,
 }
 
-/// Raw field values of one item, picked out in one pass over its keys.
-#[derive(Default)]
-pub(super) struct Raw<'t, 'i> {
-    pub event_id: Option<Value<'t, 'i>>,
-    pub user_id: Option<Value<'t, 'i>>,
-    pub event: Option<Value<'t, 'i>>,
-    pub timestamp: Option<Value<'t, 'i>>,
-    pub properties: Option<Value<'t, 'i>>,
-    pub attachments: Option<Value<'t, 'i>>,
-    pub ai_data: Option<Value<'t, 'i>>,
-    pub is_pending: Option<Value<'t, 'i>>,
-}
-
-impl<'t, 'i> Raw<'t, 'i> {
-    pub fn of(obj: &Object<'t, 'i>) -> Self {
-        let mut raw = Raw::default();
-        for (key, value) in obj.iter() {
-            let slot = match key {
-                "event_id" => &mut raw.event_id,
-                "user_id" => &mut raw.user_id,
-                "event" => &mut raw.event,
-                "timestamp" => &mut raw.timestamp,
-                "properties" => &mut raw.properties,
-                "attachments" => &mut raw.attachments,
-                "ai_data" => &mut raw.ai_data,
-                "is_pending" => &mut raw.is_pending,
-                _ => continue,
-            };
-            *slot = Some(value);
-        }
-        raw
+raw_fields! {
+    /// Raw field values of one event or patch.
+    pub(super) struct Raw {
+        event_id,
+        user_id,
+        event,
+        timestamp,
+        properties,
+        attachments,
+        ai_data,
+        is_pending,
     }
 }
 
@@ -154,20 +136,31 @@ pub(super) enum Props<'a, 't, 'i> {
     Truncated(&'a Value<'t, 'i>, usize),
 }
 
-impl Props<'_, '_, '_> {
-    pub fn write(self, w: &mut RowWriter<'_>) {
-        let _ = w.string_with(|out| {
-            match self {
-                Props::Whole(Some(v), _) => fields::write_json(v, out),
-                Props::Whole(None, default) => out.extend_from_slice(default.as_bytes()),
-                Props::Truncated(v, budget) => fields::write_truncated(v, budget, out),
-            }
-            Ok::<(), ()>(())
-        });
+impl JsonText for Props<'_, '_, '_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        match *self {
+            Props::Whole(Some(v), _) => fields::write_json(v, out),
+            Props::Whole(None, default) => out.extend_from_slice(default.as_bytes()),
+            Props::Truncated(v, budget) => fields::write_truncated(v, budget, out),
+        }
     }
+}
 
+impl Props<'_, '_, '_> {
     pub fn is_truncated(self) -> bool {
         matches!(self, Props::Truncated(..))
+    }
+}
+
+/// A JSON value as sent, or `default` when absent.
+pub(super) struct JsonOr<'a, 't, 'i>(pub Option<&'a Value<'t, 'i>>, pub &'static str);
+
+impl JsonText for JsonOr<'_, '_, '_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        match self.0 {
+            Some(v) => fields::write_json(v, out),
+            None => out.extend_from_slice(self.1.as_bytes()),
+        }
     }
 }
 
@@ -243,36 +236,24 @@ pub(super) fn encode(
         b.properties.as_ref(),
         "{}",
         |w, props| {
-            w.string(env.org.as_bytes());
-            w.string(env.project.as_bytes());
-            w.string(event_id.as_bytes());
-            w.string(b.user_id.unwrap_or("").as_bytes());
-            w.string(b.event.unwrap_or("").as_bytes());
-            w.datetime(stamp.secs);
-            w.u64(stamp.ms);
-            w.datetime(received.secs);
-            w.string(b.model.as_bytes());
-            w.string(b.input.as_bytes());
-            w.string(b.output.as_bytes());
-            w.string(b.convo_id.as_bytes());
-            props.write(w);
-            write_attachments(w, b.attachments.as_ref(), "[]");
-            w.u8(u8::from(props.is_truncated()));
+            EventRow {
+                org: env.org,
+                project: env.project,
+                event_id,
+                user_id: b.user_id.unwrap_or(""),
+                event: b.event.unwrap_or(""),
+                timestamp: stamp.secs,
+                timestamp_ms: stamp.ms,
+                received_at: received.secs,
+                ai_model: b.model,
+                ai_input: b.input,
+                ai_output: b.output,
+                convo_id: b.convo_id,
+                properties: &props,
+                attachments: &JsonOr(b.attachments.as_ref(), "[]"),
+                properties_truncated: u8::from(props.is_truncated()),
+            }
+            .write(w);
         },
     )
-}
-
-/// Writes `attachments` as JSON (absent → `default`).
-pub(super) fn write_attachments(
-    w: &mut RowWriter<'_>,
-    v: Option<&Value<'_, '_>>,
-    default: &'static str,
-) {
-    let _ = w.string_with(|out| {
-        match v {
-            Some(v) => fields::write_json(v, out),
-            None => out.extend_from_slice(default.as_bytes()),
-        }
-        Ok::<(), ()>(())
-    });
 }

@@ -239,8 +239,8 @@ pub const TRUNCATED_MARK: &str = "$truncated";
 /// marks the object with `"$truncated": true` (a sent `$truncated` key is
 /// replaced by the mark, never duplicated).
 ///
-/// raindrop-http-api.md: "Event has a limit of 1 MB. Properties will be
-/// truncated for larger events." Keeping whole entries keeps the JSON valid.
+/// docs/CONTRACT.md §C12: an event over 1 MB has its properties truncated.
+/// Keeping whole entries keeps the JSON valid.
 pub fn write_truncated(properties: &Value<'_, '_>, budget: usize, out: &mut Vec<u8>) {
     let mark = format!("\"{TRUNCATED_MARK}\":true}}");
     let start = out.len();

@@ -8,6 +8,32 @@
 //! Invariant: nothing here panics on any input; every failure is a
 //! [`Invalid`] with a 4xx status.
 
+/// Declares the raw values of an item's known keys, named as the keys, and
+/// `of(obj)`, which fills them in one pass over the object's entries
+/// (unknown keys are skipped; a key given twice: the last one wins).
+macro_rules! raw_fields {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($field:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Default)]
+        $vis struct $name<'t, 'i> {
+            $(pub $field: Option<simd_json::tape::Value<'t, 'i>>,)*
+        }
+
+        impl<'t, 'i> $name<'t, 'i> {
+            pub fn of(obj: &simd_json::tape::Object<'t, 'i>) -> Self {
+                let mut raw = Self::default();
+                for (key, value) in obj.iter() {
+                    $(if key == stringify!($field) {
+                        raw.$field = Some(value);
+                        continue;
+                    })*
+                }
+                raw
+            }
+        }
+    };
+}
+
 mod event;
 mod fields;
 mod partial;

@@ -1,7 +1,7 @@
 //! `POST /v1/events/track_partial`: one `partial_events` row per patch.
 //!
-//! PRODUCT.md: "partial AI events merged by `event_id` (always required);
-//! `is_pending` true until the final patch". The Python SDK sends a single
+//! docs/CONTRACT.md §C11: patches of a partial AI event merge by `event_id`
+//! (always required); `is_pending` is true until the final patch. The Python SDK sends a single
 //! object per patch, and later patches carry only what changed, so every
 //! content field is optional here; `sql/` merges patches field by field and
 //! shows the event once a patch says `is_pending: false`. A patch without
@@ -10,10 +10,11 @@
 use simd_json::tape::Object;
 
 use super::Envelope;
-use super::event::{self, Raw};
+use super::event::{self, JsonOr, Raw};
 use super::fields::{self, Invalid, Path};
 use super::time::Stamp;
 use crate::pipeline::Limits;
+use crate::pipeline::rows::PartialEventRow;
 
 /// Encodes one patch. `index` orders patches of one request after each other.
 pub(super) fn encode(
@@ -33,23 +34,26 @@ pub(super) fn encode(
     let received = Stamp::from_micros(env.received_us);
     let patch_id = fields::new_id();
     event::write_bounded(buf, limits, path, b.properties.as_ref(), "", |w, props| {
-        w.string(env.org.as_bytes());
-        w.string(env.project.as_bytes());
-        w.string(event_id.as_bytes());
-        w.string(patch_id.as_bytes());
-        w.string(b.user_id.unwrap_or("").as_bytes());
-        w.string(b.event.unwrap_or("").as_bytes());
-        w.datetime(stamp.secs);
-        w.u64(stamp.ms);
-        w.datetime(received.secs);
-        w.string(b.model.as_bytes());
-        w.string(b.input.as_bytes());
-        w.string(b.output.as_bytes());
-        w.string(b.convo_id.as_bytes());
-        props.write(w);
-        event::write_attachments(w, b.attachments.as_ref(), "");
-        w.u8(u8::from(props.is_truncated()));
-        w.u8(u8::from(is_pending));
-        w.u64(env.received_us + index);
+        PartialEventRow {
+            org: env.org,
+            project: env.project,
+            event_id,
+            patch_id: &patch_id,
+            user_id: b.user_id.unwrap_or(""),
+            event: b.event.unwrap_or(""),
+            timestamp: stamp.secs,
+            timestamp_ms: stamp.ms,
+            received_at: received.secs,
+            ai_model: b.model,
+            ai_input: b.input,
+            ai_output: b.output,
+            convo_id: b.convo_id,
+            properties: &props,
+            attachments: &JsonOr(b.attachments.as_ref(), ""),
+            properties_truncated: u8::from(props.is_truncated()),
+            is_pending: u8::from(is_pending),
+            seq: env.received_us + index,
+        }
+        .write(w);
     })
 }

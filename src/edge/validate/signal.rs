@@ -1,6 +1,6 @@
 //! `POST /v1/signals/track`: one `signals` row per item.
 //!
-//! raindrop-http-api.md: `event_id` and `signal_name` required; `timestamp`,
+//! docs/CONTRACT.md §C9: `event_id` and `signal_name` required; `timestamp`,
 //! `properties`, `attachment_id`, `signal_type` ("default", "feedback",
 //! "edit", "standard") and `sentiment` ("POSITIVE", "NEGATIVE") optional.
 //! Signals carry no id of their own; the edge gives each one, so a
@@ -13,19 +13,22 @@ use super::event::{self, Props};
 use super::fields::{self, Invalid, Path};
 use super::time::{self, Stamp};
 use crate::pipeline::Limits;
+use crate::pipeline::rows::SignalRow;
 
 const SIGNAL_TYPES: [&str; 4] = ["default", "feedback", "edit", "standard"];
 const SENTIMENTS: [&str; 2] = ["POSITIVE", "NEGATIVE"];
 
-#[derive(Default)]
-struct Raw<'t, 'i> {
-    event_id: Option<Value<'t, 'i>>,
-    signal_name: Option<Value<'t, 'i>>,
-    timestamp: Option<Value<'t, 'i>>,
-    properties: Option<Value<'t, 'i>>,
-    attachment_id: Option<Value<'t, 'i>>,
-    signal_type: Option<Value<'t, 'i>>,
-    sentiment: Option<Value<'t, 'i>>,
+raw_fields! {
+    /// Raw field values of one signal.
+    struct Raw {
+        event_id,
+        signal_name,
+        timestamp,
+        properties,
+        attachment_id,
+        signal_type,
+        sentiment,
+    }
 }
 
 /// Encodes one signal into `buf`.
@@ -37,20 +40,7 @@ pub(super) fn encode(
     limits: &Limits,
     buf: &mut Vec<u8>,
 ) -> Result<bool, Invalid> {
-    let mut raw = Raw::default();
-    for (key, value) in obj.iter() {
-        let slot = match key {
-            "event_id" => &mut raw.event_id,
-            "signal_name" => &mut raw.signal_name,
-            "timestamp" => &mut raw.timestamp,
-            "properties" => &mut raw.properties,
-            "attachment_id" => &mut raw.attachment_id,
-            "signal_type" => &mut raw.signal_type,
-            "sentiment" => &mut raw.sentiment,
-            _ => continue,
-        };
-        *slot = Some(value);
-    }
+    let raw = Raw::of(obj);
     let event_id = fields::required_id(raw.event_id, || path.field("event_id"))?;
     let name = fields::required_str(raw.signal_name, || path.field("signal_name"))?;
     let stamp = time::resolve(raw.timestamp, env.received_us, || path.field("timestamp"))?;
@@ -74,18 +64,21 @@ pub(super) fn encode(
         properties.as_ref(),
         "{}",
         |w, props: Props<'_, '_, '_>| {
-            w.string(env.org.as_bytes());
-            w.string(env.project.as_bytes());
-            w.string(signal_id.as_bytes());
-            w.string(event_id.as_bytes());
-            w.string(name.as_bytes());
-            w.string(signal_type.as_bytes());
-            w.string(sentiment.as_bytes());
-            w.string(attachment_id.as_bytes());
-            w.datetime(stamp.secs);
-            w.u64(stamp.ms);
-            w.datetime(received.secs);
-            props.write(w);
+            SignalRow {
+                org: env.org,
+                project: env.project,
+                signal_id: &signal_id,
+                event_id,
+                signal_name: name,
+                signal_type,
+                sentiment,
+                attachment_id,
+                timestamp: stamp.secs,
+                timestamp_ms: stamp.ms,
+                received_at: received.secs,
+                properties: &props,
+            }
+            .write(w);
         },
     )
 }

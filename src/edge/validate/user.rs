@@ -1,6 +1,6 @@
 //! `POST /v1/users/identify`: one `users` row per item.
 //!
-//! raindrop-http-api.md: `{user_id, traits}`; the Python SDK sends an array
+//! docs/CONTRACT.md §C10: `{user_id, traits}`; the Python SDK sends an array
 //! of them. The latest identify of a user wins (version = receive time).
 
 use simd_json::tape::Object;
@@ -10,6 +10,7 @@ use super::event::{self, Props};
 use super::fields::{self, Invalid, Path};
 use super::time::{self, Stamp};
 use crate::pipeline::Limits;
+use crate::pipeline::rows::UserRow;
 
 /// Encodes one identify call into `buf`.
 pub(super) fn encode(
@@ -32,14 +33,17 @@ pub(super) fn encode(
         traits.as_ref(),
         "{}",
         |w, traits: Props<'_, '_, '_>| {
-            w.string(env.org.as_bytes());
-            w.string(env.project.as_bytes());
-            w.string(user_id.as_bytes());
-            traits.write(w);
-            w.datetime(stamp.secs);
-            w.u64(stamp.ms);
-            w.datetime(received.secs);
-            w.u64(env.received_us);
+            UserRow {
+                org: env.org,
+                project: env.project,
+                user_id,
+                traits: &traits,
+                timestamp: stamp.secs,
+                timestamp_ms: stamp.ms,
+                received_at: received.secs,
+                version: env.received_us,
+            }
+            .write(w);
         },
     )
 }

@@ -1,0 +1,165 @@
+//! The one error shape every endpoint answers with:
+//! `{"error": {"message", "type", "code", "param"}}` (docs/CONTRACT.md §C13,
+//! the OpenAI-style error body, plus `param` naming the offending item and field).
+//!
+//! Every handler returns `Result<_, ApiError>`; the domain errors of the
+//! layers below convert here, in one table, so a status is chosen in one
+//! place. A 5xx never carries a lower layer's text (it may name hosts or
+//! internals); it is logged where it happens.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::bus::producer::PublishError;
+use crate::edge::validate::Invalid;
+use crate::registry::keys::{AuthError, KeyStoreError};
+use crate::registry::projects::ProjectError;
+
+/// An error answer.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable category.
+    pub kind: &'static str,
+    /// Human-readable message; names item and field when there is one.
+    pub message: String,
+    /// The offending item and field, e.g. `[3].user_id`.
+    pub param: Option<String>,
+    /// Seconds for `Retry-After` (429s and 503s).
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    /// An error without a param.
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            kind,
+            message: message.into(),
+            param: None,
+            retry_after: None,
+        }
+    }
+
+    /// The same error, naming `param`.
+    pub fn with_param(self, param: impl Into<String>) -> ApiError {
+        ApiError {
+            param: Some(param.into()),
+            ..self
+        }
+    }
+
+    /// 400 naming `param`.
+    pub fn bad_request(param: &str, reason: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!("{param}: {reason}"),
+        )
+        .with_param(param)
+    }
+
+    /// 403.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "permission_error", message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 409.
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// 503 with `Retry-After`.
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": {
+                "message": self.message,
+                "type": self.kind,
+                "code": self.status.as_u16(),
+                "param": self.param,
+            }
+        });
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> ApiError {
+        let (status, kind) = match e.status {
+            413 => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            _ => (StatusCode::BAD_REQUEST, "invalid_request_error"),
+        };
+        ApiError::new(status, kind, e.message()).with_param(e.param)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> ApiError {
+        match e {
+            AuthError::Unavailable(_) => {
+                ApiError::unavailable("key store unavailable, retry shortly")
+            }
+            e => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "authentication_error",
+                e.to_string(),
+            )
+            .with_param("Authorization"),
+        }
+    }
+}
+
+impl From<KeyStoreError> for ApiError {
+    fn from(_: KeyStoreError) -> ApiError {
+        ApiError::unavailable("key store unavailable, retry shortly")
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> ApiError {
+        // The broker's own text stays in the log: it names internals.
+        tracing::warn!(error = %e, "publish failed");
+        ApiError::unavailable("event bus unavailable, retry shortly")
+    }
+}
+
+impl From<ProjectError> for ApiError {
+    fn from(e: ProjectError) -> ApiError {
+        match e {
+            ProjectError::NotFound(_) => ApiError::not_found(e.to_string()),
+            ProjectError::Conflict(_) => ApiError::conflict(e.to_string()),
+            ProjectError::Invalid {
+                ref field,
+                ref reason,
+            } => ApiError::bad_request(field, reason),
+            ProjectError::Unavailable(_) | ProjectError::Down(_) => {
+                tracing::warn!(error = %e, "registry unavailable");
+                ApiError::unavailable("registry unavailable, retry shortly")
+            }
+        }
+    }
+}

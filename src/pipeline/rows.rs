@@ -1,0 +1,260 @@
+//! The row of every stream, declared once (see [`super::row`]): the edge
+//! fills these structs, the consumer's layout check and the INSERT read
+//! their [`Schema`](super::row::Schema), and a test holds them to `sql/`.
+//!
+//! Column order is the RowBinary layout of record version
+//! [`crate::bus::record::VERSION`]: a new column goes last in the struct and
+//! in an `ALTER TABLE ... ADD COLUMN` migration, and bumps the version.
+
+use super::StreamKind;
+use super::row::Schema;
+
+crate::row! {
+    /// One row of `events` (`POST /v1/events/track`, docs/CONTRACT.md §C8).
+    EventRow<'a> in "events" {
+        /// Org of the key that sent it.
+        org: Str,
+        /// Project slug.
+        project: Str,
+        /// Given by the SDK, or assigned at the edge.
+        event_id: Str,
+        /// The end user.
+        user_id: Str,
+        /// Event name.
+        event: Str,
+        /// Event time, seconds.
+        timestamp: DateTime,
+        /// Event time, milliseconds.
+        timestamp_ms: UInt64,
+        /// Edge receive time, seconds.
+        received_at: DateTime,
+        /// `ai_data.model`.
+        ai_model: Str,
+        /// `ai_data.input`.
+        ai_input: Str,
+        /// `ai_data.output`.
+        ai_output: Str,
+        /// `ai_data.convo_id`.
+        convo_id: Str,
+        /// `properties` as JSON (`{}` when absent).
+        properties: Json,
+        /// `attachments` as JSON (`[]` when absent).
+        attachments: Json,
+        /// 1 when properties were cut to fit the item limit.
+        properties_truncated: UInt8,
+    }
+}
+
+crate::row! {
+    /// One row of `signals` (`POST /v1/signals/track`, docs/CONTRACT.md §C9).
+    SignalRow<'a> in "signals" {
+        /// Org of the key that sent it.
+        org: Str,
+        /// Project slug.
+        project: Str,
+        /// Assigned at the edge.
+        signal_id: Str,
+        /// The event the signal is about.
+        event_id: Str,
+        /// Signal name.
+        signal_name: Str,
+        /// `signal_type` (`default` when absent).
+        signal_type: Str,
+        /// `POSITIVE`, `NEGATIVE` or empty.
+        sentiment: Str,
+        /// The attachment the signal is about, or empty.
+        attachment_id: Str,
+        /// Signal time, seconds.
+        timestamp: DateTime,
+        /// Signal time, milliseconds.
+        timestamp_ms: UInt64,
+        /// Edge receive time, seconds.
+        received_at: DateTime,
+        /// `properties` as JSON (`{}` when absent).
+        properties: Json,
+    }
+}
+
+crate::row! {
+    /// One row of `users` (`POST /v1/users/identify`, docs/CONTRACT.md §C10); the latest version wins.
+    UserRow<'a> in "users" {
+        /// Org of the key that sent it.
+        org: Str,
+        /// Project slug.
+        project: Str,
+        /// The end user.
+        user_id: Str,
+        /// `traits` as JSON (`{}` when absent).
+        traits: Json,
+        /// Identify time, seconds.
+        timestamp: DateTime,
+        /// Identify time, milliseconds.
+        timestamp_ms: UInt64,
+        /// Edge receive time, seconds.
+        received_at: DateTime,
+        /// Edge receive time, microseconds (ReplacingMergeTree's version).
+        version: UInt64,
+    }
+}
+
+crate::row! {
+    /// One patch of a partial event (`POST /v1/events/track_partial`, §C11); empty
+    /// strings mean "not in this patch", `seq` orders patches.
+    PartialEventRow<'a> in "partial_events" {
+        /// Org of the key that sent it.
+        org: Str,
+        /// Project slug.
+        project: Str,
+        /// The event the patch belongs to.
+        event_id: Str,
+        /// Assigned at the edge.
+        patch_id: Str,
+        /// The end user, or empty.
+        user_id: Str,
+        /// Event name, or empty.
+        event: Str,
+        /// Event time, seconds.
+        timestamp: DateTime,
+        /// Event time, milliseconds.
+        timestamp_ms: UInt64,
+        /// Edge receive time, seconds.
+        received_at: DateTime,
+        /// `ai_data.model`, or empty.
+        ai_model: Str,
+        /// `ai_data.input`, or empty.
+        ai_input: Str,
+        /// `ai_data.output`, or empty.
+        ai_output: Str,
+        /// `ai_data.convo_id`, or empty.
+        convo_id: Str,
+        /// `properties` as JSON, or empty.
+        properties: Json,
+        /// `attachments` as JSON, or empty.
+        attachments: Json,
+        /// 1 when properties were cut to fit the item limit.
+        properties_truncated: UInt8,
+        /// 0 on the final patch.
+        is_pending: UInt8,
+        /// Edge receive time in microseconds plus the patch's index in its request.
+        seq: UInt64,
+    }
+}
+
+impl StreamKind {
+    /// The stream's row schema.
+    pub fn schema(self) -> &'static Schema {
+        match self {
+            StreamKind::Events => &EventRow::SCHEMA,
+            StreamKind::Signals => &SignalRow::SCHEMA,
+            StreamKind::Users => &UserRow::SCHEMA,
+            StreamKind::PartialEvents => &PartialEventRow::SCHEMA,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::row::{Column, ColumnType};
+    use super::*;
+    use crate::sink::schema::{MIGRATIONS, statements};
+
+    const ALL: [StreamKind; 4] = [
+        StreamKind::Events,
+        StreamKind::Signals,
+        StreamKind::Users,
+        StreamKind::PartialEvents,
+    ];
+
+    fn ty(sql: &str) -> ColumnType {
+        match sql {
+            "String" => ColumnType::String,
+            "UInt8" => ColumnType::UInt8,
+            "UInt64" => ColumnType::UInt64,
+            "DateTime" => ColumnType::DateTime,
+            other => panic!("no RowBinary layout for type {other}"),
+        }
+    }
+
+    /// The table's columns after every migration: its `CREATE TABLE`, then
+    /// each `ALTER TABLE t ADD COLUMN [IF NOT EXISTS] name Type`.
+    fn migrated_columns(table: &str) -> Vec<(String, ColumnType)> {
+        let create = format!("CREATE TABLE IF NOT EXISTS {table} (");
+        let alter = format!("ALTER TABLE {table} ADD COLUMN ");
+        let mut columns = Vec::new();
+        for (_, sql) in MIGRATIONS {
+            for stmt in statements(sql) {
+                if let Some(rest) = stmt.strip_prefix(&create) {
+                    let body = &rest[..rest.find(") ENGINE").expect("table end")];
+                    for line in body.lines() {
+                        let mut words = line.trim().trim_end_matches(',').split_whitespace();
+                        if let (Some(name), Some(t)) = (words.next(), words.next()) {
+                            columns.push((name.to_string(), ty(t)));
+                        }
+                    }
+                } else if let Some(rest) = stmt.strip_prefix(&alter) {
+                    let rest = rest.trim_start_matches("IF NOT EXISTS ");
+                    let mut words = rest.split_whitespace();
+                    let (name, t) = (words.next().expect("name"), words.next().expect("type"));
+                    columns.push((name.to_string(), ty(t)));
+                }
+            }
+        }
+        columns
+    }
+
+    #[test]
+    fn every_row_matches_its_table_in_sql() {
+        for kind in ALL {
+            let schema = kind.schema();
+            let declared: Vec<(String, ColumnType)> = schema
+                .columns
+                .iter()
+                .map(|c| (c.name.to_string(), c.ty))
+                .collect();
+            assert_eq!(declared, migrated_columns(schema.table), "{}", schema.table);
+        }
+    }
+
+    #[test]
+    fn column_list_names_every_column_in_order() {
+        for kind in ALL {
+            let schema = kind.schema();
+            let names: Vec<&str> = schema.columns.iter().map(|c: &Column| c.name).collect();
+            assert_eq!(schema.column_list, names.join(", "));
+        }
+    }
+
+    #[test]
+    fn write_follows_the_declaration() {
+        struct Text(&'static str);
+        impl super::super::row::JsonText for Text {
+            fn write_json(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice(self.0.as_bytes());
+            }
+        }
+        let mut buf = Vec::new();
+        UserRow {
+            org: "o",
+            project: "p",
+            user_id: "u",
+            traits: &Text("{}"),
+            timestamp: 1,
+            timestamp_ms: 2,
+            received_at: 3,
+            version: 4,
+        }
+        .write(&mut crate::sink::rowbinary::RowWriter::new(&mut buf));
+        let mut expected = vec![
+            1, b'o', 1, b'p', 1, b'u', 0x82, 0x80, 0x80, 0x00, b'{', b'}',
+        ];
+        expected.extend_from_slice(&1u32.to_le_bytes());
+        expected.extend_from_slice(&2u64.to_le_bytes());
+        expected.extend_from_slice(&3u32.to_le_bytes());
+        expected.extend_from_slice(&4u64.to_le_bytes());
+        assert_eq!(buf, expected);
+        assert_eq!(
+            crate::sink::layout::check(StreamKind::Users, &buf, 1, b"o/p"),
+            Ok(())
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! What a project is: its status, settings and their invariants
+//! (docs/CONTRACT.md §C17, §C18), the shapes the admin API answers with,
+//! and the registry's errors.
+
+use serde::{Deserialize, Serialize};
+
+/// Display name of the `default` project until renamed.
+pub const DEFAULT_NAME: &str = "Production";
+
+/// A project's lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Accepts data and reads.
+    Active,
+    /// Refuses data (403) and reads; its slug is never reused.
+    Archived,
+}
+
+impl Status {
+    pub(super) fn parse(s: &str) -> Status {
+        if s == "archived" {
+            Status::Archived
+        } else {
+            Status::Active
+        }
+    }
+
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Archived => "archived",
+        }
+    }
+}
+
+/// Per-project settings (docs/CONTRACT.md §C16, §C17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Requests per minute; `null` is unlimited.
+    pub rate_limit_rpm: Option<u32>,
+    /// Hours request and response bodies are kept (default 48).
+    pub body_retention_hours: u32,
+    /// Days the rest of a log row is kept (default 90).
+    pub log_retention_days: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            rate_limit_rpm: None,
+            body_retention_hours: 48,
+            log_retention_days: 90,
+        }
+    }
+}
+
+impl Settings {
+    /// docs/CONTRACT.md §C17: `body_retention_hours ≤ log_retention_days × 24`
+    /// is enforced; §C16: `rate_limit_rpm` is null or > 0.
+    pub fn check(&self) -> Result<(), ProjectError> {
+        let invalid = |field: &str, why: &str| {
+            Err(ProjectError::Invalid {
+                field: field.into(),
+                reason: why.into(),
+            })
+        };
+        if self.rate_limit_rpm == Some(0) {
+            return invalid("settings.rate_limit_rpm", "must be null or greater than 0");
+        }
+        if self.log_retention_days == 0 {
+            return invalid("settings.log_retention_days", "must be greater than 0");
+        }
+        if u64::from(self.body_retention_hours) > u64::from(self.log_retention_days) * 24 {
+            return invalid(
+                "settings.body_retention_hours",
+                "must be at most log_retention_days × 24",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Settings fields to change; `None` keeps the value. Applied under the
+/// org's lock, so two concurrent PATCHes of different fields both stick.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SettingsPatch {
+    /// `Some(None)` clears the limit.
+    pub rate_limit_rpm: Option<Option<u32>>,
+    /// New body retention.
+    pub body_retention_hours: Option<u32>,
+    /// New log retention.
+    pub log_retention_days: Option<u32>,
+}
+
+impl SettingsPatch {
+    /// `base` with the patched fields replaced.
+    pub fn apply(self, base: Settings) -> Settings {
+        Settings {
+            rate_limit_rpm: self.rate_limit_rpm.unwrap_or(base.rate_limit_rpm),
+            body_retention_hours: self
+                .body_retention_hours
+                .unwrap_or(base.body_retention_hours),
+            log_retention_days: self.log_retention_days.unwrap_or(base.log_retention_days),
+        }
+    }
+}
+
+/// A project as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Project {
+    /// Immutable slug (the `X-Raindrop-Project-Id` value).
+    pub slug: String,
+    /// The same slug, under the CRUD API's name for it (docs/CONTRACT.md §C18).
+    pub canonical_name: String,
+    /// Display name.
+    pub name: String,
+    /// Free-form JSON object.
+    pub metadata: serde_json::Value,
+    /// Lifecycle state.
+    pub status: Status,
+    /// Settings.
+    pub settings: Settings,
+    /// Creation time, seconds since the epoch.
+    pub created_at: u32,
+    /// Last change, seconds since the epoch.
+    pub updated_at: u32,
+}
+
+/// The mutable fields of a project; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    /// New display name.
+    pub name: Option<String>,
+    /// New metadata object.
+    pub metadata: Option<serde_json::Value>,
+    /// Settings fields to change.
+    pub settings: SettingsPatch,
+    /// PUT: settings not in the patch return to their defaults instead of
+    /// keeping their current values.
+    pub reset_settings: bool,
+}
+
+/// A pending slug: data received, no project yet.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PendingSlug {
+    /// The slug.
+    pub slug: String,
+    /// Events received so far.
+    pub event_count: u64,
+    /// Last time data arrived, seconds since the epoch (0 before the consumer saw any).
+    pub last_seen: u32,
+    /// When the edge first accepted it.
+    pub first_seen: u32,
+}
+
+/// Why a registry operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// No such project.
+    #[error("project {0} not found")]
+    NotFound(String),
+    /// The slug exists, was archived, or is reserved.
+    #[error("{0}")]
+    Conflict(String),
+    /// A field is invalid.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The field.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// ClickHouse failed.
+    #[error("registry unavailable: {0}")]
+    Unavailable(#[from] clickhouse::error::Error),
+    /// The registry could not be asked and nothing was cached.
+    #[error("registry unavailable and nothing cached")]
+    Down(#[source] Box<ProjectError>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_invariants_from_collieai_projects() {
+        assert!(Settings::default().check().is_ok());
+        let s = |rpm, hours, days| Settings {
+            rate_limit_rpm: rpm,
+            body_retention_hours: hours,
+            log_retention_days: days,
+        };
+        assert!(s(Some(60), 48, 90).check().is_ok());
+        assert!(
+            s(Some(0), 48, 90).check().is_err(),
+            "rate_limit_rpm must be null or > 0"
+        );
+        assert!(s(None, 24, 1).check().is_ok(), "24 ≤ 1 × 24");
+        assert!(
+            s(None, 25, 1).check().is_err(),
+            "body_retention_hours ≤ log_retention_days × 24"
+        );
+        assert!(s(None, 0, 0).check().is_err());
+    }
+}

@@ -1,0 +1,287 @@
+//! Current ClickHouse, embedded (chdb-core, pinned by `scripts/components.sh chdb`).
+//!
+//! docs/CONTRACT.md §C21: the test server is ClickHouse 18.16, and the SQL
+//! must run on it and on current ClickHouse (what docker-compose uses). chdb
+//! is how this is proven: `sql/` runs on current ClickHouse (which has TTL,
+//! DateTime64, LowCardinality), and rows encoded by downpour load there too
+//! (`INSERT INTO t FROM INFILE 'rows.bin' FORMAT RowBinary`).
+//!
+//! This test runs every statement of every migration exactly as `migrate`
+//! splits it, loads rows the edge's own encoder produced for each stream, and
+//! reads them back through the `*_view` views readers use.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use downpour::bus::record;
+use downpour::edge::validate::{Envelope, encode};
+use downpour::pipeline::{self, StreamKind};
+use downpour::sink::schema;
+use serde_json::{Value, json};
+
+const ORG: &str = "cur-org";
+const PROJECT: &str = "support-prod";
+/// 2026-11-18 11:06:40 UTC, in microseconds.
+const RECEIVED_US: u64 = 1_795_000_000_000_000;
+
+/// A private temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let dir =
+            std::env::temp_dir().join(format!("downpour-chdb-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Encodes `body` as the edge does and returns the RowBinary rows (record
+/// headers stripped), ready for `INSERT ... FORMAT RowBinary`.
+fn rows(kind: StreamKind, body: &Value, received_us: u64) -> Vec<u8> {
+    let pipelines = pipeline::load(None).expect("built-in pipelines");
+    let limits = &pipelines
+        .iter()
+        .find(|p| p.kind == kind)
+        .expect("a pipeline of this kind")
+        .limits;
+    let mut bytes = serde_json::to_vec(body).expect("JSON");
+    let env = Envelope {
+        org: ORG,
+        project: PROJECT,
+        received_us,
+    };
+    let encoded = encode(kind, limits, &mut bytes, &env).expect("the edge accepts the request");
+    let mut out = Vec::new();
+    for rec in &encoded.records {
+        out.extend_from_slice(record::parse(rec, kind).expect("a record").body);
+    }
+    out
+}
+
+fn table(kind: StreamKind) -> &'static str {
+    kind.schema().table
+}
+
+/// `YYYY-MM-DD hh:mm:ss` in UTC, as ClickHouse prints a `DateTime`.
+fn datetime(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .expect("in range")
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+fn python() -> String {
+    std::env::var("DOWNPOUR_CHDB_PYTHON").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/downpour/venv-chdb/bin/python",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    })
+}
+
+fn json_str(v: &Value) -> Value {
+    serde_json::from_str(v.as_str().expect("a JSON string column")).expect("valid JSON")
+}
+
+#[test]
+fn sql_and_edge_rows_run_on_current_clickhouse() {
+    let python = python();
+    assert!(
+        Path::new(&python).exists(),
+        "{python} missing: run scripts/components.sh chdb (scripts/test.sh does), \
+         or point DOWNPOUR_CHDB_PYTHON at a python with chdb-core"
+    );
+    let dir = TempDir::new();
+
+    // (a) Every statement of every migration, split exactly as `migrate` splits it.
+    let statements: Vec<Value> = schema::MIGRATIONS
+        .iter()
+        .flat_map(|(version, sql)| {
+            schema::statements(sql)
+                .into_iter()
+                .map(move |s| json!({"version": version, "sql": s}))
+        })
+        .collect();
+    assert!(!statements.is_empty());
+    let statements_file = dir.0.join("statements.json");
+    std::fs::write(&statements_file, serde_json::to_vec(&statements).unwrap()).unwrap();
+
+    // (b) Requests of every stream, encoded by the edge.
+    let event = json!([{
+        "event_id": "cur-1",
+        "user_id": "user_123",
+        "event": "chat_message",
+        "timestamp": "2026-11-23T20:00:00.123Z",
+        "properties": {"plan": "pro", "tokens": 42, "nested": {"a": [1, 2.5, null, true]}},
+        "attachments": [
+            {"type": "text", "value": "ctx", "role": "context", "name": "notes"},
+            {"type": "code", "value": "print(1)", "language": "python"}
+        ],
+        "ai_data": {
+            "model": "gpt-4o",
+            "input": "How do I reset my \"password\"? Привет ✓ \\ '",
+            "output": "Settings > Security.",
+            "convo_id": "convo_abc"
+        }
+    }]);
+    let signals = json!([
+        {"event_id": "cur-1", "signal_name": "thumbs_up"},
+        {"event_id": "cur-1", "signal_name": "user_feedback", "signal_type": "feedback",
+         "sentiment": "POSITIVE", "properties": {"comment": "Great"}}
+    ]);
+    let identify =
+        |vip: bool| json!([{"user_id": "user_123", "traits": {"name": "Ada", "vip": vip}}]);
+    let patch1 = json!({
+        "event_id": "pp-1", "is_pending": true, "user_id": "user_456", "event": "agent_run",
+        "ai_data": {"input": "Summarise #9"}, "properties": {"ticket": 9}
+    });
+    let patch2 = json!({"event_id": "pp-1", "is_pending": false, "ai_data": {"output": "Refund requested."}});
+
+    let once = rows(StreamKind::Events, &event, RECEIVED_US);
+    // A record the consumer delivers twice: the same bytes, inserted twice.
+    let twice = rows(StreamKind::Events, &event, RECEIVED_US);
+    assert_eq!(
+        once, twice,
+        "encoding is deterministic for an event with an id"
+    );
+    let loads = [
+        (StreamKind::Events, once),
+        (StreamKind::Events, twice),
+        (
+            StreamKind::Signals,
+            rows(StreamKind::Signals, &signals, RECEIVED_US),
+        ),
+        (
+            StreamKind::Users,
+            rows(StreamKind::Users, &identify(false), RECEIVED_US),
+        ),
+        (
+            StreamKind::Users,
+            rows(StreamKind::Users, &identify(true), RECEIVED_US + 1_000),
+        ),
+        (
+            StreamKind::PartialEvents,
+            rows(StreamKind::PartialEvents, &patch1, RECEIVED_US),
+        ),
+        (
+            StreamKind::PartialEvents,
+            rows(StreamKind::PartialEvents, &patch2, RECEIVED_US + 2_000_000),
+        ),
+    ];
+
+    // (c) Schema and rows on current ClickHouse.
+    let mut cmd = Command::new(&python);
+    cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/chdb/apply.py"))
+        .arg(dir.0.join("session"))
+        .arg("downpour")
+        .arg(&statements_file)
+        .args([
+            "--event-id",
+            "cur-1",
+            "--partial-id",
+            "pp-1",
+            "--user-id",
+            "user_123",
+        ]);
+    for (i, (kind, bytes)) in loads.iter().enumerate() {
+        let file = dir.0.join(format!("{i}-{}.bin", table(*kind)));
+        std::fs::write(&file, bytes).unwrap();
+        cmd.arg("--load")
+            .arg(table(*kind))
+            .arg(kind.schema().column_list)
+            .arg(&file);
+    }
+    let output = cmd.output().expect("python runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "current ClickHouse (chdb) refused downpour's SQL or rows:\n{stderr}"
+    );
+    let r: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "apply.py printed no JSON ({e}): {}\n{stderr}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    eprintln!("current ClickHouse {}: {r}", r["version"]);
+
+    // (d) What readers see.
+    assert_eq!(r["statements"], statements.len());
+    let loaded: Vec<u64> = r["loaded"]
+        .as_array()
+        .expect("loads")
+        .iter()
+        .map(|l| l["rows"].as_u64().expect("row count"))
+        .collect();
+    assert_eq!(loaded, [1, 1, 2, 1, 1, 1, 1], "rows per RowBinary load");
+
+    assert_eq!(r["event_count"], 1, "cur-1 inserted twice, seen once: {r}");
+    assert_eq!(
+        r["events_view_count"], 2,
+        "cur-1 and the finished pp-1: {r}"
+    );
+    let e = &r["event"];
+    assert_eq!(e["org"], ORG);
+    assert_eq!(e["project"], PROJECT);
+    assert_eq!(e["event_id"], "cur-1");
+    assert_eq!(e["user_id"], "user_123");
+    assert_eq!(e["event"], "chat_message");
+    assert_eq!(e["timestamp"], "2026-11-23 20:00:00");
+    assert_eq!(e["timestamp_ms"], 1_795_464_000_123u64);
+    assert_eq!(e["received_at"], datetime((RECEIVED_US / 1_000_000) as i64));
+    assert_eq!(e["ai_model"], "gpt-4o");
+    assert_eq!(
+        e["ai_input"],
+        "How do I reset my \"password\"? Привет ✓ \\ '"
+    );
+    assert_eq!(e["ai_output"], "Settings > Security.");
+    assert_eq!(e["convo_id"], "convo_abc");
+    assert_eq!(json_str(&e["properties"]), event[0]["properties"]);
+    assert_eq!(json_str(&e["attachments"]), event[0]["attachments"]);
+    assert_eq!(e["properties_truncated"], 0);
+
+    let p = &r["partial_final"];
+    assert_eq!(
+        r["partial_in_events_view"], 1,
+        "finished partial visible: {r}"
+    );
+    assert_eq!(p["event_id"], "pp-1");
+    assert_eq!(p["user_id"], "user_456", "from patch 1: {p}");
+    assert_eq!(p["event"], "agent_run", "from patch 1: {p}");
+    assert_eq!(p["ai_input"], "Summarise #9", "from patch 1: {p}");
+    assert_eq!(p["ai_output"], "Refund requested.", "from patch 2: {p}");
+    assert_eq!(json_str(&p["properties"]), json!({"ticket": 9}));
+    assert_eq!(json_str(&p["attachments"]), json!([]));
+    assert_eq!(
+        p["timestamp"],
+        datetime((RECEIVED_US / 1_000_000) as i64),
+        "the first patch's time"
+    );
+    assert_eq!(
+        p["received_at"],
+        datetime((RECEIVED_US / 1_000_000 + 2) as i64),
+        "the last patch's receive time"
+    );
+
+    assert_eq!(r["signals_view_count"], 2, "{r}");
+    assert_eq!(
+        r["users_view_count"], 1,
+        "two identify calls, one user: {r}"
+    );
+    assert_eq!(
+        json_str(&r["user"]["traits"]),
+        json!({"name": "Ada", "vip": true}),
+        "the latest identify wins"
+    );
+}

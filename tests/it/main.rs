@@ -1,0 +1,32 @@
+//! The integration tests, one binary (issue 9, "code health"): each module
+//! is one concern, run against the real tansu broker and ClickHouse that
+//! `scripts/test.sh` started (`common` is the harness). One binary links the
+//! downpour library once instead of once per file; the tests run in
+//! parallel in one process, so none may rely on process-wide state (each
+//! harness has its own database, topics, groups and ports, and reads only
+//! the metric series of its own topics).
+//!
+//! `tests/chaos.rs` stays a binary of its own: it stops and restarts its own
+//! components under load, and runs after this one, not beside it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod bad_headers;
+mod bad_input;
+mod clickhouse_outage;
+mod current_clickhouse;
+mod dead_letter;
+mod errors;
+mod keys;
+mod listener;
+mod overload;
+mod pipeline;
+mod projects;
+mod properties;
+mod python_sdk;
+mod query;
+mod registry_outage;
+mod security;
+mod too_many_parts;

@@ -1,0 +1,118 @@
+//! The real Raindrop Python SDK (`raindrop-ai`, pinned in scripts/components.sh),
+//! unmodified, pointed at downpour with `endpoint=` and `project_id=`
+//! (docs/CONTRACT.md §C20: `raindrop.init(key, endpoint=..., project_id="support-prod")`).
+
+use crate::common::Harness;
+use serde::Deserialize;
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct Event {
+    project: String,
+    user_id: String,
+    event: String,
+    ai_model: String,
+    ai_input: String,
+    ai_output: String,
+    convo_id: String,
+    properties: String,
+    attachments: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_works_unmodified() {
+    let python = std::env::var("DOWNPOUR_SDK_PYTHON").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/downpour/venv-sdk/bin/python",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    assert!(
+        std::path::Path::new(&python).exists(),
+        "{python} missing: run scripts/components.sh sdk"
+    );
+    let h = Harness::start("sdk").await;
+    let key = h.write_key("sdk-org").await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/drive.py");
+    let output = tokio::process::Command::new(&python)
+        .arg(script)
+        .env("DOWNPOUR_SDK_KEY", &key)
+        .env("DOWNPOUR_SDK_ENDPOINT", format!("{}/v1/", h.base))
+        .env("DOWNPOUR_SDK_PROJECT", "support-prod")
+        .output()
+        .await
+        .expect("python runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "SDK script failed: {stderr}");
+    let ids: serde_json::Value = serde_json::from_slice(&output.stdout).expect("ids JSON");
+    let event_id = ids["event_id"].as_str().expect("event id");
+    let partial_id = ids["partial_id"].as_str().expect("partial id");
+
+    let count = |table: &str| format!("SELECT count() FROM {table} WHERE org = ?");
+    assert_eq!(
+        h.wait_count(&count("events_view"), "sdk-org", 2).await,
+        2,
+        "track_ai + finished interaction; stderr: {stderr}"
+    );
+    assert_eq!(h.wait_count(&count("signals_view"), "sdk-org", 2).await, 2);
+    assert_eq!(h.wait_count(&count("users_view"), "sdk-org", 1).await, 1);
+
+    let select = "SELECT project, user_id, event, ai_model, ai_input, ai_output, convo_id, properties, attachments \
+                  FROM events_view WHERE org = ? AND event_id = ?";
+    let fetch = |id: &str| {
+        h.db.query(select)
+            .bind("sdk-org")
+            .bind(id.to_string())
+            .fetch_one::<Event>()
+    };
+    let tracked = fetch(event_id).await.expect("track_ai row");
+    assert_eq!(tracked.project, "support-prod");
+    assert_eq!(
+        (tracked.user_id.as_str(), tracked.event.as_str()),
+        ("user_123", "chat_message")
+    );
+    assert_eq!(
+        (
+            tracked.ai_model.as_str(),
+            tracked.ai_input.as_str(),
+            tracked.ai_output.as_str(),
+            tracked.convo_id.as_str()
+        ),
+        (
+            "gpt-4o",
+            "How do I reset my password?",
+            "Settings > Security.",
+            "convo_abc"
+        )
+    );
+    let props: serde_json::Value = serde_json::from_str(&tracked.properties).expect("JSON");
+    assert_eq!(
+        (props["plan"].as_str(), props["tokens"].as_i64()),
+        (Some("pro"), Some(42))
+    );
+    let attachments: serde_json::Value = serde_json::from_str(&tracked.attachments).expect("JSON");
+    assert_eq!(attachments[0]["value"], "ctx");
+    assert_eq!(attachments[0]["role"], "context");
+
+    let finished = fetch(partial_id).await.expect("finished interaction row");
+    assert_eq!(
+        (finished.user_id.as_str(), finished.event.as_str()),
+        ("user_456", "agent_run")
+    );
+    assert_eq!(
+        (finished.ai_input.as_str(), finished.ai_output.as_str()),
+        ("Summarise #9", "Refund requested.")
+    );
+    let props: serde_json::Value = serde_json::from_str(&finished.properties).expect("JSON");
+    assert_eq!(props["ticket"], 9);
+
+    let feedback: u64 = h
+        .db
+        .query("SELECT count() FROM signals_view WHERE org = ? AND event_id = ? AND signal_type = 'feedback' AND sentiment = 'POSITIVE'")
+        .bind("sdk-org")
+        .bind(event_id.to_string())
+        .fetch_one()
+        .await
+        .expect("count");
+    assert_eq!(feedback, 1);
+    h.stop().await;
+}
