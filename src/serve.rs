@@ -13,9 +13,10 @@
 //!   its handler is dropped, releasing whatever it held (its in-flight slot);
 //! - `Authorization`, `X-Raindrop-Project-Id` or `Content-Type` given more
 //!   than once is a 400 naming the header: the edge never silently picks one;
-//! - a request with both `Content-Length` and `Transfer-Encoding` is a 400
-//!   and its connection is closed (the body budget reads the one, the
-//!   parser the other);
+//! - a request with both `Content-Length` and `Transfer-Encoding` is read
+//!   as chunked: hyper drops the length (RFC 9112 §6.1), and the body
+//!   budget counts what a chunked body sends (`src/edge/budget.rs`). Should
+//!   both ever reach a handler, it is a 400 and the connection is closed;
 //! - shutdown stops accepting, lets requests in flight finish, closes idle
 //!   connections, and only then returns.
 

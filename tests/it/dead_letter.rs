@@ -220,7 +220,10 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
         seen.push(*name);
     }
     seen.sort_unstable();
-    assert_eq!(seen, ["not a record", "oversized", "refused", "truncated"]);
+    assert_eq!(
+        seen,
+        ["foreign owner", "not a record", "oversized", "refused", "truncated"]
+    );
 
     // The group's committed offset moves past the last poison record.
     let (&last_poison, (_, partition, _)) =
@@ -257,7 +260,7 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
             .fetch_one()
             .await
             .expect("count");
-    assert_eq!(n, 5);
+    assert_eq!(n, 6);
     let metrics_url = format!("{}/metrics", h.base);
     let lag_line =
         format!("downpour_consumer_lag{{topic=\"{topic}\",partition=\"{partition}\"}} 0");
