@@ -222,7 +222,13 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
     seen.sort_unstable();
     assert_eq!(
         seen,
-        ["foreign owner", "not a record", "oversized", "refused", "truncated"]
+        [
+            "foreign owner",
+            "not a record",
+            "oversized",
+            "refused",
+            "truncated"
+        ]
     );
 
     // The group's committed offset moves past the last poison record.

@@ -73,12 +73,17 @@ async fn a_chunked_body_is_counted_by_what_it_sends_whatever_its_content_length_
     let other_body = format!("[{}]", event("other-1", 300_000));
     let started = std::time::Instant::now();
     loop {
-        let r = h.post("/v1/events/track", Some(&other), None, &other_body).await;
+        let r = h
+            .post("/v1/events/track", Some(&other), None, &other_body)
+            .await;
         if r.status == 503 {
             break;
         }
         assert_eq!(r.status, 204, "{}", r.body);
-        assert!(started.elapsed() < DEADLINE, "the chunked body held nothing");
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the chunked body held nothing"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
@@ -96,7 +101,9 @@ async fn a_chunked_body_is_counted_by_what_it_sends_whatever_its_content_length_
         .await;
     assert_eq!(n, 1000);
     // And the budget it held is back.
-    let r = h.post("/v1/events/track", Some(&other), None, &other_body).await;
+    let r = h
+        .post("/v1/events/track", Some(&other), None, &other_body)
+        .await;
     assert_eq!(r.status, 204, "{}", r.body);
     h.stop().await;
 }
