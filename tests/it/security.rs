@@ -46,6 +46,9 @@ async fn a_chunked_body_is_counted_by_what_it_sends_whatever_its_content_length_
     let mut cfg = private_config("sec_framing");
     cfg.edge.max_inflight_body_bytes = 1024 * 1024;
     cfg.edge.max_inflight_body_share = 1.0;
+    // The waiting request must outlive the polling below (a 408 would give
+    // its share back and the poll would never see the budget held).
+    cfg.edge.request_timeout_ms = 3 * DEADLINE.as_millis() as u64;
     let h = Harness::start_cfg(cfg).await;
     let sender = h.write_key("sender").await;
     let other = h.write_key("other").await;
