@@ -131,7 +131,7 @@ pub fn record_recreated(stream: &'static str) {
 mod tests {
     use super::*;
 
-    const STALL: Duration = Duration::from_secs(20);
+    const STALL: Duration = Duration::from_secs(20); // any bound; the default is 35 s
 
     /// A fake clock: instants `s` seconds after a fixed start.
     struct Clock(Instant);
