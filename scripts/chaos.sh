@@ -113,10 +113,10 @@ CH=$DOWNPOUR_CLICKHOUSE_URL
 "$BIN" migrate >&2
 
 wait_until() { # what deadline_s command...: polls every 0.2 s
-  local what=$1 deadline=$(($(date +%s) + $2))
+  local what=$1 within=$2 deadline=$(($(date +%s) + $2))
   shift 2
   until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || fail "$what within $2 s"
+    [ "$(date +%s)" -lt "$deadline" ] || fail "$what within $within s"
     sleep 0.2
   done
 }

@@ -52,9 +52,10 @@ pub struct ConsumerConfig {
     /// A port already taken is logged and skipped, never fatal.
     pub metrics_listen: Option<SocketAddr>,
     /// The stall bound: a group member with no progress for longer than
-    /// this (no partitions, or lag on its partitions and no record read, while
-    /// it is not busy with a flush) is recreated; `/readyz` is false from
-    /// half of it on, and while it has no assignment (src/sink/watchdog.rs).
+    /// this (no partitions while no other member commits, or lag on its
+    /// partitions and no record read, while it is not busy with a flush) is
+    /// recreated; `/readyz` is false from half of it on, and while it has no
+    /// assignment (src/sink/watchdog.rs).
     pub stall_timeout_ms: u64,
     /// This consumer process's group instance id (Kafka static membership):
     /// each pipeline's member uses `<instance_id>-<pipeline>`, so a restarted

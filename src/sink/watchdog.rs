@@ -5,8 +5,8 @@
 //!
 //! Progress is anything showing the member is not stuck in the group: a
 //! record handed out, a commit, or nothing to do — assigned with no lag on
-//! its partitions, or unassigned while the topic has no lag or another
-//! member's commits advance. The worker also counts as progressing while it
+//! its partitions, or unassigned while another member's commits advance (a
+//! surplus member: more members than partitions). The worker also counts as progressing while it
 //! deliberately does not read (a full batch waiting for its flush, a flush
 //! retrying against ClickHouse): a ClickHouse outage is not a group stall,
 //! and recreating the member would not help it.
@@ -97,7 +97,11 @@ impl Watchdog {
         }
         let idle_by_design = match seen.lag {
             Some(lag) if seen.assigned => lag.own == 0,
-            Some(lag) => lag.topic == 0 || others_committed,
+            // Unassigned: fine only while another member's commits advance
+            // (a surplus member). An idle topic does not count: tansu can leave
+            // a member in a formed group with no partition, and it would sit
+            // there (not ready) until traffic came back.
+            Some(_) => others_committed,
             None => false,
         };
         if seen.holding || idle_by_design {
@@ -222,13 +226,22 @@ mod tests {
             let v = w.tick(c.at(s), seen(false, lag(0, 40, 10 * s as i64)));
             assert_eq!(v, Verdict::NotReady, "at {s}");
         }
-        // ...and an empty topic needs nobody.
-        for s in 200..400 {
-            assert_eq!(
-                w.tick(c.at(s), seen(false, lag(0, 0, 2000))),
-                Verdict::NotReady
-            );
-        }
+    }
+
+    #[test]
+    fn an_unassigned_member_of_an_idle_topic_is_recreated() {
+        // tansu's empty assignment after the load ended: nothing to read,
+        // nobody commits, and the member would stay unready until traffic.
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        assert_eq!(
+            w.tick(c.at(20), seen(false, lag(0, 0, 50))),
+            Verdict::NotReady
+        );
+        assert_eq!(
+            w.tick(c.at(21), seen(false, lag(0, 0, 50))),
+            Verdict::Recreate
+        );
     }
 
     #[test]
