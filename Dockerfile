@@ -16,7 +16,7 @@ COPY src ./src
 # Both are embedded with include_str! and also shipped in the runtime image.
 COPY pipelines ./pipelines
 COPY sql ./sql
-RUN cargo build --release --locked \
+RUN cargo build --release --locked --no-default-features \
  && cp target/release/downpour /usr/local/bin/downpour
 
 FROM debian:bookworm-slim

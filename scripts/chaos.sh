@@ -14,7 +14,12 @@
 #               /readyz false, edge peak RSS bounded, ingest resumes by itself
 #   clickhouse  ClickHouse stopped; the consumer is SIGKILLed and restarted during
 #               the outage (anything committed but not inserted would be lost)
-#   consumer    the consumer SIGKILLed mid-batch and restarted, three times
+#   consumer    the consumer SIGKILLed mid-batch and restarted 32 s later, three times
+#   restart     the consumer SIGKILLed and restarted 1 s later (an operator's
+#               Restart=always, RestartSec=1), three times (once in --short):
+#               every acked id readable within 60 s of the load's end, lag 0 after
+#   pair        two consumer processes in the group, one SIGKILLed and restarted
+#               1 s later while the other keeps running (full form only)
 #   edge        SIGTERM under load: exit 0, every answer a complete 204 or 503
 #   poison      an undecodable record and rows ClickHouse refuses: dead-lettered,
 #               the good rows around them readable
@@ -46,8 +51,10 @@ export DOWNPOUR_TANSU_STORAGE=sqlite://tansu.db
 
 if [ "$SHORT" = 1 ]; then
   OUTAGE=5 LOAD_S=16 CONNS=6 RATE=60 KILLS=1 SETTLE_S=120 MIX=single WARMUP=2
+  FAULTS="broker clickhouse consumer restart edge poison parts"
 else
   OUTAGE=10 LOAD_S=45 CONNS=16 RATE=400 KILLS=3 SETTLE_S=180 MIX=sdk WARMUP=5
+  FAULTS="broker clickhouse consumer restart edge poison parts pair"
 fi
 SETTLE_S=${CHAOS_SETTLE_S:-$SETTLE_S}
 # A killed consumer is restarted after its group session expired (the
@@ -57,6 +64,15 @@ SETTLE_S=${CHAOS_SETTLE_S:-$SETTLE_S}
 # "Known issues"). CHAOS_STRICT=1 restarts at once.
 RESTART_DELAY=32
 [ "${CHAOS_STRICT:-0}" = 1 ] && RESTART_DELAY=0
+# The restart and pair faults: an immediate restart, as systemd's
+# Restart=always with RestartSec=1 does; every acked id must then be readable
+# within 60 s of the load's end (issue 15), and the lag 0 within the stall
+# bound after that (consumer.stall_timeout_ms, 35 s by default). The consumers
+# get static group membership by default (their instance id derived from the
+# metrics port they hold); CHAOS_DYNAMIC=1 turns it off, leaving a restart
+# inside the dead predecessor's session to the stall watchdog.
+QUICK_DELAY=1 QUICK_SETTLE_S=60 STALL_S=35
+[ "${CHAOS_DYNAMIC:-0}" = 1 ] && export DOWNPOUR_CONSUMER_INSTANCE_ID=
 # The edge's producer queue bound; its peak RSS must stay under this + MARGIN.
 QUEUE_KB=65536 RSS_MARGIN_KB=$((256 * 1024))
 
@@ -97,10 +113,10 @@ CH=$DOWNPOUR_CLICKHOUSE_URL
 "$BIN" migrate >&2
 
 wait_until() { # what deadline_s command...: polls every 0.2 s
-  local what=$1 deadline=$(($(date +%s) + $2))
+  local what=$1 within=$2 deadline=$(($(date +%s) + $2))
   shift 2
   until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || fail "$what within $2 s"
+    [ "$(date +%s)" -lt "$deadline" ] || fail "$what within $within s"
     sleep 0.2
   done
 }
@@ -157,6 +173,19 @@ start_consumer() {
   consumer=$!
   pids+=("$consumer")
 }
+# A second consumer process in the same groups (the pair fault), with its own
+# metrics port (and so, by default, its own derived instance id).
+METRICS_PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start_consumer2() {
+  DOWNPOUR_CONSUMER_METRICS_LISTEN=127.0.0.1:$METRICS_PORT2 \
+    "$BIN" consumer >>"$RUN/consumer2.log" 2>&1 &
+  consumer2=$!
+  pids+=("$consumer2")
+}
+# The consumer's /readyz (on its metrics port): 200 once every pipeline's
+# member is assigned and progressing and ClickHouse answers.
+consumer_ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${1:-$METRICS_PORT}/readyz")" = 200 ]; }
+recreated() { grep -c 'consumer recreated' "$RUN/$1" || true; }
 start_edge
 start_consumer
 
@@ -176,7 +205,8 @@ load() {
 }
 wait_load() { wait "$load" || { cat "$RUN/$1.load.log" >&2; fail "$1: downpour load failed"; }; }
 
-# `account NAME ORG [EXTRA]`: waits until every acked id of NAME is readable,
+# `account NAME ORG [EXTRA]`: waits until every acked id of NAME is readable
+# (at most $SETTLE_S seconds after the load ended),
 # then checks exactly-once and appends the figures to the table.
 account() {
   python3 - "$CH" "$2" "$SETTLE_S" "$1" "${3:-}" "$RUN/$1".ids "$RUN/$1".raw.ids \
@@ -451,10 +481,56 @@ fault_parts() {
   account parts chaos-parts "merges stopped, parts_to_throw_insert 20: $refused refused INSERTs logged, same consumer process throughout; load: $(summary parts)"
 }
 
+# `kill_restart N`: N times, SIGKILL the consumer and restart it after
+# $QUICK_DELAY s; $TOOK says how long each restarted consumer took to be
+# ready. (Not in a subshell: it replaces $consumer.)
+kill_restart() {
+  local t0
+  TOOK=""
+  for _ in $(seq "$1"); do
+    sleep 3
+    kill -9 "$consumer"
+    wait "$consumer" 2>/dev/null || true
+    sleep "$QUICK_DELAY"
+    t0=$(date +%s.%N)
+    start_consumer
+    wait_until "the restarted consumer ready" $((STALL_S * 3)) consumer_ready
+    TOOK="$TOOK $(python3 -c "import time; print(f'{time.time() - $t0:.1f}')")s"
+  done
+  TOOK=${TOOK# }
+}
+
+fault_restart() {
+  load restart chaos-restart
+  sleep "$WARMUP"
+  local n=$((SHORT ? 1 : 3)) before
+  before=$(recreated consumer.log)
+  kill_restart "$n"
+  wait_load restart
+  SETTLE_S=$QUICK_SETTLE_S account restart chaos-restart \
+    "$n SIGKILLs, each restarted ${QUICK_DELAY}s later; readyz 200 after: $TOOK; watchdog recreations: $(($(recreated consumer.log) - before)); load: $(summary restart)"
+  wait_until "restart: events lag back to 0 within the stall bound" "$STALL_S" lag_zero
+}
+
+fault_pair() {
+  start_consumer2
+  wait_until "the second consumer ready" 60 consumer_ready "$METRICS_PORT2"
+  load pair chaos-pair
+  sleep "$WARMUP"
+  local pid2=$consumer2 before
+  before=$(($(recreated consumer.log) + $(recreated consumer2.log)))
+  kill_restart 3
+  wait_load pair
+  kill -0 "$pid2" 2>/dev/null || fail "pair: the consumer that was not killed exited"
+  SETTLE_S=$QUICK_SETTLE_S account pair chaos-pair \
+    "2 consumers, one SIGKILLed 3 times and restarted ${QUICK_DELAY}s later, the other running throughout; readyz 200 after: $TOOK; watchdog recreations: $(($(recreated consumer.log) + $(recreated consumer2.log) - before)); load: $(summary pair)"
+  wait_until "pair: events lag back to 0 within the stall bound" "$STALL_S" lag_zero
+}
+
 # One line from the load report: its answer counts.
 summary() { grep -m1 -E '^ *requests:' "$RUN/$1.load.log" | sed 's/^ *requests: *//' || echo "see $RUN/$1.load.log"; }
 
-for f in ${CHAOS_FAULTS:-broker clickhouse consumer edge poison parts}; do
+for f in ${CHAOS_FAULTS:-$FAULTS}; do
   log "fault: $f"
   "fault_$f"
   tail -n 1 "$RUN/table" >&2

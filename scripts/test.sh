@@ -29,4 +29,6 @@ if grep -nE '^[[:space:]]*[A-Za-z_]*(PASSWORD|password):[[:space:]]+[^$[:space:]
 fi
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
+# The production build (Dockerfile): no load generator, no HTTP client.
+cargo clippy --no-default-features --locked -- -D warnings
 cargo test --all-targets --locked

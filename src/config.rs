@@ -51,6 +51,19 @@ pub struct ConsumerConfig {
     /// `/healthz` and `/readyz` (the lag gauge lives there); unset: nowhere.
     /// A port already taken is logged and skipped, never fatal.
     pub metrics_listen: Option<SocketAddr>,
+    /// The stall bound: a group member with no progress for longer than
+    /// this (no partitions while no other member commits, or lag on its
+    /// partitions and no record read, while it is not busy with a flush) is
+    /// recreated; `/readyz` is false from half of it on, and while it has no
+    /// assignment (src/sink/watchdog.rs).
+    pub stall_timeout_ms: u64,
+    /// This consumer process's group instance id (Kafka static membership):
+    /// each pipeline's member uses `<instance_id>-<pipeline>`, so a restarted
+    /// process takes its predecessor's place in the group at once instead
+    /// of waiting out its session. Must be stable across restarts and unique
+    /// per running process. Unset: `<host name>:<port>` of `metrics_listen`
+    /// when this process holds that (fixed) port; empty: dynamic membership.
+    pub instance_id: Option<String>,
 }
 
 /// Projects registry settings.
@@ -211,6 +224,8 @@ impl Default for Config {
                 retry_max_ms: 10_000,
                 lag_interval_ms: 5_000,
                 metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+                stall_timeout_ms: 35_000,
+                instance_id: None,
             },
         }
     }

@@ -4,7 +4,8 @@
 //! `edge` (HTTP, auth, project resolution, validation) → `bus` (Kafka) →
 //! `sink` (batching and ClickHouse inserts). `registry` holds keys and
 //! projects, `pipeline` the per-stream definitions read from `pipelines/`,
-//! `control` the operator endpoints, `load` the end-to-end load command.
+//! `control` the operator endpoints, `load` the end-to-end load command (the
+//! default `load` feature).
 //! `docs/ARCHITECTURE.md` walks one request through all of them.
 
 #![warn(missing_docs)]
@@ -16,6 +17,7 @@ pub mod config;
 pub mod control;
 pub mod edge;
 pub mod http;
+#[cfg(feature = "load")]
 pub mod load;
 pub mod pipeline;
 pub mod registry;

@@ -47,6 +47,7 @@ enum Command {
     },
     /// Drive an edge with realistic SDK traffic; prints requests/s, events/s, latency
     /// percentiles and the edge's CPU-seconds per million events.
+    #[cfg(feature = "load")]
     Load(downpour::load::LoadArgs),
 }
 
@@ -112,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{key}");
             Ok(())
         }
+        #[cfg(feature = "load")]
         Command::Load(args) => downpour::load::run(args).await,
     }
 }

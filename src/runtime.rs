@@ -117,28 +117,50 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
         consumer_tasks: Vec::new(),
         producer: None,
     };
+    // A consumer-only process's /readyz: each worker's check and ClickHouse.
+    let mut consumer_readiness = Readiness::default();
+    // Bound before the consumers start: the port it holds is part of the
+    // derived group instance id.
+    let ops_listener = match cfg.consumer.metrics_listen {
+        Some(addr) if parts.consumers && !parts.edge => bind_ops(addr).await,
+        _ => None,
+    };
+    let instance_id = instance_id(cfg, ops_listener.as_ref().map(|(bound, _)| *bound));
+    if let Some(id) = &instance_id {
+        tracing::info!(instance_id = %id, "consumer group instance id (static membership)");
+    }
     if parts.consumers {
         let dead_letters = crate::bus::dead_letter::DeadLetters::new(&cfg.kafka)?;
         for p in &pipelines {
             let group = format!("{}-{}", cfg.kafka.group_prefix, p.name);
             let topic = format!("{}{}", cfg.kafka.topic_prefix, p.topic);
+            let instance = instance_id.as_ref().map(|id| format!("{id}-{}", p.name));
+            let ready = Check::new(format!("consumer {}", p.name), false);
+            consumer_readiness.add(ready.clone());
             let worker = worker::Worker {
                 pipeline: p.clone(),
-                consumer: Consumer::new(&cfg.kafka, &group, &topic)?,
+                consumer: Consumer::new(&cfg.kafka, &group, &topic, instance.as_deref())?,
                 db: clickhouse::database(&cfg.clickhouse),
                 dead_letters: dead_letters.clone(),
                 cfg: cfg.consumer.clone(),
+                ready,
             };
             running
                 .consumer_tasks
                 .push(tokio::spawn(worker::run(worker, shutdown_rx.clone())));
         }
     }
-    if parts.consumers
-        && !parts.edge
-        && let Some(addr) = cfg.consumer.metrics_listen
-        && let Some((bound, task)) = serve_ops(cfg, addr, shutdown_rx.clone()).await
-    {
+    if parts.consumers {
+        let reachable = Check::new("clickhouse", false);
+        consumer_readiness.add(reachable.clone());
+        tokio::spawn(watch_clickhouse(
+            clickhouse::database(&cfg.clickhouse),
+            reachable,
+            shutdown_rx.clone(),
+        ));
+    }
+    if let Some((bound, listener)) = ops_listener {
+        let task = serve_ops(cfg, listener, consumer_readiness, shutdown_rx.clone());
         running.metrics_addr = Some(bound);
         running.edge_task = Some(task);
     }
@@ -213,33 +235,58 @@ fn edge_app(cfg: &Config, producer: Producer, readiness: Readiness) -> EdgeApp {
     }
 }
 
-/// Serves `/metrics`, `/healthz` and `/readyz` for a consumer-only process;
-/// a taken port is logged, not fatal (the consumers matter more).
-async fn serve_ops(
-    cfg: &Config,
-    addr: SocketAddr,
-    mut stop: watch::Receiver<bool>,
-) -> Option<(SocketAddr, JoinHandle<()>)> {
+/// Binds the consumer-only process's ops listener; a taken port is logged,
+/// not fatal (the consumers matter more).
+async fn bind_ops(addr: SocketAddr) -> Option<(SocketAddr, TcpListener)> {
     let bound = TcpListener::bind(addr)
         .await
         .and_then(|listener| Ok((listener.local_addr()?, listener)));
-    let (bound, listener) = match bound {
-        Ok(pair) => pair,
+    match bound {
+        Ok(pair) => Some(pair),
         Err(e) => {
             tracing::warn!(%addr, error = %e, "consumer metrics listener not started");
-            return None;
+            None
         }
-    };
-    tracing::info!(addr = %bound, "consumer metrics listening");
-    let task = tokio::spawn(crate::serve::serve(
+    }
+}
+
+/// This consumer process's group instance id: `consumer.instance_id` when
+/// set (empty: none), otherwise `<host name>:<port>` of the ops listener
+/// this process holds, when its port was fixed (not 0). Holding the port
+/// makes the derived id unique on the host, and a restart with the same
+/// settings gets it back. `None`: dynamic membership.
+fn instance_id(cfg: &Config, ops: Option<SocketAddr>) -> Option<String> {
+    if let Some(id) = &cfg.consumer.instance_id {
+        return (!id.is_empty()).then(|| id.clone());
+    }
+    let fixed = cfg.consumer.metrics_listen.filter(|a| a.port() != 0)?;
+    let held = ops.filter(|bound| bound.port() == fixed.port())?;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())?;
+    Some(format!("{host}:{}", held.port()))
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` for a consumer-only process.
+fn serve_ops(
+    cfg: &Config,
+    listener: TcpListener,
+    readiness: Readiness,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "consumer metrics listening");
+    }
+    tokio::spawn(crate::serve::serve(
         listener,
-        app::ops_router(Readiness::default()),
+        app::ops_router(readiness),
         crate::serve::Limits::from_config(&cfg.edge),
         async move {
             let _ = stop.wait_for(|s| *s).await;
         },
-    ));
-    Some((bound, task))
+    ))
 }
 
 /// Keeps `broker` equal to "the broker answers metadata requests".
@@ -248,6 +295,27 @@ async fn watch_broker(producer: Producer, broker: Check, mut shutdown: watch::Re
         let reachable = producer.reachable(Duration::from_secs(2)).await;
         if broker.set(reachable) != reachable {
             tracing::warn!(reachable, "broker reachability changed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Keeps `reachable` equal to "ClickHouse answers `SELECT 1` within 2 s".
+async fn watch_clickhouse(
+    db: ::clickhouse::Client,
+    reachable: Check,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let answered = matches!(
+            tokio::time::timeout(Duration::from_secs(2), db.query("SELECT 1").execute()).await,
+            Ok(Ok(()))
+        );
+        if reachable.set(answered) != answered {
+            tracing::warn!(reachable = answered, "clickhouse reachability changed");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}

@@ -2,10 +2,15 @@
 //! and commits offsets only when told (never automatically), and the lag
 //! gauge of its group.
 //!
-//! Invariant: `downpour_consumer_lag{topic, partition}` is the broker's high
+//! Invariants: `downpour_consumer_lag{topic, partition}` is the broker's high
 //! watermark minus the group's committed offset, read from the broker for
 //! every partition of the topic (not only this member's), so it keeps
-//! growing while ClickHouse is down and nothing is committed.
+//! growing while ClickHouse is down and nothing is committed. Each probe is
+//! also published to the worker ([`Consumer::lag_view`]) for its stall
+//! watchdog. With a group instance id (static membership) a member that
+//! restarts takes its predecessor's place in the group at once instead of
+//! waiting for the predecessor's session to expire; [`Consumer::renew`]
+//! makes a fresh member with the same settings (the watchdog's remedy).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,18 +32,95 @@ const LAG_TIMEOUT: Duration = Duration::from_secs(5);
 /// A consumer group member reading one topic.
 pub struct Consumer {
     inner: Arc<StreamConsumer>,
-    topic: String,
+    spec: Spec,
     /// Next offset to commit, per partition, for records already handed out.
     pending: BTreeMap<i32, i64>,
+    lag: watch::Sender<Option<Vec<PartitionLag>>>,
+}
+
+/// What a member is made from (kept to make a fresh one).
+#[derive(Debug, Clone)]
+struct Spec {
+    kafka: KafkaConfig,
+    group: String,
+    topic: String,
+    instance: Option<String>,
+}
+
+/// One partition in a lag probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionLag {
+    /// The partition.
+    pub partition: i32,
+    /// High watermark − the group's committed offset.
+    pub lag: i64,
+    /// The group's committed offset (the low watermark when none).
+    pub committed: i64,
 }
 
 impl Consumer {
     /// Joins `group` and subscribes to `topic`. Offsets start at the earliest
-    /// record for a new group, so nothing published before the first start is missed.
-    pub fn new(cfg: &KafkaConfig, group: &str, topic: &str) -> Result<Consumer, KafkaError> {
-        let inner: StreamConsumer = ClientConfig::new()
+    /// record for a new group, so nothing published before the first start
+    /// is missed. `instance` is the member's `group.instance.id` (static
+    /// membership), unique per member of the group; `None`: dynamic.
+    pub fn new(
+        cfg: &KafkaConfig,
+        group: &str,
+        topic: &str,
+        instance: Option<&str>,
+    ) -> Result<Consumer, KafkaError> {
+        Consumer::from_spec(Spec {
+            kafka: cfg.clone(),
+            group: group.to_string(),
+            topic: topic.to_string(),
+            instance: instance.map(str::to_string),
+        })
+    }
+
+    /// Closes this member (it leaves the group; its uncommitted offsets are
+    /// forgotten) and makes a fresh one with the same settings. The close
+    /// goes first and completes before the new member joins: against tansu
+    /// 0.6, a leader that leaves while a new member is joining stays the
+    /// group's leader forever (its LeaveGroup in a forming group does not
+    /// clear it), and the group never forms again. The close waits for the
+    /// lag probe to release the client, then runs on a blocking thread;
+    /// after `close_timeout` the replacement is made anyway.
+    pub async fn renew(self, close_timeout: Duration) -> Result<Consumer, KafkaError> {
+        let Consumer { inner, spec, .. } = self;
+        let deadline = tokio::time::Instant::now() + close_timeout;
+        let mut shared = inner;
+        let owned = loop {
+            match Arc::try_unwrap(shared) {
+                Ok(owned) => break Some(owned),
+                Err(still) if tokio::time::Instant::now() < deadline => {
+                    shared = still;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(_) => break None,
+            }
+        };
+        let closed = match owned {
+            Some(owned) => {
+                let close = tokio::task::spawn_blocking(move || drop(owned));
+                tokio::time::timeout_at(deadline, close).await.is_ok()
+            }
+            None => false,
+        };
+        if !closed {
+            tracing::warn!(topic = %spec.topic, "the old consumer did not close within {close_timeout:?}; renewing anyway");
+        }
+        Consumer::from_spec(spec)
+    }
+
+    fn from_spec(spec: Spec) -> Result<Consumer, KafkaError> {
+        let cfg = &spec.kafka;
+        let mut client = ClientConfig::new();
+        if let Some(instance) = &spec.instance {
+            client.set("group.instance.id", instance);
+        }
+        let inner: StreamConsumer = client
             .set("bootstrap.servers", &cfg.brokers)
-            .set("group.id", group)
+            .set("group.id", &spec.group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
@@ -55,12 +137,27 @@ impl Consumer {
             // The prefetch queue, per partition (librdkafka's default: 64 MiB).
             .set("queued.max.messages.kbytes", "16384")
             .create()?;
-        inner.subscribe(&[topic])?;
+        inner.subscribe(&[spec.topic.as_str()])?;
         Ok(Consumer {
             inner: Arc::new(inner),
-            topic: topic.to_string(),
+            spec,
             pending: BTreeMap::new(),
+            lag: watch::channel(None).0,
         })
+    }
+
+    /// The partitions this member holds now (librdkafka's local view, no
+    /// broker request); empty while it has no assignment.
+    pub fn assigned(&self) -> Vec<i32> {
+        match self.inner.assignment() {
+            Ok(list) => list.elements().iter().map(|e| e.partition()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The latest lag probe of this member (`None` until one answered).
+    pub fn lag_view(&self) -> Option<Vec<PartitionLag>> {
+        self.lag.borrow().clone()
     }
 
     /// The next record. Its offset becomes committable with [`Consumer::commit`].
@@ -78,7 +175,7 @@ impl Consumer {
         }
         let mut list = TopicPartitionList::new();
         for (&partition, &offset) in &self.pending {
-            list.add_partition_offset(&self.topic, partition, Offset::Offset(offset))?;
+            list.add_partition_offset(&self.spec.topic, partition, Offset::Offset(offset))?;
         }
         self.inner.commit(&list, CommitMode::Sync)?;
         self.pending.clear();
@@ -92,7 +189,7 @@ impl Consumer {
 
     /// The topic read.
     pub fn topic(&self) -> &str {
-        &self.topic
+        &self.spec.topic
     }
 
     /// Refreshes the lag gauge every `every` until `shutdown` turns true.
@@ -101,7 +198,8 @@ impl Consumer {
         every: Duration,
         mut shutdown: watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
-        let (inner, topic) = (self.inner.clone(), self.topic.clone());
+        let (inner, topic) = (self.inner.clone(), self.spec.topic.clone());
+        let view = self.lag.clone();
         tokio::spawn(async move {
             loop {
                 let (probe, name) = (inner.clone(), topic.clone());
@@ -109,10 +207,11 @@ impl Consumer {
                     tokio::task::spawn_blocking(move || lag(&probe, &name, LAG_TIMEOUT)).await;
                 match lag {
                     Ok(Ok(partitions)) => {
-                        for (partition, lag) in partitions {
-                            Gauge::consumer_lag(topic.clone(), partition.to_string())
-                                .set(lag as f64);
+                        for p in &partitions {
+                            Gauge::consumer_lag(topic.clone(), p.partition.to_string())
+                                .set(p.lag as f64);
                         }
+                        view.send_replace(Some(partitions));
                     }
                     Ok(Err(e)) => tracing::warn!(%topic, error = %e, "consumer lag"),
                     Err(e) => tracing::warn!(%topic, error = %e, "consumer lag task"),
@@ -131,7 +230,7 @@ fn lag(
     consumer: &StreamConsumer,
     topic: &str,
     timeout: Duration,
-) -> Result<Vec<(i32, i64)>, KafkaError> {
+) -> Result<Vec<PartitionLag>, KafkaError> {
     let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
     let mut list = TopicPartitionList::new();
     for t in metadata.topics().iter().filter(|t| t.name() == topic) {
@@ -151,7 +250,11 @@ fn lag(
                 _ => None,
             })
             .unwrap_or(low);
-        out.push((partition, (high - done).max(0)));
+        out.push(PartitionLag {
+            partition,
+            lag: (high - done).max(0),
+            committed: done,
+        });
     }
     Ok(out)
 }

@@ -9,7 +9,50 @@
 use super::StreamKind;
 use super::row::Schema;
 
-crate::row! {
+/// Declares a row of the event shape: the `head` columns, then the columns
+/// an event and a partial event's patch share (the edge fills them from one
+/// event body, `event_shaped!` in `src/edge/validate/event.rs`), then the
+/// `tail` columns. In a patch an empty value means "not in this patch".
+macro_rules! event_shaped_row {
+    (
+        $(#[$meta:meta])*
+        $name:ident<$lt:lifetime> in $table:literal { $($head:tt)* } then { $($tail:tt)* }
+    ) => {
+        crate::row! {
+            $(#[$meta])*
+            $name<$lt> in $table {
+                $($head)*
+                /// The end user.
+                user_id: Str,
+                /// Event name.
+                event: Str,
+                /// Event time, seconds (the receive time when not given).
+                timestamp: DateTime,
+                /// Event time, milliseconds.
+                timestamp_ms: UInt64,
+                /// Edge receive time, seconds.
+                received_at: DateTime,
+                /// `ai_data.model`.
+                ai_model: Str,
+                /// `ai_data.input`.
+                ai_input: Str,
+                /// `ai_data.output`.
+                ai_output: Str,
+                /// `ai_data.convo_id`.
+                convo_id: Str,
+                /// `properties` as JSON (`{}` for an event without them).
+                properties: Json,
+                /// `attachments` as JSON (`[]` for an event without them).
+                attachments: Json,
+                /// 1 when properties were cut to fit the item limit.
+                properties_truncated: UInt8,
+                $($tail)*
+            }
+        }
+    };
+}
+
+event_shaped_row! {
     /// One row of `events` (`POST /v1/events/track`, docs/CONTRACT.md §C8).
     EventRow<'a> in "events" {
         /// Org of the key that sent it.
@@ -18,31 +61,7 @@ crate::row! {
         project: Str,
         /// Given by the SDK, or assigned at the edge.
         event_id: Str,
-        /// The end user.
-        user_id: Str,
-        /// Event name.
-        event: Str,
-        /// Event time, seconds.
-        timestamp: DateTime,
-        /// Event time, milliseconds.
-        timestamp_ms: UInt64,
-        /// Edge receive time, seconds.
-        received_at: DateTime,
-        /// `ai_data.model`.
-        ai_model: Str,
-        /// `ai_data.input`.
-        ai_input: Str,
-        /// `ai_data.output`.
-        ai_output: Str,
-        /// `ai_data.convo_id`.
-        convo_id: Str,
-        /// `properties` as JSON (`{}` when absent).
-        properties: Json,
-        /// `attachments` as JSON (`[]` when absent).
-        attachments: Json,
-        /// 1 when properties were cut to fit the item limit.
-        properties_truncated: UInt8,
-    }
+    } then {}
 }
 
 crate::row! {
@@ -97,7 +116,7 @@ crate::row! {
     }
 }
 
-crate::row! {
+event_shaped_row! {
     /// One patch of a partial event (`POST /v1/events/track_partial`, §C11); empty
     /// strings mean "not in this patch", `seq` orders patches.
     PartialEventRow<'a> in "partial_events" {
@@ -109,30 +128,7 @@ crate::row! {
         event_id: Str,
         /// Assigned at the edge.
         patch_id: Str,
-        /// The end user, or empty.
-        user_id: Str,
-        /// Event name, or empty.
-        event: Str,
-        /// Event time, seconds.
-        timestamp: DateTime,
-        /// Event time, milliseconds.
-        timestamp_ms: UInt64,
-        /// Edge receive time, seconds.
-        received_at: DateTime,
-        /// `ai_data.model`, or empty.
-        ai_model: Str,
-        /// `ai_data.input`, or empty.
-        ai_input: Str,
-        /// `ai_data.output`, or empty.
-        ai_output: Str,
-        /// `ai_data.convo_id`, or empty.
-        convo_id: Str,
-        /// `properties` as JSON, or empty.
-        properties: Json,
-        /// `attachments` as JSON, or empty.
-        attachments: Json,
-        /// 1 when properties were cut to fit the item limit.
-        properties_truncated: UInt8,
+    } then {
         /// 0 on the final patch.
         is_pending: UInt8,
         /// Edge receive time in microseconds plus the patch's index in its request.

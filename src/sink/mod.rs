@@ -20,4 +20,5 @@ pub mod layout;
 pub mod pace;
 pub mod rowbinary;
 pub mod schema;
+pub mod watchdog;
 pub mod worker;

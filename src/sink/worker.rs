@@ -7,10 +7,17 @@
 //!                                       └─ Ok ─▶ commit offsets
 //! ```
 //!
+//! Every second the stall watchdog (`src/sink/watchdog.rs`) looks at the
+//! member's assignment and lag: it keeps the worker's readiness check
+//! current, and a member without progress for longer than
+//! `consumer.stall_timeout_ms` is replaced by a fresh one (its uncommitted
+//! batch dropped: those records come again and collapse by id).
+//!
 //! Invariants: offsets are committed only after every record handed out is
 //! in ClickHouse or acknowledged on the dead-letter topic; a full batch is
 //! never read past (memory stays bounded by the batch's byte bound); a
-//! shutdown during a retry commits nothing.
+//! shutdown during a retry commits nothing; a recreated member commits
+//! nothing of its predecessor's.
 
 use std::time::Duration;
 
@@ -23,6 +30,7 @@ use crate::bus::consumer::Consumer;
 use crate::bus::dead_letter::{DeadLetters, DeadRecord, Reason};
 use crate::bus::record;
 use crate::config::ConsumerConfig;
+use crate::control::ops::Check;
 use crate::pipeline::{Pipeline, StreamKind};
 use crate::sink::backoff::Backoff;
 use crate::sink::batch::Batch;
@@ -30,7 +38,14 @@ use crate::sink::clickhouse::RowInserter;
 use crate::sink::flush::Flush;
 use crate::sink::layout;
 use crate::sink::pace::Pace;
+use crate::sink::watchdog::{LagView, Observation, Verdict, Watchdog};
 use crate::telemetry::catalogue::{Counter, Gauge};
+
+/// How often the watchdog looks.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+/// How long dropping a stalled member (closing its client) may take before
+/// its replacement is created anyway.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A pipeline's consumer and where it writes.
 pub struct Worker {
@@ -44,6 +59,9 @@ pub struct Worker {
     pub dead_letters: DeadLetters,
     /// Pacing and retry settings.
     pub cfg: ConsumerConfig,
+    /// Its readiness check (`consumer <pipeline>`): held true while the
+    /// member is assigned and progressing.
+    pub ready: Check,
 }
 
 /// Runs until `shutdown` turns true; flushes and commits what it holds first.
@@ -54,7 +72,9 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
         db,
         dead_letters,
         cfg,
+        ready,
     } = worker;
+    let stream = pipeline.kind.name();
     let mut state = State {
         writer: RowInserter::new(db, &pipeline.table, pipeline.kind),
         dead_letters: dead_letters.for_origin(consumer.topic()),
@@ -64,10 +84,12 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
             Duration::from_millis(cfg.retry_max_ms.max(1)),
         ),
     };
-    let lag = consumer.watch_lag(
-        Duration::from_millis(cfg.lag_interval_ms.max(100)),
-        shutdown.clone(),
-    );
+    let lag_every = Duration::from_millis(cfg.lag_interval_ms.max(100));
+    let stall = Duration::from_millis(cfg.stall_timeout_ms.max(1_000));
+    let mut lag = consumer.watch_lag(lag_every, shutdown.clone());
+    let mut dog = Watchdog::new(stall, std::time::Instant::now());
+    let mut look = tokio::time::interval(WATCH_EVERY);
+    look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch = Batch::default();
     loop {
         // A shutdown seen inside a retry's backoff marks the change as read,
@@ -87,9 +109,42 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
                     lag.abort();
                     return;
                 }
+                dog.progress(std::time::Instant::now());
+            }
+            _ = look.tick() => {
+                let now = std::time::Instant::now();
+                let seen = observe(&consumer, full);
+                let verdict = dog.tick(now, seen);
+                let since = dog.since_progress(now);
+                Gauge::consumer_seconds_since_progress(stream, consumer.topic().to_owned()).set(since.as_secs_f64());
+                if ready.set(verdict == Verdict::Ready) != (verdict == Verdict::Ready) {
+                    tracing::info!(stream, ready = verdict == Verdict::Ready, assigned = seen.assigned,
+                        lag = ?seen.lag, since_progress_s = since.as_secs(), "consumer readiness changed");
+                }
+                if verdict == Verdict::Recreate {
+                    tracing::warn!(stream, assigned = seen.assigned, lag = ?seen.lag,
+                        since_progress_s = since.as_secs(),
+                        "consumer stalled: recreating its group member, dropping its uncommitted batch");
+                    lag.abort();
+                    // Never committed: these records come again.
+                    batch = Batch::default();
+                    consumer = match consumer.renew(CLOSE_TIMEOUT).await {
+                        Ok(fresh) => fresh,
+                        Err(e) => {
+                            tracing::error!(stream, error = %e, "consumer cannot be recreated; this pipeline stops");
+                            ready.set(false);
+                            return;
+                        }
+                    };
+                    Counter::consumer_recreated(stream, consumer.topic().to_owned()).increment(1);
+                    tracing::warn!(stream, "consumer recreated");
+                    lag = consumer.watch_lag(lag_every, shutdown.clone());
+                    dog = Watchdog::new(stall, std::time::Instant::now());
+                }
             }
             message = consumer.next(), if !full => match message {
                 Ok(message) => {
+                    dog.progress(std::time::Instant::now());
                     // Under pressure the stretched age must hold: no credit.
                     let credit = if state.pace.slowdown() > 1 {
                         Duration::ZERO
@@ -109,6 +164,27 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
         .flush(&pipeline, &mut batch, &mut consumer, &mut shutdown)
         .await;
     lag.abort();
+}
+
+/// What the watchdog needs from the member: its assignment and its lag.
+fn observe(consumer: &Consumer, holding: bool) -> Observation {
+    let assigned = consumer.assigned();
+    let lag = consumer.lag_view().map(|partitions| {
+        let mut view = LagView::default();
+        for p in &partitions {
+            view.topic += p.lag;
+            view.committed += p.committed;
+            if assigned.contains(&p.partition) {
+                view.own += p.lag;
+            }
+        }
+        view
+    });
+    Observation {
+        assigned: !assigned.is_empty(),
+        lag,
+        holding,
+    }
 }
 
 /// Adds a record to the batch, or holds it for the dead-letter topic.

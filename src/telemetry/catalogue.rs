@@ -128,6 +128,13 @@ metric_kind! {
         RegistryPendingRecorded = "downpour_registry_pending_recorded_total",
         fn registry_pending_recorded(),
         "New project slugs recorded as pending (data before the project exists).";
+
+        /// Consumer group members the stall watchdog replaced (no progress
+        /// for `consumer.stall_timeout_ms`; their uncommitted batch is read
+        /// again). Labels: `stream` and `topic` (the topic read).
+        ConsumerRecreated = "downpour_consumer_recreated_total",
+        fn consumer_recreated(stream, topic),
+        "Consumer group members recreated by the stall watchdog, by stream.";
     }
 }
 
@@ -153,6 +160,13 @@ metric_kind! {
         ConsumerBackoffSeconds = "downpour_consumer_backoff_seconds",
         fn consumer_backoff_seconds(stream, topic),
         "Current wait before retrying a failed write, seconds (0 when healthy), by stream.";
+
+        /// The stall watchdog's clock: seconds since the member last read
+        /// or committed a record, held at 0 while it has nothing to read or
+        /// is busy with a flush. Labels: `stream` and `topic` (the topic read).
+        ConsumerSecondsSinceProgress = "downpour_consumer_seconds_since_progress",
+        fn consumer_seconds_since_progress(stream, topic),
+        "Seconds since the consumer last made progress (0 while idle by design), by stream.";
 
         /// Open client connections to the edge. No labels.
         EdgeConnections = "downpour_edge_connections",

@@ -31,6 +31,7 @@ async fn consumers_wait_out_a_clickhouse_outage_and_catch_up() {
     consumer_cfg.clickhouse.url = format!("http://{proxy_addr}");
     consumer_cfg.consumer.retry_max_ms = 400;
     consumer_cfg.consumer.lag_interval_ms = 200;
+    consumer_cfg.consumer.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"));
     let consumers_only = Parts {
         edge: false,
         consumers: true,
@@ -39,6 +40,13 @@ async fn consumers_wait_out_a_clickhouse_outage_and_catch_up() {
         .await
         .expect("consumers");
 
+    let readyz = format!(
+        "http://{}/readyz",
+        consumers
+            .metrics_addr
+            .expect("a consumer-only process serves /readyz")
+    );
+    h.wait_ready(&readyz, 200, "ready").await;
     let key = h.write_key("acme").await;
     let post = |i: usize| {
         let (h, key) = (&h, &key);
@@ -75,6 +83,8 @@ async fn consumers_wait_out_a_clickhouse_outage_and_catch_up() {
     let backoff =
         format!("downpour_consumer_backoff_seconds{{stream=\"events\",topic=\"{topic}\"}}");
     h.wait_metric(&backoff, |v| v > 0.0).await;
+    // Its /readyz says which part cannot serve.
+    h.wait_ready(&readyz, 503, "clickhouse").await;
     tokio::time::sleep(Duration::from_millis(600)).await; // two more lag probes
     assert_eq!(
         metric(&h.metrics().await, &lag),
@@ -94,6 +104,7 @@ async fn consumers_wait_out_a_clickhouse_outage_and_catch_up() {
     proxy_task = tokio::spawn(proxy(listener, target));
     assert_eq!(h.wait_count(count, "acme", 6).await, 6);
     h.wait_metric(&lag, |v| v == 0.0).await;
+    h.wait_ready(&readyz, 200, "ready").await;
     let n: u64 =
         h.db.query(count)
             .bind("acme")

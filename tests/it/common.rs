@@ -304,6 +304,26 @@ impl Harness {
 
     /// Polls `/metrics` until the sum of the lines starting with `prefix`
     /// satisfies `check`, and returns it.
+    /// Polls `url` (a `/readyz`) until its status is `status` and its body
+    /// contains `names`; returns the body.
+    pub async fn wait_ready(&self, url: &str, status: u16, names: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let (got, body) = match self.http.get(url).send().await {
+                Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+                Err(e) => (0, e.to_string()),
+            };
+            if got == status && body.contains(names) {
+                return body;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "{url}: wanted {status} naming {names:?}, last {got} {body:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn wait_metric(&self, prefix: &str, check: impl Fn(f64) -> bool) -> f64 {
         let started = Instant::now();
         loop {

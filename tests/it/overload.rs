@@ -141,12 +141,9 @@ async fn a_consumer_process_serves_its_lag_on_metrics() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let ready = h
-        .http
-        .get(format!("http://{addr}/readyz"))
-        .send()
-        .await
-        .expect("readyz answered");
-    assert_eq!(ready.status().as_u16(), 200);
+    // Ready once every pipeline's member holds its partitions and
+    // ClickHouse answers (docs/RELIABILITY.md, the stall watchdog).
+    h.wait_ready(&format!("http://{addr}/readyz"), 200, "ready")
+        .await;
     h.stop().await;
 }

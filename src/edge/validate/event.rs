@@ -5,11 +5,11 @@
 //! `input` or `output` (or both). An item without `event_id`
 //! gets one here, so a redelivered record carries the same id and collapses.
 
-use simd_json::tape::{Object, Value};
+use simd_json::tape::Value;
 
-use super::Envelope;
 use super::fields::{self, Invalid, Path};
 use super::time::{self, Stamp};
+use super::{Envelope, Item};
 use crate::pipeline::Limits;
 use crate::pipeline::row::JsonText;
 use crate::pipeline::rows::EventRow;
@@ -30,6 +30,14 @@ pub(super) struct Body<'t, 'i> {
     pub convo_id: &'i str,
     pub properties: Option<Value<'t, 'i>>,
     pub attachments: Option<Value<'t, 'i>>,
+}
+
+impl Body<'_, '_> {
+    /// The event time, or the receive time when the item gives none.
+    #[inline]
+    pub fn stamp_or(&self, env: &Envelope<'_>) -> Stamp {
+        self.stamp.unwrap_or(Stamp::from_micros(env.received_us))
+    }
 }
 
 raw_fields! {
@@ -205,15 +213,37 @@ pub(super) fn write_bounded<'t, 'i>(
     Ok(p.is_truncated())
 }
 
+/// A row of the event shape (`EventRow`, `PartialEventRow`, declared by
+/// `event_shaped_row!` in `src/pipeline/rows.rs`): the shared columns from
+/// the event body `b`, the envelope and the written `props`, plus the
+/// row's own columns. `attachments` is the text stored when there are none.
+macro_rules! event_shaped {
+    ($row:ident { $($field:ident $(: $value:expr)?),* $(,)? }
+        from $b:expr, $env:expr, $props:expr, $attachments:expr) => {
+        $row {
+            org: $env.org,
+            project: $env.project,
+            user_id: $b.user_id.unwrap_or(""),
+            event: $b.event.unwrap_or(""),
+            timestamp: $b.stamp_or(&$env).secs,
+            timestamp_ms: $b.stamp_or(&$env).ms,
+            received_at: Stamp::from_micros($env.received_us).secs,
+            ai_model: $b.model,
+            ai_input: $b.input,
+            ai_output: $b.output,
+            convo_id: $b.convo_id,
+            properties: &$props,
+            attachments: &JsonOr($b.attachments.as_ref(), $attachments),
+            properties_truncated: u8::from($props.is_truncated()),
+            $($field $(: $value)?),*
+        }
+    };
+}
+pub(super) use event_shaped;
+
 /// Encodes one event item into `buf`.
-pub(super) fn encode(
-    obj: &Object<'_, '_>,
-    item: (usize, &Value<'_, '_>),
-    path: &Path,
-    env: &Envelope<'_>,
-    limits: &Limits,
-    buf: &mut Vec<u8>,
-) -> Result<bool, Invalid> {
+pub(super) fn encode(it: &Item<'_, '_, '_>, buf: &mut Vec<u8>) -> Result<bool, Invalid> {
+    let (obj, path, env) = (it.obj, it.path, it.env);
     let raw = Raw::of(obj);
     let b = body(&raw, path, env, true)?;
     let generated;
@@ -221,39 +251,20 @@ pub(super) fn encode(
         Some(id) => id,
         None => {
             generated = match fields::present(raw.timestamp) {
-                Some(_) => fields::derived_id(env, item.0, item.1),
+                Some(_) => fields::derived_id(env, it.index, it.value),
                 None => fields::new_id(),
             };
             generated.as_str()
         }
     };
-    let stamp = b.stamp.unwrap_or(Stamp::from_micros(env.received_us));
-    let received = Stamp::from_micros(env.received_us);
     write_bounded(
         buf,
-        limits,
+        it.limits,
         path,
         b.properties.as_ref(),
         "{}",
         |w, props| {
-            EventRow {
-                org: env.org,
-                project: env.project,
-                event_id,
-                user_id: b.user_id.unwrap_or(""),
-                event: b.event.unwrap_or(""),
-                timestamp: stamp.secs,
-                timestamp_ms: stamp.ms,
-                received_at: received.secs,
-                ai_model: b.model,
-                ai_input: b.input,
-                ai_output: b.output,
-                convo_id: b.convo_id,
-                properties: &props,
-                attachments: &JsonOr(b.attachments.as_ref(), "[]"),
-                properties_truncated: u8::from(props.is_truncated()),
-            }
-            .write(w);
+            event_shaped!(EventRow { event_id } from b, env, props, "[]").write(w);
         },
     )
 }

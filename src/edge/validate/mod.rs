@@ -42,7 +42,7 @@ mod time;
 mod user;
 
 use simd_json::prelude::*;
-use simd_json::tape::Value;
+use simd_json::tape::{Object, Value};
 
 use crate::bus::record;
 use crate::pipeline::{Limits, StreamKind};
@@ -63,6 +63,23 @@ pub struct Envelope<'a> {
     pub project: &'a str,
     /// Edge receive time, microseconds since the epoch.
     pub received_us: u64,
+}
+
+/// One item as every stream's encoder sees it: the object, where it is in
+/// the body, the envelope and the limits.
+pub(super) struct Item<'a, 't, 'i> {
+    /// The item's fields.
+    pub obj: &'a Object<'t, 'i>,
+    /// The item's value (derived ids hash it).
+    pub value: &'a Value<'t, 'i>,
+    /// Its index in the body.
+    pub index: usize,
+    /// Its path in error messages (`[3].user_id`).
+    pub path: &'a Path,
+    /// Who sent it and where it goes.
+    pub env: &'a Envelope<'a>,
+    /// The stream's size limits.
+    pub limits: &'a Limits,
 }
 
 /// A validated request: Kafka record values, ready to publish.
@@ -122,13 +139,19 @@ pub fn encode(
             .as_object()
             .ok_or_else(|| Invalid::bad(path.whole(), "must be an object"))?;
         let start = buf.len();
+        let it = Item {
+            obj: &obj,
+            value: item,
+            index: i,
+            path: &path,
+            env,
+            limits,
+        };
         let truncated = match kind {
-            StreamKind::Events => event::encode(&obj, (i, item), &path, env, limits, &mut buf)?,
-            StreamKind::Signals => signal::encode(&obj, (i, item), &path, env, limits, &mut buf)?,
-            StreamKind::Users => user::encode(&obj, &path, env, limits, &mut buf)?,
-            StreamKind::PartialEvents => {
-                partial::encode(&obj, &path, env, i as u64, limits, &mut buf)?
-            }
+            StreamKind::Events => event::encode(&it, &mut buf)?,
+            StreamKind::Signals => signal::encode(&it, &mut buf)?,
+            StreamKind::Users => user::encode(&it, &mut buf)?,
+            StreamKind::PartialEvents => partial::encode(&it, &mut buf)?,
         };
         debug_assert!(buf.len() > start);
         out.truncated += usize::from(truncated);

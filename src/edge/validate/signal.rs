@@ -6,13 +6,10 @@
 //! Signals carry no id of their own; the edge gives each one, so a
 //! redelivered record collapses.
 
-use simd_json::tape::{Object, Value};
-
-use super::Envelope;
+use super::Item;
 use super::event::{self, Props};
-use super::fields::{self, Invalid, Path};
+use super::fields::{self, Invalid};
 use super::time::{self, Stamp};
-use crate::pipeline::Limits;
 use crate::pipeline::rows::SignalRow;
 
 const SIGNAL_TYPES: [&str; 4] = ["default", "feedback", "edit", "standard"];
@@ -32,14 +29,8 @@ raw_fields! {
 }
 
 /// Encodes one signal into `buf`.
-pub(super) fn encode(
-    obj: &Object<'_, '_>,
-    item: (usize, &Value<'_, '_>),
-    path: &Path,
-    env: &Envelope<'_>,
-    limits: &Limits,
-    buf: &mut Vec<u8>,
-) -> Result<bool, Invalid> {
+pub(super) fn encode(it: &Item<'_, '_, '_>, buf: &mut Vec<u8>) -> Result<bool, Invalid> {
+    let (obj, path, env) = (it.obj, it.path, it.env);
     let raw = Raw::of(obj);
     let event_id = fields::required_id(raw.event_id, || path.field("event_id"))?;
     let name = fields::required_str(raw.signal_name, || path.field("signal_name"))?;
@@ -54,12 +45,12 @@ pub(super) fn encode(
         .unwrap_or("");
     let received = Stamp::from_micros(env.received_us);
     let signal_id = match fields::present(raw.timestamp) {
-        Some(_) => fields::derived_id(env, item.0, item.1),
+        Some(_) => fields::derived_id(env, it.index, it.value),
         None => fields::new_id(),
     };
     event::write_bounded(
         buf,
-        limits,
+        it.limits,
         path,
         properties.as_ref(),
         "{}",

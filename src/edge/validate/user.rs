@@ -3,23 +3,15 @@
 //! docs/CONTRACT.md §C10: `{user_id, traits}`; the Python SDK sends an array
 //! of them. The latest identify of a user wins (version = receive time).
 
-use simd_json::tape::Object;
-
-use super::Envelope;
+use super::Item;
 use super::event::{self, Props};
-use super::fields::{self, Invalid, Path};
+use super::fields::{self, Invalid};
 use super::time::{self, Stamp};
-use crate::pipeline::Limits;
 use crate::pipeline::rows::UserRow;
 
 /// Encodes one identify call into `buf`.
-pub(super) fn encode(
-    obj: &Object<'_, '_>,
-    path: &Path,
-    env: &Envelope<'_>,
-    limits: &Limits,
-    buf: &mut Vec<u8>,
-) -> Result<bool, Invalid> {
+pub(super) fn encode(it: &Item<'_, '_, '_>, buf: &mut Vec<u8>) -> Result<bool, Invalid> {
+    let (obj, path, env) = (it.obj, it.path, it.env);
     let user_id = fields::required_id(obj.get("user_id"), || path.field("user_id"))?;
     let traits = fields::optional_object(obj.get("traits"), || path.field("traits"))?;
     let stamp = time::resolve(obj.get("timestamp"), env.received_us, || {
@@ -28,7 +20,7 @@ pub(super) fn encode(
     let received = Stamp::from_micros(env.received_us);
     event::write_bounded(
         buf,
-        limits,
+        it.limits,
         path,
         traits.as_ref(),
         "{}",

@@ -1,0 +1,264 @@
+//! The consumer's stall watchdog: decides, from what a worker can observe
+//! (its assignment, the group's lag and committed offsets, when it last
+//! handed out or committed a record), whether its group member is healthy,
+//! stalled, or must be recreated.
+//!
+//! Progress is anything showing the member is not stuck in the group: a
+//! record handed out, a commit, or nothing to do — assigned with no lag on
+//! its partitions, or unassigned while another member's commits advance (a
+//! surplus member: more members than partitions). The worker also counts as progressing while it
+//! deliberately does not read (a full batch waiting for its flush, a flush
+//! retrying against ClickHouse): a ClickHouse outage is not a group stall,
+//! and recreating the member would not help it.
+//!
+//! Invariants: a member with no progress for longer than `stall` is
+//! recreated (`Verdict::Recreate`); `/readyz` is false while it has no
+//! assignment or no progress for longer than half of `stall` (so the stall
+//! shows before the watchdog acts). The watchdog is a pure function of
+//! those observations and the instants it is given (tests use a fake clock).
+//! The worker that recreates a member drops its uncommitted batch: those
+//! offsets were never committed, so the records are delivered again and
+//! collapse by id.
+
+use std::time::{Duration, Instant};
+
+/// What the worker saw at one tick.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Observation {
+    /// The member holds at least one partition.
+    pub assigned: bool,
+    /// The latest lag probe, if one answered since the member was created.
+    pub lag: Option<LagView>,
+    /// The worker is not reading on purpose (a full batch, a flush).
+    pub holding: bool,
+}
+
+/// One lag probe, reduced to what the watchdog needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LagView {
+    /// Lag summed over the partitions this member holds.
+    pub own: i64,
+    /// Lag summed over every partition of the topic.
+    pub topic: i64,
+    /// The group's committed offsets summed over every partition (rises
+    /// when any member commits).
+    pub committed: i64,
+}
+
+/// What the worker should do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Ready: assigned and progressing.
+    Ready,
+    /// Not ready (no assignment, or no progress for over half the bound),
+    /// not yet recreated.
+    NotReady,
+    /// No progress for longer than the bound: recreate the member.
+    Recreate,
+}
+
+/// Stall detection for one group member.
+#[derive(Debug, Clone)]
+pub struct Watchdog {
+    stall: Duration,
+    last_progress: Instant,
+    last_committed: Option<i64>,
+}
+
+impl Watchdog {
+    /// A watchdog for a member created at `now`, recreated after `stall`
+    /// without progress.
+    pub fn new(stall: Duration, now: Instant) -> Watchdog {
+        Watchdog {
+            stall,
+            last_progress: now,
+            last_committed: None,
+        }
+    }
+
+    /// A record was handed out or offsets were committed at `now`.
+    pub fn progress(&mut self, now: Instant) {
+        self.last_progress = self.last_progress.max(now);
+    }
+
+    /// How long since the last progress.
+    pub fn since_progress(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.last_progress)
+    }
+
+    /// Takes one observation and says what to do.
+    pub fn tick(&mut self, now: Instant, seen: Observation) -> Verdict {
+        let others_committed = match (seen.lag, self.last_committed) {
+            (Some(lag), Some(before)) => lag.committed > before,
+            _ => false,
+        };
+        if let Some(lag) = seen.lag {
+            self.last_committed = Some(lag.committed);
+        }
+        let idle_by_design = match seen.lag {
+            Some(lag) if seen.assigned => lag.own == 0,
+            // Unassigned: fine only while another member's commits advance
+            // (a surplus member). An idle topic does not count: tansu can leave
+            // a member in a formed group with no partition, and it would sit
+            // there (not ready) until traffic came back.
+            Some(_) => others_committed,
+            None => false,
+        };
+        if seen.holding || idle_by_design {
+            self.progress(now);
+        }
+        let since = self.since_progress(now);
+        if since > self.stall {
+            Verdict::Recreate
+        } else if !seen.assigned || since > self.stall / 2 {
+            Verdict::NotReady
+        } else {
+            Verdict::Ready
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STALL: Duration = Duration::from_secs(20); // any bound; the default is 35 s
+
+    /// A fake clock: instants `s` seconds after a fixed start.
+    struct Clock(Instant);
+    impl Clock {
+        fn at(&self, s: u64) -> Instant {
+            self.0 + Duration::from_secs(s)
+        }
+    }
+
+    fn lag(own: i64, topic: i64, committed: i64) -> Option<LagView> {
+        Some(LagView {
+            own,
+            topic,
+            committed,
+        })
+    }
+
+    fn seen(assigned: bool, lag: Option<LagView>) -> Observation {
+        Observation {
+            assigned,
+            lag,
+            holding: false,
+        }
+    }
+
+    #[test]
+    fn an_assigned_member_that_reads_stays_ready() {
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        for s in 1..100 {
+            w.progress(c.at(s));
+            assert_eq!(
+                w.tick(c.at(s), seen(true, lag(50, 50, s as i64))),
+                Verdict::Ready
+            );
+        }
+    }
+
+    #[test]
+    fn a_caught_up_member_is_not_stalled_however_long_it_waits() {
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        for s in 1..300 {
+            assert_eq!(w.tick(c.at(s), seen(true, lag(0, 0, 7))), Verdict::Ready);
+        }
+        assert_eq!(w.since_progress(c.at(299)), Duration::ZERO);
+    }
+
+    #[test]
+    fn lag_without_progress_is_not_ready_at_half_the_bound_and_recreated_past_it() {
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        w.progress(c.at(5));
+        let stuck = seen(true, lag(100, 100, 0));
+        assert_eq!(w.tick(c.at(15), stuck), Verdict::Ready);
+        assert_eq!(w.tick(c.at(16), stuck), Verdict::NotReady);
+        assert_eq!(w.tick(c.at(25), stuck), Verdict::NotReady);
+        assert_eq!(w.tick(c.at(26), stuck), Verdict::Recreate);
+        assert_eq!(w.since_progress(c.at(26)), Duration::from_secs(21));
+    }
+
+    #[test]
+    fn no_assignment_is_not_ready_and_recreated_when_nobody_progresses() {
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        // The restarted consumer of the issue: no partitions, lag on all.
+        assert_eq!(w.tick(c.at(1), seen(false, None)), Verdict::NotReady);
+        assert_eq!(
+            w.tick(c.at(5), seen(false, lag(0, 900, 10))),
+            Verdict::NotReady
+        );
+        assert_eq!(
+            w.tick(c.at(20), seen(false, lag(0, 900, 10))),
+            Verdict::NotReady
+        );
+        assert_eq!(
+            w.tick(c.at(21), seen(false, lag(0, 900, 10))),
+            Verdict::Recreate
+        );
+    }
+
+    #[test]
+    fn a_surplus_member_is_not_recreated_while_others_commit() {
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        for s in 1..200 {
+            // Another member holds every partition and commits.
+            let v = w.tick(c.at(s), seen(false, lag(0, 40, 10 * s as i64)));
+            assert_eq!(v, Verdict::NotReady, "at {s}");
+        }
+    }
+
+    #[test]
+    fn an_unassigned_member_of_an_idle_topic_is_recreated() {
+        // tansu's empty assignment after the load ended: nothing to read,
+        // nobody commits, and the member would stay unready until traffic.
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        assert_eq!(
+            w.tick(c.at(20), seen(false, lag(0, 0, 50))),
+            Verdict::NotReady
+        );
+        assert_eq!(
+            w.tick(c.at(21), seen(false, lag(0, 0, 50))),
+            Verdict::Recreate
+        );
+    }
+
+    #[test]
+    fn holding_a_batch_or_flushing_is_not_a_stall() {
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        let holding = Observation {
+            assigned: true,
+            lag: lag(100, 100, 0),
+            holding: true,
+        };
+        for s in 1..120 {
+            assert_eq!(w.tick(c.at(s), holding), Verdict::Ready);
+        }
+    }
+
+    #[test]
+    fn a_member_whose_lag_probe_never_answers_is_recreated() {
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        assert_eq!(w.tick(c.at(10), seen(true, None)), Verdict::Ready);
+        assert_eq!(w.tick(c.at(11), seen(true, None)), Verdict::NotReady);
+        assert_eq!(w.tick(c.at(21), seen(true, None)), Verdict::Recreate);
+    }
+
+    #[test]
+    fn progress_is_never_moved_back() {
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(10));
+        w.progress(c.at(3));
+        assert_eq!(w.since_progress(c.at(12)), Duration::from_secs(2));
+    }
+}
