@@ -108,6 +108,8 @@ export DOWNPOUR_LISTEN=127.0.0.1:$EDGE_PORT
 EDGE=http://$DOWNPOUR_LISTEN
 METRICS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export DOWNPOUR_CONSUMER_METRICS_LISTEN=127.0.0.1:$METRICS_PORT DOWNPOUR_CONSUMER_LAG_INTERVAL_MS=1000
+EDGE_OPS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export DOWNPOUR_EDGE_OPS_LISTEN=127.0.0.1:$EDGE_OPS_PORT
 CH=$DOWNPOUR_CLICKHOUSE_URL
 
 "$BIN" migrate >&2
@@ -195,7 +197,7 @@ load() {
   local key
   key=$("$BIN" keys create --org "$2" 2>/dev/null | tail -n 1)
   echo "$key" >"$RUN/$1.key"
-  "$BIN" load --url "$EDGE" --key "$key" --org "$2" --mix "$MIX" --projects 5 \
+  "$BIN" load --url "$EDGE" --metrics-url "http://$DOWNPOUR_EDGE_OPS_LISTEN" --key "$key" --org "$2" --mix "$MIX" --projects 5 \
     --connections "$CONNS" --rate "$RATE" --duration "$LOAD_S" \
     --allow-failures --acked-ids "$RUN/$1.ids" >"$RUN/$1.load.log" 2>&1 &
   load=$!

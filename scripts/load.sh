@@ -49,6 +49,8 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 export DOWNPOUR_LISTEN=127.0.0.1:$PORT
 PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export DOWNPOUR_CONSUMER_METRICS_LISTEN=127.0.0.1:$PORT2
+PORT3=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export DOWNPOUR_EDGE_OPS_LISTEN=127.0.0.1:$PORT3
 # `--projects N` sends N slugs that nobody created: let the load org hold them all pending.
 export DOWNPOUR_REGISTRY_DEFAULT_PENDING_LIMIT=${DOWNPOUR_REGISTRY_DEFAULT_PENDING_LIMIT:-100000}
 
@@ -90,7 +92,7 @@ stall() { # SIGSTOP the broker 5 s into the run for $STALL s, sampling the edge'
 }
 consumer_cpu0=$(cpu_of "$consumer"); rows0=$(rows); inserts0=$(inserts); t0=$(date +%s.%N)
 [ -n "$STALL" ] && { stall & pids+=($!); }
-"$BIN" load --url "http://$DOWNPOUR_LISTEN" --key "$KEY" --edge-only-cpu \
+"$BIN" load --url "http://$DOWNPOUR_LISTEN" --metrics-url "http://$DOWNPOUR_EDGE_OPS_LISTEN" --key "$KEY" --edge-only-cpu \
   --clickhouse-url "$DOWNPOUR_CLICKHOUSE_URL" --clickhouse-database load --org load "${args[@]}"
 consumer_cpu1=$(cpu_of "$consumer"); rows1=$(rows); inserts1=$(inserts); t1=$(date +%s.%N)
 python3 - "$consumer_cpu0" "$consumer_cpu1" "$rows0" "$rows1" "$t0" "$t1" \

@@ -29,21 +29,18 @@ pub struct EdgeApp {
     pub readiness: Readiness,
 }
 
-/// Every route of an edge process: ingest (one per pipeline), admin, keys,
-/// query and the operator's endpoints.
+/// Every public route of an edge process: ingest (one per pipeline), admin,
+/// keys, query, health and readiness (`/metrics` is on [`ops_router`]).
 pub fn edge_router(app: EdgeApp, pipelines: &[Pipeline], topic_prefix: &str) -> Router {
     let router = edge::router(app.edge, pipelines, topic_prefix)
-        .merge(ops::router(
-            app.readiness,
-            crate::telemetry::metrics_handle(),
-        ))
+        .merge(ops::health_router(app.readiness))
         .merge(projects::router(app.admin.clone()))
         .merge(keys::router(app.admin))
         .merge(query::router(app.query));
     with_json_errors(router)
 }
 
-/// The operator's endpoints alone (a consumer-only process).
+/// The operator listener: health, readiness and `/metrics`.
 pub fn ops_router(readiness: Readiness) -> Router {
     with_json_errors(ops::router(readiness, crate::telemetry::metrics_handle()))
 }

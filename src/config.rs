@@ -30,6 +30,8 @@ pub struct Config {
     pub registry: RegistryConfig,
     /// Consumer pacing and retries.
     pub consumer: ConsumerConfig,
+    /// The Query API.
+    pub query: QueryConfig,
 }
 
 /// Consumer settings (per consumer process, for every pipeline's table).
@@ -173,6 +175,24 @@ pub struct EdgeConfig {
     /// A connection that has not sent a whole request head within this time
     /// (idle keep-alive connections included) is closed.
     pub header_read_timeout_ms: u64,
+    /// Connections one source address may hold at once; past it a new
+    /// connection is answered 429 + `Retry-After` and closed. Behind a
+    /// proxy every client shares its address: raise it to `max_connections`.
+    pub max_connections_per_source: usize,
+    /// Registry lookups of unknown key ids one source address may cause per
+    /// minute (each costs a ClickHouse query); past it 429 + `Retry-After`.
+    pub key_lookups_per_source_per_minute: u32,
+    /// Where a process that runs the edge serves the operator endpoints
+    /// (`/metrics`, `/healthz`, `/readyz`): never on the public `listen`
+    /// port. A port already taken is logged and skipped; unset: nowhere.
+    pub ops_listen: Option<SocketAddr>,
+}
+
+/// Query API settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueryConfig {
+    /// Queries one org may run at once; past it 429 + `Retry-After`.
+    pub max_concurrent_per_org: usize,
 }
 
 impl Default for Config {
@@ -209,6 +229,12 @@ impl Default for Config {
                 max_header_bytes: 64 * 1024,
                 max_headers: 100,
                 header_read_timeout_ms: 30_000,
+                max_connections_per_source: 512,
+                key_lookups_per_source_per_minute: 60,
+                ops_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9463))),
+            },
+            query: QueryConfig {
+                max_concurrent_per_org: 4,
             },
             registry: RegistryConfig {
                 cache_ttl_ms: 5_000,
@@ -232,7 +258,14 @@ impl Default for Config {
 }
 
 /// Sections whose fields may be set as `DOWNPOUR_<SECTION>_<FIELD>`.
-const SECTIONS: [&str; 5] = ["kafka", "clickhouse", "edge", "registry", "consumer"];
+const SECTIONS: [&str; 6] = [
+    "kafka",
+    "clickhouse",
+    "edge",
+    "registry",
+    "consumer",
+    "query",
+];
 
 impl Config {
     /// Loads defaults, then `file` if given, then the environment.

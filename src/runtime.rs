@@ -59,10 +59,12 @@ pub struct Parts {
 pub struct Running {
     /// Where the edge listens, when it runs.
     pub edge_addr: Option<SocketAddr>,
-    /// Where a consumer-only process serves `/metrics`, when it does.
+    /// Where this process serves `/metrics` (its operator listener), when
+    /// it does: `edge.ops_listen` with the edge, else `consumer.metrics_listen`.
     pub metrics_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     edge_task: Option<JoinHandle<()>>,
+    ops_task: Option<JoinHandle<()>>,
     consumer_tasks: Vec<JoinHandle<()>>,
     producer: Option<Producer>,
 }
@@ -94,6 +96,7 @@ pub fn key_store(cfg: &Config) -> KeyStore {
         Duration::from_millis(cfg.edge.key_cache_ttl_ms),
         Duration::from_millis(cfg.edge.key_miss_ttl_ms),
         Duration::from_millis(cfg.registry.stale_grace_ms),
+        crate::registry::lookups::LookupBudget::new(cfg.edge.key_lookups_per_source_per_minute),
     )
 }
 
@@ -114,6 +117,7 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
         metrics_addr: None,
         shutdown,
         edge_task: None,
+        ops_task: None,
         consumer_tasks: Vec::new(),
         producer: None,
     };
@@ -162,7 +166,7 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
     if let Some((bound, listener)) = ops_listener {
         let task = serve_ops(cfg, listener, consumer_readiness, shutdown_rx.clone());
         running.metrics_addr = Some(bound);
-        running.edge_task = Some(task);
+        running.ops_task = Some(task);
     }
     if parts.edge {
         let producer = Producer::new(&cfg.kafka)?;
@@ -174,6 +178,13 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
         ));
         let mut readiness = Readiness::default();
         readiness.add(broker);
+        if let Some(addr) = cfg.edge.ops_listen
+            && let Some((bound, listener)) = bind_ops(addr).await
+        {
+            let task = serve_ops(cfg, listener, readiness.clone(), shutdown_rx.clone());
+            running.metrics_addr = Some(bound);
+            running.ops_task = Some(task);
+        }
         let app = edge_app(cfg, producer.clone(), readiness);
         let router = app::edge_router(app, &pipelines, &cfg.kafka.topic_prefix);
         let listener = TcpListener::bind(cfg.listen).await?;
@@ -217,6 +228,7 @@ fn edge_app(cfg: &Config, producer: Producer, readiness: Readiness) -> EdgeApp {
             keys: keys.clone(),
             projects,
             db: clickhouse::database(&cfg.clickhouse),
+            slots: crate::control::query::OrgSlots::new(cfg.query.max_concurrent_per_org),
         }),
         edge: Arc::new(EdgeState {
             keys,
@@ -235,8 +247,8 @@ fn edge_app(cfg: &Config, producer: Producer, readiness: Readiness) -> EdgeApp {
     }
 }
 
-/// Binds the consumer-only process's ops listener; a taken port is logged,
-/// not fatal (the consumers matter more).
+/// Binds an operator listener; a taken port is logged, not fatal (ingest
+/// and the consumers matter more).
 async fn bind_ops(addr: SocketAddr) -> Option<(SocketAddr, TcpListener)> {
     let bound = TcpListener::bind(addr)
         .await
@@ -244,7 +256,7 @@ async fn bind_ops(addr: SocketAddr) -> Option<(SocketAddr, TcpListener)> {
     match bound {
         Ok(pair) => Some(pair),
         Err(e) => {
-            tracing::warn!(%addr, error = %e, "consumer metrics listener not started");
+            tracing::warn!(%addr, error = %e, "operator listener (/metrics) not started");
             None
         }
     }
@@ -269,7 +281,7 @@ fn instance_id(cfg: &Config, ops: Option<SocketAddr>) -> Option<String> {
     Some(format!("{host}:{}", held.port()))
 }
 
-/// Serves `/metrics`, `/healthz` and `/readyz` for a consumer-only process.
+/// Serves `/metrics`, `/healthz` and `/readyz` on the operator listener.
 fn serve_ops(
     cfg: &Config,
     listener: TcpListener,
@@ -277,7 +289,7 @@ fn serve_ops(
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "consumer metrics listening");
+        tracing::info!(%addr, "operator listener (/metrics, /healthz, /readyz)");
     }
     tokio::spawn(crate::serve::serve(
         listener,
@@ -338,6 +350,9 @@ impl Running {
         }
         for task in self.consumer_tasks.drain(..) {
             let _ = task.await;
+        }
+        if let Some(ops) = self.ops_task.take() {
+            let _ = ops.await;
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The operator's endpoints: `/healthz` (the process answers), `/readyz`
 //! (every part of this process can do its job) and `/metrics` (Prometheus).
+//! `/metrics` is served only on the operator listener (`edge.ops_listen`,
+//! `consumer.metrics_listen`); the public port has health and readiness.
 //!
 //! Readiness is a set of named checks, each a flag its owner keeps true
 //! while it can serve (the edge: the broker answers; a consumer: it holds an
@@ -11,8 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::http::ApiError;
 
 /// One readiness check: a name and the flag its owner keeps current.
 #[derive(Debug, Clone)]
@@ -68,33 +73,37 @@ impl Readiness {
     }
 }
 
-/// `/healthz`, `/readyz` and `/metrics`.
-pub fn router(readiness: Readiness, metrics: PrometheusHandle) -> Router {
+/// `/healthz` and `/readyz`: also on the public port, for load balancers.
+pub fn health_router(readiness: Readiness) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",
             get(move || {
                 let failing = readiness.failing();
+                // 503 in the JSON error body, naming the failing checks.
                 let answer = if failing.is_empty() {
-                    (StatusCode::OK, "ready".to_string())
+                    (StatusCode::OK, "ready").into_response()
                 } else {
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        format!("not ready: {}", failing.join(", ")),
-                    )
+                    ApiError::unavailable(format!("not ready: {}", failing.join(", ")))
+                        .into_response()
                 };
                 async move { answer }
             }),
         )
-        .route(
-            "/metrics",
-            get(move || {
-                crate::telemetry::record_process_metrics();
-                let text = metrics.render();
-                async move { text }
-            }),
-        )
+}
+
+/// The operator listener's routes: health, readiness and `/metrics`
+/// (only here, never on the public port: it tells load and versions).
+pub fn router(readiness: Readiness, metrics: PrometheusHandle) -> Router {
+    health_router(readiness).route(
+        "/metrics",
+        get(move || {
+            crate::telemetry::record_process_metrics();
+            let text = metrics.render();
+            async move { text }
+        }),
+    )
 }
 
 #[cfg(test)]

@@ -33,8 +33,11 @@
 
 mod access;
 mod params;
+mod slots;
 mod sql;
 mod store;
+
+pub use slots::OrgSlots;
 
 use std::sync::Arc;
 
@@ -61,6 +64,8 @@ pub struct QueryState {
     pub projects: ProjectStore,
     /// downpour's database.
     pub db: clickhouse::Client,
+    /// Queries running per org (`query.max_concurrent_per_org`).
+    pub slots: OrgSlots,
 }
 
 impl Authenticates for QueryState {

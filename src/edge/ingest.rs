@@ -1,9 +1,11 @@
 //! The ingest handler: one request from headers to 204.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -13,24 +15,21 @@ use super::project::project_of;
 use super::rate_limit::RateInfo;
 use super::validate::{self, Envelope};
 use super::{EdgeState, Route};
-use crate::http::ApiError;
+use crate::http::{ApiError, Source};
 use crate::registry::admission::{Admitted, Verdict};
 use crate::registry::keys::Principal;
 use crate::registry::slug::Slug;
 use crate::telemetry::catalogue::Counter;
 
 /// Handles one ingest request.
-pub async fn handle(
-    state: Arc<EdgeState>,
-    route: Arc<Route>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn handle(state: Arc<EdgeState>, route: Arc<Route>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (headers, source) = (parts.headers, Source::of(&parts.extensions));
     let started = std::time::Instant::now();
     let stream = route.kind.name();
     let mut rate = None;
     let result = match state.in_flight.try_acquire() {
-        Ok(_permit) => process(&state, &route, &headers, body, &mut rate).await,
+        Ok(_permit) => process(&state, &route, (&headers, source), body, &mut rate).await,
         Err(_) => Err(ApiError::unavailable("too many requests in flight")),
     };
     route
@@ -60,13 +59,16 @@ pub async fn handle(
 async fn process(
     state: &EdgeState,
     route: &Route,
-    headers: &HeaderMap,
+    (headers, source): (&HeaderMap, Option<IpAddr>),
     body: Body,
     rate: &mut Option<RateInfo>,
 ) -> Result<usize, ApiError> {
     let principal = state
         .keys
-        .authenticate(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
+        .authenticate(
+            headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
+            source,
+        )
         .await?;
     let project = project_of(headers, &principal)?;
     check_content_type(headers)?;

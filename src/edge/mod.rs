@@ -93,7 +93,7 @@ pub fn router(state: Arc<EdgeState>, pipelines: &[Pipeline], topic_prefix: &str)
         let state = state.clone();
         router = router.route(
             &p.route,
-            post(move |headers, body| ingest::handle(state.clone(), route.clone(), headers, body)),
+            post(move |request| ingest::handle(state.clone(), route.clone(), request)),
         );
     }
     router

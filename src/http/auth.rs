@@ -15,6 +15,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 
 use super::error::ApiError;
+use super::source::Source;
 use crate::registry::keys::{KeyStore, Principal, Role};
 use crate::registry::slug::Slug;
 
@@ -87,6 +88,7 @@ where
                     .headers
                     .get(header::AUTHORIZATION)
                     .map(|v| v.as_bytes()),
+                Source::of(&parts.extensions),
             )
             .await?;
         if !R::ALLOWED.contains(&principal.role) {

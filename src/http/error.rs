@@ -123,6 +123,15 @@ impl From<AuthError> for ApiError {
             AuthError::Unavailable(_) => {
                 ApiError::unavailable("key store unavailable, retry shortly")
             }
+            AuthError::TooManyLookups(wait) => ApiError {
+                retry_after: Some(wait),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limit_error",
+                    e.to_string(),
+                )
+                .with_param("Authorization")
+            },
             e => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "authentication_error",

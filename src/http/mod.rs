@@ -8,6 +8,8 @@
 pub mod auth;
 pub mod error;
 pub mod fallback;
+pub mod source;
 
 pub use auth::Caller;
 pub use error::ApiError;
+pub use source::Source;

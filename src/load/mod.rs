@@ -44,9 +44,13 @@ pub const MAX_FAILED_SHARE: f64 = 0.01;
 /// ClickHouse keeps every one.
 #[derive(Debug, clap::Args)]
 pub struct LoadArgs {
-    /// Edge base URL (the routes /v1/... and /metrics are under it).
+    /// Edge base URL (the routes /v1/... are under it).
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub url: String,
+    /// The edge's operator listener (`edge.ops_listen`), where its CPU and
+    /// memory are read from `/metrics`.
+    #[arg(long, default_value = "http://127.0.0.1:9463")]
+    pub metrics_url: String,
     /// Write key sent as `Authorization: Bearer <key>` (`downpour dev` prints one).
     #[arg(long, env = "DOWNPOUR_LOAD_KEY", hide_env_values = true)]
     pub key: String,
@@ -108,6 +112,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         bail!("--rate must be a positive number of requests per second");
     }
     let base = base_url(&args.url)?;
+    let ops = args.metrics_url.trim_end_matches('/').to_string();
     let clickhouse = args
         .clickhouse_url
         .as_deref()
@@ -134,13 +139,13 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
 
     let side = reqwest::Client::builder().http1_only().build()?;
-    let edge_before = metrics_scrape::scrape(&side, &base).await;
+    let edge_before = metrics_scrape::scrape(&side, &ops).await;
     if let Err(e) = &edge_before {
         if e.chain().any(|c| {
             c.downcast_ref::<reqwest::Error>()
                 .is_some_and(|r| r.is_connect())
         }) {
-            bail!("edge not reachable at {base}: {e:#}");
+            bail!("edge's operator listener not reachable at {ops}: {e:#}");
         }
         eprintln!("warning: no edge CPU figures: {e:#}");
     }
@@ -207,7 +212,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         );
     }
     let loadgen_cpu_s = crate::telemetry::process_cpu_seconds() - cpu_before;
-    let edge_after = metrics_scrape::scrape(&side, &base).await;
+    let edge_after = metrics_scrape::scrape(&side, &ops).await;
     stats.latencies_us.sort_unstable();
 
     let visibility = match probe {

@@ -211,6 +211,20 @@ mod tests {
         }
     }
 
+    /// The consumer's layout check compares the first two columns with the
+    /// record key (`src/sink/layout.rs`).
+    #[test]
+    fn every_row_leads_with_org_and_project() {
+        for kind in ALL {
+            let lead: Vec<_> = kind.schema().columns.iter().take(2).copied().collect();
+            let want = ["org", "project"].map(|name| Column {
+                name,
+                ty: ColumnType::String,
+            });
+            assert_eq!(lead, want, "{}", kind.name());
+        }
+    }
+
     #[test]
     fn column_list_names_every_column_in_order() {
         for kind in ALL {

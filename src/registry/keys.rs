@@ -10,6 +10,7 @@
 //! SHA-256 and no I/O; unknown ids are cached too, for a shorter time, so a
 //! flood of bad keys cannot turn into a flood of ClickHouse queries.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::lookups::LookupBudget;
 use super::slug::Slug;
 use crate::telemetry::catalogue::Counter;
 
@@ -105,6 +107,20 @@ pub enum AuthError {
     /// The key store could not be asked and the key is not cached.
     #[error("key store unavailable: {0}")]
     Unavailable(String),
+    /// The key id is unknown here and its source has used its lookups for
+    /// this minute (`edge.key_lookups_per_source_per_minute`); retry after
+    /// the seconds given.
+    #[error("too many unknown API keys from this address; retry in {0} s")]
+    TooManyLookups(u32),
+}
+
+/// Why a key id could not be loaded.
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    #[error("{0}")]
+    Db(clickhouse::error::Error),
+    #[error("lookup budget used")]
+    Refused(u32),
 }
 
 /// Why a key could not be stored.
@@ -143,17 +159,22 @@ pub struct KeyStore {
     /// is unreachable, for at most `stale_grace` after it was loaded.
     last_loaded: std::sync::Arc<dashmap::DashMap<String, (Cached, std::time::Instant)>>,
     stale_grace: Duration,
+    /// Lookups of key ids never loaded here, per source.
+    lookups: LookupBudget,
 }
 
 impl KeyStore {
     /// A store over `db`; hits live `hit_ttl`, misses `miss_ttl`; during an
     /// outage a key loaded less than `stale_grace` ago is still served (a
     /// revocation made during an outage therefore holds within that bound).
+    /// A source may cause `lookups` registry lookups of key ids never
+    /// loaded here per minute.
     pub fn new(
         db: clickhouse::Client,
         hit_ttl: Duration,
         miss_ttl: Duration,
         stale_grace: Duration,
+        lookups: LookupBudget,
     ) -> Self {
         let cache = moka::future::Cache::builder()
             .max_capacity(100_000)
@@ -167,11 +188,17 @@ impl KeyStore {
             cache,
             last_loaded: Default::default(),
             stale_grace,
+            lookups,
         }
     }
 
-    /// Authenticates the value of an `Authorization` header.
-    pub async fn authenticate(&self, header: Option<&[u8]>) -> Result<Principal, AuthError> {
+    /// Authenticates the value of an `Authorization` header sent from
+    /// `source` (none: no per-source budget applies).
+    pub async fn authenticate(
+        &self,
+        header: Option<&[u8]>,
+        source: Option<IpAddr>,
+    ) -> Result<Principal, AuthError> {
         let header = header.ok_or(AuthError::Missing)?;
         let token = header
             .strip_prefix(b"Bearer ")
@@ -183,16 +210,17 @@ impl KeyStore {
         let key_id = key_id_of(token).ok_or(AuthError::Invalid)?;
         let record = self
             .cache
-            .try_get_with(key_id.to_string(), self.load(key_id.to_string()))
+            .try_get_with(key_id.to_string(), self.load(key_id.to_string(), source))
             .await
-            .or_else(|e| match self.last_loaded.get(key_id) {
+            .or_else(|e| match (&*e, self.last_loaded.get(key_id)) {
+                (LoadError::Refused(wait), _) => Err(AuthError::TooManyLookups(*wait)),
                 // A registry outage must not stop ingest for keys already
                 // known, but only within the grace period.
-                Some(known) if known.1.elapsed() <= self.stale_grace => {
+                (LoadError::Db(_), Some(known)) if known.1.elapsed() <= self.stale_grace => {
                     Counter::registry_stale("key").increment(1);
                     Ok(known.0.clone())
                 }
-                _ => Err(AuthError::Unavailable(e.to_string())),
+                (LoadError::Db(e), _) => Err(AuthError::Unavailable(e.to_string())),
             })?
             .ok_or(AuthError::Invalid)?;
         let presented = hash(token);
@@ -202,7 +230,19 @@ impl KeyStore {
         Ok(record.principal.clone())
     }
 
-    async fn load(&self, key_id: String) -> Result<Cached, clickhouse::error::Error> {
+    /// Loads `key_id` from the registry: runs only on a cache miss. An id
+    /// never loaded here is charged to its source's lookup budget (a key
+    /// this edge knows reloads freely when its cache entry expires).
+    async fn load(&self, key_id: String, source: Option<IpAddr>) -> Result<Cached, LoadError> {
+        if let Some(source) = source
+            && !self.last_loaded.contains_key(&key_id)
+        {
+            self.lookups.take(source).map_err(LoadError::Refused)?;
+        }
+        self.fetch(key_id).await.map_err(LoadError::Db)
+    }
+
+    async fn fetch(&self, key_id: String) -> Result<Cached, clickhouse::error::Error> {
         let row: Option<KeyRow> = self
             .db
             .query(

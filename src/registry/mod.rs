@@ -5,5 +5,6 @@
 
 pub mod admission;
 pub mod keys;
+pub mod lookups;
 pub mod projects;
 pub mod slug;

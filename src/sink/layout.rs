@@ -59,51 +59,33 @@ pub fn owner(key: &[u8]) -> (&[u8], &[u8]) {
 /// belonging to the org and project `key` names (every row declares `org`
 /// and `project` as its first two columns).
 pub fn check(kind: StreamKind, body: &[u8], rows: u32, key: &[u8]) -> Result<(), LayoutError> {
-    let columns = kind.schema().columns;
+    // `org` and `project` lead every row (a test in `pipeline::rows` holds
+    // the declarations to it): they are compared, the rest only skipped.
+    let rest = kind.schema().columns.get(2..).unwrap_or_default();
     let (org, project) = owner(key);
+    // Every row starts with these exact bytes: one compare per row.
+    let lead = owner_columns(org, project);
     let end = body.len();
     let mut at = 0usize;
     for row in 0..rows {
-        for (index, column) in columns.iter().enumerate() {
-            let width = match column.ty.width() {
-                Some(n) => n,
-                None => {
-                    // LEB128, inline: this loop runs for every string of every row.
-                    let mut len = 0u64;
-                    let mut shift = 0u32;
-                    loop {
-                        let Some(&b) = body.get(at) else {
-                            return Err(LayoutError::Truncated { row });
-                        };
-                        at += 1;
-                        len |= u64::from(b & 0x7f) << shift;
-                        if b & 0x80 == 0 {
-                            break;
-                        }
-                        shift += 7;
-                        if shift >= 64 {
-                            return Err(LayoutError::BadLength { row });
-                        }
-                    }
-                    if len > (end - at) as u64 {
-                        return Err(LayoutError::Truncated { row });
-                    }
-                    len as usize
+        if body[at..].starts_with(&lead) {
+            at += lead.len();
+        } else {
+            // Say why: a row cut short, or one that names another owner.
+            for expected in [org, project] {
+                let width = string_len(body, &mut at, row)?;
+                if body[at..at + width] != *expected {
+                    return Err(LayoutError::WrongOwner { row });
                 }
-            };
-            if width > end - at {
-                return Err(LayoutError::Truncated { row });
+                at += width;
             }
-            let expected = match index {
-                0 => Some(org),
-                1 => Some(project),
-                _ => None,
+        }
+        for column in rest {
+            let width = match column.ty.width() {
+                Some(n) if n > end - at => return Err(LayoutError::Truncated { row }),
+                Some(n) => n,
+                None => string_len(body, &mut at, row)?,
             };
-            if let Some(expected) = expected
-                && body.get(at..at + width) != Some(expected)
-            {
-                return Err(LayoutError::WrongOwner { row });
-            }
             at += width;
         }
     }
@@ -114,6 +96,41 @@ pub fn check(kind: StreamKind, body: &[u8], rows: u32, key: &[u8]) -> Result<(),
         });
     }
     Ok(())
+}
+
+/// `org` and `project` as the first two RowBinary columns of a row.
+fn owner_columns(org: &[u8], project: &[u8]) -> Vec<u8> {
+    let mut lead = Vec::with_capacity(org.len() + project.len() + 4);
+    let mut w = crate::sink::rowbinary::RowWriter::new(&mut lead);
+    w.string(org);
+    w.string(project);
+    lead
+}
+
+/// Reads the LEB128 length of the string at `*at`, moving `*at` past it;
+/// the string's bytes are all in `body`.
+#[inline(always)]
+fn string_len(body: &[u8], at: &mut usize, row: u32) -> Result<usize, LayoutError> {
+    let mut len = 0u64;
+    let mut shift = 0u32;
+    loop {
+        let Some(&b) = body.get(*at) else {
+            return Err(LayoutError::Truncated { row });
+        };
+        *at += 1;
+        len |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+        if shift >= 64 {
+            return Err(LayoutError::BadLength { row });
+        }
+    }
+    if len > (body.len() - *at) as u64 {
+        return Err(LayoutError::Truncated { row });
+    }
+    Ok(len as usize)
 }
 
 #[cfg(test)]

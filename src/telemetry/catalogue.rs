@@ -57,6 +57,12 @@ metric_kind! {
         fn edge_truncated_items(),
         "Accepted items whose properties were truncated to fit the size limit.";
 
+        /// Connections answered 429 and closed because their source address
+        /// already held `edge.max_connections_per_source`. No labels.
+        EdgeConnectionsRefused = "downpour_edge_connections_refused_total",
+        fn edge_connections_refused(),
+        "Connections refused (429) because their source address held its share of connection slots.";
+
         /// Requests answered 429 by a project's `rate_limit_rpm`. No labels.
         EdgeRateLimited = "downpour_edge_rate_limited_total",
         fn edge_rate_limited(),

@@ -20,6 +20,8 @@ pub struct Harness {
     pub cfg: Config,
     pub running: Option<Running>,
     pub base: String,
+    /// The operator listener (`/metrics`), `http://host:port`.
+    pub ops: String,
     pub db: clickhouse::Client,
     pub http: reqwest::Client,
 }
@@ -64,6 +66,7 @@ pub fn private_config(name: &str) -> Config {
     cfg.listen = "127.0.0.1:0".parse().expect("addr");
     // A consumer-only start must not race other tests for the fixed default port.
     cfg.consumer.metrics_listen = None;
+    cfg.edge.ops_listen = Some("127.0.0.1:0".parse().expect("addr"));
     cfg
 }
 
@@ -96,11 +99,16 @@ impl Harness {
             .edge_addr
             .map(|a| format!("http://{a}"))
             .unwrap_or_default();
+        let ops = running
+            .metrics_addr
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_default();
         let db = downpour::sink::clickhouse::database(&cfg.clickhouse);
         Harness {
             cfg,
             running: Some(running),
             base,
+            ops,
             db,
             http: reqwest::Client::new(),
         }
@@ -290,10 +298,10 @@ pub fn metric(text: &str, prefix: &str) -> Option<f64> {
 }
 
 impl Harness {
-    /// The edge's `/metrics` text.
+    /// The process's `/metrics` text (on its operator listener).
     pub async fn metrics(&self) -> String {
         self.http
-            .get(format!("{}/metrics", self.base))
+            .get(format!("{}/metrics", self.ops))
             .send()
             .await
             .expect("metrics answered")

@@ -267,7 +267,7 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
             .await
             .expect("count");
     assert_eq!(n, 6);
-    let metrics_url = format!("{}/metrics", h.base);
+    let metrics_url = format!("{}/metrics", h.ops);
     let lag_line =
         format!("downpour_consumer_lag{{topic=\"{topic}\",partition=\"{partition}\"}} 0");
     let started = Instant::now();

@@ -19,6 +19,7 @@ mod clickhouse_outage;
 mod current_clickhouse;
 mod dead_letter;
 mod errors;
+mod fair_share;
 mod keys;
 mod listener;
 mod overload;

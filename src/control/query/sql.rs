@@ -122,10 +122,7 @@ mod tests {
     #[test]
     fn values_are_bound_never_spliced() {
         let hostile = "' OR 1=1 -- ?";
-        let scope = Scope {
-            org: hostile.into(),
-            project: Slug::default_project(),
-        };
+        let scope = Scope::for_test(hostile, Slug::default_project());
         let mut q = Select::new("a, b", &["t FINAL", "u"], &scope, Some(("id", hostile)));
         q.text_eq("b = ?", Some(hostile));
         q.text_eq("c = ?", None);

@@ -1,9 +1,15 @@
-//! The one HTTP listener (ingest, admin, keys, query, health and metrics
-//! routes share it) and the limits every request on it is held to.
+//! The HTTP listener (the public one: ingest, admin, keys, query, health;
+//! the operator one: health and metrics) and the limits every request on it
+//! is held to.
 //!
 //! Invariants:
 //! - at most `edge.max_connections` connections are served at once; further
 //!   ones wait in the kernel's accept backlog until a slot frees up;
+//! - one source address holds at most `edge.max_connections_per_source` of
+//!   them; past it a connection is answered 429 + `Retry-After` and closed
+//!   without taking a slot ([`per_source`]);
+//! - every request carries its connection's [`Source`] address, for the
+//!   per-source limits further in (unknown-key lookups);
 //! - a connection that has not sent a whole request head within
 //!   `edge.header_read_timeout_ms` is closed (idle keep-alive connections
 //!   included), so a slow or silent client cannot keep a slot;
@@ -37,10 +43,13 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+mod per_source;
+
 use crate::config::EdgeConfig;
 use crate::edge::project::PROJECT_HEADER;
-use crate::http::ApiError;
+use crate::http::{ApiError, Source};
 use crate::telemetry::catalogue::{Counter, Gauge};
+use per_source::PerSource;
 
 /// hyper's own default header count; setting another moves headers to the heap.
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
@@ -52,6 +61,8 @@ const MIN_HEADER_BYTES: usize = 8192;
 pub struct Limits {
     /// Connections served at once.
     pub max_connections: usize,
+    /// Connections one source address may hold.
+    pub max_connections_per_source: usize,
     /// Largest request head in bytes.
     pub max_header_bytes: usize,
     /// Most headers per request.
@@ -67,6 +78,7 @@ impl Limits {
     pub fn from_config(edge: &EdgeConfig) -> Limits {
         Limits {
             max_connections: edge.max_connections.max(1),
+            max_connections_per_source: edge.max_connections_per_source.max(1),
             max_header_bytes: edge.max_header_bytes.max(MIN_HEADER_BYTES),
             max_headers: edge.max_headers.max(1),
             header_read_timeout: Duration::from_millis(edge.header_read_timeout_ms.max(1)),
@@ -82,6 +94,7 @@ where
     F: Future<Output = ()> + Send,
 {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_source = Arc::new(PerSource::default());
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
@@ -102,11 +115,11 @@ where
                 Err(_) => break,
             },
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             biased;
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(pair) => pair,
                 Err(e) => {
                     // Out of file descriptors, most likely: back off, keep serving.
                     tracing::warn!(error = %e, "accept failed");
@@ -115,15 +128,25 @@ where
                 }
             },
         };
+        let source = peer.ip();
+        let Some(held) = per_source.take(source, limits.max_connections_per_source) else {
+            drop(slot);
+            Counter::edge_connections_refused().increment(1);
+            tokio::spawn(per_source::refuse(stream));
+            continue;
+        };
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "set_nodelay");
         }
         let app = app.clone();
         let request_timeout = limits.request_timeout;
-        let service = service_fn(move |request| handle(app.clone(), request, request_timeout));
+        let service = service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(Source(source));
+            handle(app.clone(), request, request_timeout)
+        });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
-            let _slot = slot;
+            let _slot = (slot, held);
             let connections = Gauge::edge_connections();
             connections.increment(1.0);
             if let Err(e) = connection.await {
