@@ -32,3 +32,5 @@ cargo clippy --all-targets --locked -- -D warnings
 # The production build (Dockerfile): no load generator, no HTTP client.
 cargo clippy --no-default-features --locked -- -D warnings
 cargo test --all-targets --locked
+# The fuzz targets, 15 s each from their committed corpus (docs/RELIABILITY.md, "Security").
+scripts/fuzz.sh

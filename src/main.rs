@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the ingest HTTP server: /v1/events/track, /v1/signals/track, /v1/users/identify,
-    /// /v1/events/track_partial, plus /healthz, /readyz and /metrics. Answers 204 only once
+    /// /v1/events/track_partial, plus /healthz and /readyz (and /metrics on edge.ops_listen). Answers 204 only once
     /// Kafka acknowledged the request's records.
     Edge,
     /// Run the Kafka → ClickHouse consumers (one consumer group per pipeline). Offsets are

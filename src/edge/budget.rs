@@ -7,7 +7,7 @@
 //! - a body without `Content-Length` (chunked) is reserved as it arrives,
 //!   in 64 KiB steps, so what it holds is what it actually sent, never what
 //!   it claimed (a request that declares a length and is also chunked is
-//!   refused before it gets here, `src/serve.rs`);
+//!   refused before it gets here, `src/serve/`);
 //! - an org that already holds part of the budget may not go past its
 //!   share: a few slow uploads of one org cannot starve the others. An org
 //!   that holds nothing may always try, so one large request of a small

@@ -150,8 +150,11 @@ impl From<KeyStoreError> for ApiError {
 
 impl From<PublishError> for ApiError {
     fn from(e: PublishError) -> ApiError {
-        // The broker's own text stays in the log: it names internals.
-        tracing::warn!(error = %e, "publish failed");
+        // The broker's own text stays in the log: it names internals. At
+        // debug: in an outage every request fails so, and the operator
+        // already has `broker reachability changed` (once) and the 503s in
+        // `downpour_edge_requests_total`.
+        tracing::debug!(error = %e, "publish failed");
         ApiError::unavailable("event bus unavailable, retry shortly")
     }
 }

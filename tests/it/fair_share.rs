@@ -52,6 +52,15 @@ async fn metrics_are_only_on_the_operator_listener() {
     h.stop().await;
 }
 
+/// A client whose connections come from 127.0.0.2 (loopback too, another
+/// source address than the harness's client).
+fn another_source() -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<IpAddr>().expect("ip"))
+        .build()
+        .expect("client")
+}
+
 /// Reads a whole answer from `stream` until the peer closes it.
 async fn read_to_close(stream: &mut TcpStream) -> String {
     let mut got = Vec::new();
@@ -83,10 +92,7 @@ async fn one_source_cannot_hold_every_connection() {
     let json: serde_json::Value = serde_json::from_str(body).expect("a JSON error body");
     assert_eq!(json["error"]["code"], 429, "{json}");
     // Another source is served meanwhile (127.0.0.2 is loopback too).
-    let other = reqwest::Client::builder()
-        .local_address("127.0.0.2".parse::<IpAddr>().expect("ip"))
-        .build()
-        .expect("client");
+    let other = another_source();
     let r = other
         .get(format!("{}/healthz", h.base))
         .send()
@@ -151,10 +157,7 @@ async fn unknown_key_lookups_are_bounded_per_source() {
         .await;
     assert_eq!(r.status, 401, "{}", r.body);
     // Another source has a budget of its own.
-    let other = reqwest::Client::builder()
-        .local_address("127.0.0.2".parse::<IpAddr>().expect("ip"))
-        .build()
-        .expect("client");
+    let other = another_source();
     let r = other
         .post(format!("{}/v1/events/track", h.base))
         .header("authorization", format!("Bearer {}", unknown_key(4)))
