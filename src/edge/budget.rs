@@ -61,7 +61,7 @@ impl BodyBudget {
     /// or the org's share of it, is spent.
     pub fn reserve(&self, org: &Arc<str>, bytes: usize) -> Option<Reservation<'_>> {
         let kib = self.kib_for(bytes);
-        if !self.org_may_take(org, kib) {
+        if !self.org_may_take(org, kib, 0) {
             return None;
         }
         let permit = self.kib.try_acquire_many(kib).ok()?;
@@ -81,9 +81,12 @@ impl BodyBudget {
             .clamp(1, self.total_kib)
     }
 
-    fn org_may_take(&self, org: &str, kib: u32) -> bool {
+    /// Whether `org` may take `kib` more for a request already holding
+    /// `mine`: within its share, or past it only while that request is the
+    /// org's only one in flight (a single body larger than the share).
+    fn org_may_take(&self, org: &str, kib: u32, mine: u32) -> bool {
         let held = self.held.get(org).map_or(0, |h| *h);
-        held == 0 || held.saturating_add(kib) <= self.org_share_kib
+        held.saturating_sub(mine) == 0 || held.saturating_add(kib) <= self.org_share_kib
     }
 
     fn give_back(&self, org: &str, kib: u32) {
@@ -110,11 +113,7 @@ impl Reservation<'_> {
             return true;
         }
         let more = want - self.kib;
-        // As for a new reservation: past its share only while it is the
-        // org's only request in flight.
-        let held = self.budget.held.get(&*self.org).map_or(0, |h| *h);
-        let others = held.saturating_sub(self.kib);
-        if others > 0 && held.saturating_add(more) > self.budget.org_share_kib {
+        if !self.budget.org_may_take(&self.org, more, self.kib) {
             return false;
         }
         let Ok(permit) = self.budget.kib.try_acquire_many(more) else {
