@@ -8,18 +8,11 @@ use downpour::pipeline::StreamKind;
 use downpour::sink::layout;
 use libfuzzer_sys::fuzz_target;
 
-const KINDS: [StreamKind; 4] = [
-    StreamKind::Events,
-    StreamKind::Signals,
-    StreamKind::Users,
-    StreamKind::PartialEvents,
-];
-
 fuzz_target!(|input: &[u8]| {
     let Some((&selector, rest)) = input.split_first() else {
         return;
     };
-    let kind = KINDS[usize::from(selector) % KINDS.len()];
+    let kind = StreamKind::ALL[usize::from(selector) % StreamKind::ALL.len()];
     // The key is the bytes up to the first 0, the value the rest.
     let (key, value) = match rest.iter().position(|b| *b == 0) {
         Some(at) => (&rest[..at], &rest[at + 1..]),

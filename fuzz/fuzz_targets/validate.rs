@@ -9,18 +9,11 @@ use downpour::pipeline::{Limits, StreamKind};
 use downpour::sink::layout;
 use libfuzzer_sys::fuzz_target;
 
-const KINDS: [StreamKind; 4] = [
-    StreamKind::Events,
-    StreamKind::Signals,
-    StreamKind::Users,
-    StreamKind::PartialEvents,
-];
-
 fuzz_target!(|input: &[u8]| {
     let Some((&selector, body)) = input.split_first() else {
         return;
     };
-    let kind = KINDS[usize::from(selector) % KINDS.len()];
+    let kind = StreamKind::ALL[usize::from(selector) % StreamKind::ALL.len()];
     // Small limits, so truncation and the item count are reached too.
     let limits = Limits {
         max_items: 64,

@@ -28,6 +28,14 @@ pub enum StreamKind {
 }
 
 impl StreamKind {
+    /// Every stream, in tag order.
+    pub const ALL: [StreamKind; 4] = [
+        StreamKind::Events,
+        StreamKind::Signals,
+        StreamKind::Users,
+        StreamKind::PartialEvents,
+    ];
+
     /// Stable one-byte tag written into every Kafka record.
     pub fn tag(self) -> u8 {
         match self {
@@ -207,6 +215,12 @@ fn check(pipelines: &[Pipeline]) -> Result<(), PipelineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_holds_every_stream_once_in_tag_order() {
+        let tags: Vec<u8> = StreamKind::ALL.iter().map(|k| k.tag()).collect();
+        assert_eq!(tags, [1, 2, 3, 4]);
+    }
 
     #[test]
     fn builtin_matches_the_directory() {

@@ -154,13 +154,6 @@ mod tests {
     use super::*;
     use crate::sink::schema::{MIGRATIONS, statements};
 
-    const ALL: [StreamKind; 4] = [
-        StreamKind::Events,
-        StreamKind::Signals,
-        StreamKind::Users,
-        StreamKind::PartialEvents,
-    ];
-
     fn ty(sql: &str) -> ColumnType {
         match sql {
             "String" => ColumnType::String,
@@ -200,7 +193,7 @@ mod tests {
 
     #[test]
     fn every_row_matches_its_table_in_sql() {
-        for kind in ALL {
+        for kind in StreamKind::ALL {
             let schema = kind.schema();
             let declared: Vec<(String, ColumnType)> = schema
                 .columns
@@ -215,7 +208,7 @@ mod tests {
     /// record key (`src/sink/layout.rs`).
     #[test]
     fn every_row_leads_with_org_and_project() {
-        for kind in ALL {
+        for kind in StreamKind::ALL {
             let lead: Vec<_> = kind.schema().columns.iter().take(2).copied().collect();
             let want = ["org", "project"].map(|name| Column {
                 name,
@@ -227,7 +220,7 @@ mod tests {
 
     #[test]
     fn column_list_names_every_column_in_order() {
-        for kind in ALL {
+        for kind in StreamKind::ALL {
             let schema = kind.schema();
             let names: Vec<&str> = schema.columns.iter().map(|c: &Column| c.name).collect();
             assert_eq!(schema.column_list, names.join(", "));

@@ -35,13 +35,6 @@ const RECEIVED_US: u64 = 1_700_000_000_123_456;
 const RECEIVED_SECS: u32 = 1_700_000_000;
 const RECEIVED_MS: u64 = 1_700_000_000_123;
 
-const ALL_KINDS: [StreamKind; 4] = [
-    StreamKind::Events,
-    StreamKind::Signals,
-    StreamKind::Users,
-    StreamKind::PartialEvents,
-];
-
 fn env() -> Envelope<'static> {
     Envelope {
         org: ORG,
