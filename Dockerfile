@@ -9,8 +9,10 @@
 
 FROM rust:1-bookworm AS builder
 WORKDIR /src
-# rdkafka's bundled librdkafka builds with make + gcc (+ zlib headers), all of
-# which the rust:bookworm image already has; no cmake, no python.
+# rdkafka's bundled librdkafka builds with make + gcc (+ zlib headers), and
+# TLS (rdkafka's `ssl`, clickhouse's `native-tls`) links the system OpenSSL
+# (libssl-dev, pkg-config): the rust:bookworm image has all of them; no cmake,
+# no python. The runtime image gets libssl3 with ca-certificates.
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 # Both are embedded with include_str! and also shipped in the runtime image.

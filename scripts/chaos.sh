@@ -158,6 +158,14 @@ lag() {
   curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
     awk '/^downpour_consumer_lag\{/ && /topic="downpour.events"/ { s += $NF; n++ } END { if (n) print s }'
 }
+# Every pipeline's lag (events, partial_events, signals, users), summed: the
+# accounting counts events, and this shows the other streams caught up too
+# (a wedged `users` group once went unnoticed: docs/RELIABILITY.md).
+lag_all() {
+  curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
+    awk '/^downpour_consumer_lag\{/ { s += $NF; n++ } END { if (n) print s }'
+}
+all_lag_zero() { [ "$(lag_all)" = 0 ]; }
 lag_over() { local l; l=$(lag); [ -n "$l" ] && [ "$l" -gt "$1" ]; }
 lag_at_least() { local l; l=$(lag); [ -n "$l" ] && [ "$l" -ge "$1" ]; }
 lag_zero() { [ "$(lag)" = 0 ]; }
@@ -535,6 +543,7 @@ summary() { grep -m1 -E '^ *requests:' "$RUN/$1.load.log" | sed 's/^ *requests: 
 for f in ${CHAOS_FAULTS:-$FAULTS}; do
   log "fault: $f"
   "fault_$f"
+  wait_until "$f: every pipeline's lag back to 0" $((STALL_S * 3)) all_lag_zero
   tail -n 1 "$RUN/table" >&2
 done
 echo

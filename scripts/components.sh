@@ -11,6 +11,11 @@
 #   scripts/components.sh env       # print the DOWNPOUR_* variables for the running pair
 #   scripts/components.sh stop-broker | start-broker | stop-clickhouse | start-clickhouse
 #                                   # one component down / back up, same port, same data (chaos)
+#   scripts/components.sh start-secure  # a second broker that requires SASL/SCRAM, behind
+#                                   # a TLS terminator (tansu 0.6 takes --cert but serves
+#                                   # plain TCP), and ClickHouse's HTTPS port; writes
+#                                   # $DOWNPOUR_RUN_DIR/secure.env (the tests' addresses,
+#                                   # user, password, CA)
 #
 # State (data, logs, pids, ports, the env file) lives under $DOWNPOUR_RUN_DIR,
 # default `.run/` in the repository, which git ignores. `start-*` after
@@ -45,6 +50,18 @@ port_of() {
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 install() {
+  # openssl (certificates), socat (the broker's TLS terminator), and the
+  # headers rdkafka's `ssl` feature and native-tls build against.
+  local want=() pkg
+  for pkg in openssl socat libssl-dev pkg-config; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || want+=("$pkg")
+  done
+  if [ ${#want[@]} -gt 0 ]; then
+    log "installing ${want[*]} (apt)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${want[@]}" >/dev/null
+  fi
   if ! command -v clickhouse-server >/dev/null; then
     log "installing clickhouse-server (apt)"
     export DEBIAN_FRONTEND=noninteractive
@@ -94,8 +111,10 @@ start_clickhouse() {
   local dir=$RUN_DIR/clickhouse
   if alive "$dir/pid"; then return; fi
   mkdir -p "$dir/data/" "$dir/tmp/" "$dir/log" "$dir/user_files/" "$dir/format_schemas/"
-  local http tcp inter
+  local http tcp inter https
   http=$(port_of "$dir/http_port"); tcp=$(port_of "$dir/tcp_port"); inter=$(port_of "$dir/inter_port")
+  https=$(port_of "$dir/https_port")
+  tls
   # 18.16 reads its users and settings from config.xml's directory; only paths
   # and ports are overridden, so nothing outside $dir is written.
   nohup clickhouse-server --config-file="$CH_CONFIG" -- \
@@ -103,11 +122,78 @@ start_clickhouse() {
     --user_files_path="$dir/user_files/" --format_schema_path="$dir/format_schemas/" \
     --http_port="$http" --tcp_port="$tcp" --interserver_http_port="$inter" \
     --listen_host=127.0.0.1 \
+    --https_port="$https" --openSSL.server.certificateFile="$RUN_DIR/tls/server.pem" \
+    --openSSL.server.privateKeyFile="$RUN_DIR/tls/server.key" --openSSL.server.dhParamsFile= \
     --logger.log="$dir/log/server.log" --logger.errorlog="$dir/log/error.log" \
     >"$dir/log/stdout.log" 2>&1 &
   echo $! >"$dir/pid"
   wait_for clickhouse 60 curl -sf "http://127.0.0.1:$http/ping"
   log "clickhouse $(curl -s "http://127.0.0.1:$http/?query=SELECT%20version()") on http://127.0.0.1:$http"
+}
+
+# A CA and a server certificate for 127.0.0.1 / localhost signed by it,
+# made once per run dir (the HTTPS and TLS endpoints' identity in tests).
+tls() {
+  local dir=$RUN_DIR/tls
+  if [ -s "$dir/server.pem" ] && [ -s "$dir/ca.pem" ]; then return; fi
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=downpour test CA" \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$dir/server.ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+    -CAcreateserial -days 3650 -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
+  chmod 600 "$dir/ca.key" "$dir/server.key"
+}
+
+# The secure broker: tansu with --authentication (SASL; SCRAM-SHA-512
+# credentials in its sqlite storage) on a loopback port nobody but the
+# terminator uses, advertised at the TLS port socat serves. The user is
+# created once, with authentication off (tansu's `user create` speaks
+# AlterUserScramCredentials, which an authenticating broker refuses first).
+start_secure_broker() {
+  local dir=$RUN_DIR/secure-tansu
+  mkdir -p "$dir"
+  tls
+  local plain tls_port
+  plain=$(port_of "$dir/port"); tls_port=$(port_of "$dir/tls_port")
+  if ! alive "$dir/pid"; then
+    if [ ! -s "$dir/password" ]; then
+      rm -f "$dir/tansu.db"*
+      (cd "$dir" && exec nohup "$TANSU_BIN" broker --listener-url "tcp://127.0.0.1:$plain" \
+        --advertised-listener-url "tcp://127.0.0.1:$plain" \
+        --storage-engine sqlite://tansu.db >"$dir/setup.log" 2>&1) &
+      echo $! >"$dir/pid"
+      wait_for secure-tansu 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$plain"
+      local password
+      password=$(openssl rand -hex 16)
+      "$TANSU_BIN" user create --broker "tcp://127.0.0.1:$plain" downpour "$password" \
+        --mechanism scram512 >>"$dir/setup.log" 2>&1
+      stop_one secure-tansu
+      (umask 077; echo "$password" >"$dir/password")
+    fi
+    (cd "$dir" && exec nohup "$TANSU_BIN" broker --authentication \
+      --listener-url "tcp://127.0.0.1:$plain" \
+      --advertised-listener-url "tcp://127.0.0.1:$tls_port" \
+      --storage-engine sqlite://tansu.db >"$dir/broker.log" 2>&1) &
+    echo $! >"$dir/pid"
+    wait_for secure-tansu 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$plain"
+  fi
+  if ! alive "$dir/socat.pid"; then
+    nohup socat "OPENSSL-LISTEN:$tls_port,bind=127.0.0.1,reuseaddr,fork,cert=$RUN_DIR/tls/server.pem,key=$RUN_DIR/tls/server.key,verify=0" \
+      "TCP:127.0.0.1:$plain" >"$dir/socat.log" 2>&1 &
+    echo $! >"$dir/socat.pid"
+    wait_for socat 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$tls_port"
+  fi
+  cat >"$RUN_DIR/secure.env" <<ENV
+export DOWNPOUR_TEST_SECURE_BROKERS=127.0.0.1:$tls_port
+export DOWNPOUR_TEST_SECURE_USER=downpour
+export DOWNPOUR_TEST_SECURE_PASSWORD=$(cat "$dir/password")
+export DOWNPOUR_TEST_TLS_CA=$RUN_DIR/tls/ca.pem
+export DOWNPOUR_TEST_CLICKHOUSE_HTTPS_URL=https://127.0.0.1:$(cat "$RUN_DIR/clickhouse/https_port")
+ENV
+  log "secure broker: SASL/SCRAM-SHA-512 over TLS on 127.0.0.1:$tls_port; clickhouse https on $(cat "$RUN_DIR/clickhouse/https_port")"
 }
 
 start_tansu() {
@@ -142,8 +228,8 @@ start() {
   write_env
 }
 
-stop_one() { # tansu|clickhouse
-  local pidf=$RUN_DIR/$1/pid
+stop_one() { # tansu|clickhouse|secure-tansu [pid file name]
+  local pidf=$RUN_DIR/$1/${2:-pid}
   if alive "$pidf"; then
     kill "$(cat "$pidf")" 2>/dev/null || true
     for _ in $(seq 50); do alive "$pidf" || break; sleep 0.2; done
@@ -155,9 +241,12 @@ stop_one() { # tansu|clickhouse
 
 # A full stop forgets the ports, so the next `start` picks free ones again.
 stop() {
+  stop_one secure-tansu socat.pid
+  stop_one secure-tansu
   stop_one tansu
   stop_one clickhouse
-  rm -f "$RUN_DIR/tansu/port" "$RUN_DIR/clickhouse/"{http,tcp,inter}_port
+  rm -f "$RUN_DIR/tansu/port" "$RUN_DIR/clickhouse/"{http,tcp,inter,https}_port \
+    "$RUN_DIR/secure-tansu/"{port,tls_port} "$RUN_DIR/secure.env"
 }
 
 case "${1:-}" in
@@ -171,5 +260,6 @@ case "${1:-}" in
   start-broker) mkdir -p "$RUN_DIR"; start_tansu ;;
   stop-clickhouse) stop_one clickhouse ;;
   start-clickhouse) mkdir -p "$RUN_DIR"; start_clickhouse ;;
-  *) echo "usage: $0 install|sdk|chdb|start|stop|env|stop-broker|start-broker|stop-clickhouse|start-clickhouse" >&2; exit 2 ;;
+  start-secure) mkdir -p "$RUN_DIR"; start_clickhouse; start_secure_broker ;;
+  *) echo "usage: $0 install|sdk|chdb|start|stop|env|stop-broker|start-broker|stop-clickhouse|start-clickhouse|start-secure" >&2; exit 2 ;;
 esac

@@ -18,8 +18,12 @@ cargo build --all-targets --locked
 scripts/components.sh stop >/dev/null 2>&1 || true
 scripts/components.sh start
 trap 'scripts/components.sh stop' EXIT
+# SASL/SCRAM + TLS broker and ClickHouse HTTPS (tests/it/secure_transport.rs).
+scripts/components.sh start-secure
 # shellcheck disable=SC1091
 source "$DOWNPOUR_RUN_DIR/env"
+# shellcheck disable=SC1091
+source "$DOWNPOUR_RUN_DIR/secure.env"
 export DOWNPOUR_SDK_PYTHON=$CACHE/venv-sdk/bin/python
 
 # docker-compose.yml holds no password: it reads them from .env (docs/RELIABILITY.md, "Security").

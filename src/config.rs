@@ -110,6 +110,78 @@ pub struct KafkaConfig {
     /// panic, and one that outlives a stall is fenced; duplicates from
     /// retries collapse by id in ClickHouse either way.
     pub idempotence: bool,
+    /// librdkafka debug contexts for every client (`cgrp`, `protocol`,
+    /// `all`, ...: the group protocol's exchange in the log); empty: off.
+    pub debug: String,
+    /// How every Kafka client reaches the brokers: TLS and SASL (the
+    /// fields are `kafka.security_protocol`, `kafka.sasl_username`, ...).
+    #[serde(flatten)]
+    pub security: KafkaSecurity,
+}
+
+/// TLS and SASL for the Kafka clients (librdkafka's own property names).
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct KafkaSecurity {
+    /// `plaintext` (default), `ssl`, `sasl_plaintext` or `sasl_ssl`.
+    pub security_protocol: KafkaProtocol,
+    /// CA certificates (PEM file) that sign the brokers' certificates, for
+    /// `ssl` and `sasl_ssl`; unset: the system's trust store.
+    pub ssl_ca_location: Option<PathBuf>,
+    /// SASL mechanism for `sasl_*`: `SCRAM-SHA-512`, `SCRAM-SHA-256` or `PLAIN`.
+    pub sasl_mechanism: String,
+    /// SASL user name.
+    pub sasl_username: String,
+    /// SASL password (never logged: `Debug` shows whether one is set).
+    pub sasl_password: String,
+}
+
+/// librdkafka's `security.protocol`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaProtocol {
+    /// No TLS, no SASL.
+    #[default]
+    Plaintext,
+    /// TLS, no SASL.
+    Ssl,
+    /// SASL without TLS (the password mechanism's own protection only).
+    SaslPlaintext,
+    /// SASL over TLS.
+    SaslSsl,
+}
+
+impl KafkaProtocol {
+    /// The value librdkafka takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KafkaProtocol::Plaintext => "plaintext",
+            KafkaProtocol::Ssl => "ssl",
+            KafkaProtocol::SaslPlaintext => "sasl_plaintext",
+            KafkaProtocol::SaslSsl => "sasl_ssl",
+        }
+    }
+
+    /// Whether the clients authenticate with SASL.
+    pub fn uses_sasl(self) -> bool {
+        matches!(self, KafkaProtocol::SaslPlaintext | KafkaProtocol::SaslSsl)
+    }
+}
+
+impl std::fmt::Debug for KafkaSecurity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSecurity")
+            .field("security_protocol", &self.security_protocol)
+            .field("ssl_ca_location", &self.ssl_ca_location)
+            .field("sasl_mechanism", &self.sasl_mechanism)
+            .field("sasl_username", &self.sasl_username)
+            .field("sasl_password", &shown(&self.sasl_password))
+            .finish()
+    }
+}
+
+/// What `Debug` shows of a secret: whether it is set, never the value.
+fn shown(secret: &str) -> &'static str {
+    if secret.is_empty() { "(none)" } else { "(set)" }
 }
 
 /// ClickHouse connection settings.
@@ -123,6 +195,9 @@ pub struct ClickHouseConfig {
     pub user: String,
     /// Password (never logged: `Debug` shows whether one is set, not it).
     pub password: String,
+    /// CA certificates (PEM file) that sign the server's certificate when
+    /// `url` is `https://`; unset: the system's trust store.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for ClickHouseConfig {
@@ -131,14 +206,8 @@ impl std::fmt::Debug for ClickHouseConfig {
             .field("url", &self.url)
             .field("database", &self.database)
             .field("user", &self.user)
-            .field(
-                "password",
-                &if self.password.is_empty() {
-                    "(none)"
-                } else {
-                    "(set)"
-                },
-            )
+            .field("password", &shown(&self.password))
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -210,12 +279,15 @@ impl Default for Config {
                 publish_timeout_ms: 5_000,
                 queue_max_kbytes: 256 * 1024,
                 idempotence: false,
+                debug: String::new(),
+                security: KafkaSecurity::default(),
             },
             clickhouse: ClickHouseConfig {
                 url: "http://127.0.0.1:8123".into(),
                 database: "downpour".into(),
                 user: "default".into(),
                 password: String::new(),
+                ca_file: None,
             },
             edge: EdgeConfig {
                 max_body_bytes: 20 * 1024 * 1024,
@@ -306,6 +378,30 @@ mod tests {
         let shown = format!("{cfg:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("(set)"), "{shown}");
+    }
+
+    #[test]
+    fn debug_never_shows_the_kafka_sasl_password() {
+        let mut cfg = Config::default().kafka;
+        cfg.security.sasl_password = "hunter2-secret".into();
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("(set)"), "{shown}");
+    }
+
+    #[test]
+    fn kafka_security_reads_from_flat_env_names() {
+        let cfg: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Serialized::default("kafka.security_protocol", "sasl_ssl"))
+            .merge(Serialized::default("kafka.sasl_username", "downpour"))
+            .extract()
+            .unwrap();
+        assert_eq!(cfg.kafka.security.security_protocol, KafkaProtocol::SaslSsl);
+        assert_eq!(cfg.kafka.security.sasl_username, "downpour");
+        assert_eq!(
+            env_key_to_path("KAFKA_SASL_PASSWORD"),
+            "kafka.sasl_password"
+        );
     }
 
     #[test]

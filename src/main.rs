@@ -143,7 +143,7 @@ async fn create_key(
         .map(Slug::parse)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--project {e}"))?;
-    let key = runtime::key_store(cfg)
+    let key = runtime::key_store(cfg)?
         .create(org, project.as_ref(), role)
         .await?;
     eprintln!(

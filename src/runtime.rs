@@ -14,7 +14,6 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::app::{self, EdgeApp};
-use crate::bus::consumer::Consumer;
 use crate::bus::producer::Producer;
 use crate::bus::topics;
 use crate::config::Config;
@@ -44,6 +43,9 @@ pub enum StartError {
     /// Binding the listener.
     #[error("listen: {0}")]
     Io(#[from] std::io::Error),
+    /// The ClickHouse client (its TLS settings).
+    #[error(transparent)]
+    ClickHouse(#[from] clickhouse::ClientError),
 }
 
 /// Which parts to run.
@@ -81,7 +83,7 @@ pub fn topic_names(cfg: &Config, pipelines: &[Pipeline]) -> Vec<String> {
 pub async fn migrate(cfg: &Config) -> Result<Vec<String>, StartError> {
     let pipelines = pipeline::load(cfg.pipelines_dir.as_deref())?;
     let applied = schema::migrate(
-        &clickhouse::server(&cfg.clickhouse),
+        &clickhouse::server(&cfg.clickhouse)?,
         &cfg.clickhouse.database,
     )
     .await?;
@@ -90,22 +92,22 @@ pub async fn migrate(cfg: &Config) -> Result<Vec<String>, StartError> {
 }
 
 /// The key store the edge and `keys create` use.
-pub fn key_store(cfg: &Config) -> KeyStore {
-    KeyStore::new(
-        clickhouse::database(&cfg.clickhouse),
+pub fn key_store(cfg: &Config) -> Result<KeyStore, clickhouse::ClientError> {
+    Ok(KeyStore::new(
+        clickhouse::database(&cfg.clickhouse)?,
         Duration::from_millis(cfg.edge.key_cache_ttl_ms),
         Duration::from_millis(cfg.edge.key_miss_ttl_ms),
         Duration::from_millis(cfg.registry.stale_grace_ms),
         crate::registry::lookups::LookupBudget::new(cfg.edge.key_lookups_per_source_per_minute),
-    )
+    ))
 }
 
 /// The projects registry.
-pub fn project_store(cfg: &Config) -> ProjectStore {
-    ProjectStore::new(
-        clickhouse::database(&cfg.clickhouse),
+pub fn project_store(cfg: &Config) -> Result<ProjectStore, clickhouse::ClientError> {
+    Ok(ProjectStore::new(
+        clickhouse::database(&cfg.clickhouse)?,
         cfg.registry.default_pending_limit,
-    )
+    ))
 }
 
 /// Starts `parts`. The edge binds `cfg.listen` (port 0 picks a free port).
@@ -143,8 +145,13 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
             consumer_readiness.add(ready.clone());
             let worker = worker::Worker {
                 pipeline: p.clone(),
-                consumer: Consumer::new(&cfg.kafka, &group, &topic, instance.as_deref())?,
-                db: clickhouse::database(&cfg.clickhouse),
+                member: worker::Member {
+                    kafka: cfg.kafka.clone(),
+                    group_base: group,
+                    topic,
+                    instance,
+                },
+                db: clickhouse::database(&cfg.clickhouse)?,
                 dead_letters: dead_letters.clone(),
                 cfg: cfg.consumer.clone(),
                 ready,
@@ -158,7 +165,7 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
         let reachable = Check::new("clickhouse", false);
         consumer_readiness.add(reachable.clone());
         tokio::spawn(watch_clickhouse(
-            clickhouse::database(&cfg.clickhouse),
+            clickhouse::database(&cfg.clickhouse)?,
             reachable,
             shutdown_rx.clone(),
         ));
@@ -185,7 +192,7 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
             running.metrics_addr = Some(bound);
             running.ops_task = Some(task);
         }
-        let app = edge_app(cfg, producer.clone(), readiness);
+        let app = edge_app(cfg, producer.clone(), readiness)?;
         let router = app::edge_router(app, &pipelines, &cfg.kafka.topic_prefix);
         let listener = TcpListener::bind(cfg.listen).await?;
         running.edge_addr = Some(listener.local_addr()?);
@@ -206,15 +213,19 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
 
 /// The edge's states. One key store (and cache) serves ingest, admin and
 /// query, so a revocation made here takes effect at once in this process.
-fn edge_app(cfg: &Config, producer: Producer, readiness: Readiness) -> EdgeApp {
-    let keys = key_store(cfg);
-    let projects = project_store(cfg);
+fn edge_app(
+    cfg: &Config,
+    producer: Producer,
+    readiness: Readiness,
+) -> Result<EdgeApp, clickhouse::ClientError> {
+    let keys = key_store(cfg)?;
+    let projects = project_store(cfg)?;
     let admission = Admission::new(
         projects.clone(),
         Duration::from_millis(cfg.registry.cache_ttl_ms),
         Duration::from_millis(cfg.registry.stale_grace_ms),
     );
-    EdgeApp {
+    Ok(EdgeApp {
         admin: Arc::new(AdminState {
             keys: keys.clone(),
             projects: projects.clone(),
@@ -227,7 +238,7 @@ fn edge_app(cfg: &Config, producer: Producer, readiness: Readiness) -> EdgeApp {
         query: Arc::new(QueryState {
             keys: keys.clone(),
             projects,
-            db: clickhouse::database(&cfg.clickhouse),
+            db: clickhouse::database(&cfg.clickhouse)?,
             slots: crate::control::query::OrgSlots::new(cfg.query.max_concurrent_per_org),
         }),
         edge: Arc::new(EdgeState {
@@ -244,7 +255,7 @@ fn edge_app(cfg: &Config, producer: Producer, readiness: Readiness) -> EdgeApp {
             body_timeout: Duration::from_millis(cfg.edge.request_timeout_ms),
         }),
         readiness,
-    }
+    })
 }
 
 /// Binds an operator listener; a taken port is logged, not fatal (ingest

@@ -19,7 +19,7 @@ use std::time::Duration;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 
 use tokio::sync::watch;
 
@@ -86,6 +86,30 @@ impl Consumer {
     /// lag probe to release the client, then runs on a blocking thread;
     /// after `close_timeout` the replacement is made anyway.
     pub async fn renew(self, close_timeout: Duration) -> Result<Consumer, KafkaError> {
+        let spec = self.close(close_timeout).await;
+        Consumer::from_spec(spec)
+    }
+
+    /// Closes this member as [`Consumer::renew`] does and joins `group`
+    /// instead (same topic and instance id).
+    pub async fn regroup(
+        self,
+        group: String,
+        close_timeout: Duration,
+    ) -> Result<Consumer, KafkaError> {
+        let mut spec = self.close(close_timeout).await;
+        spec.group = group;
+        Consumer::from_spec(spec)
+    }
+
+    /// The group this member is in.
+    pub fn group(&self) -> &str {
+        &self.spec.group
+    }
+
+    /// Closes the member (waiting at most `close_timeout`) and returns what
+    /// it was made from.
+    async fn close(self, close_timeout: Duration) -> Spec {
         let Consumer { inner, spec, .. } = self;
         let deadline = tokio::time::Instant::now() + close_timeout;
         let mut shared = inner;
@@ -109,17 +133,16 @@ impl Consumer {
         if !closed {
             tracing::warn!(topic = %spec.topic, "the old consumer did not close within {close_timeout:?}; renewing anyway");
         }
-        Consumer::from_spec(spec)
+        spec
     }
 
     fn from_spec(spec: Spec) -> Result<Consumer, KafkaError> {
         let cfg = &spec.kafka;
-        let mut client = ClientConfig::new();
+        let mut client = crate::bus::client::config(cfg);
         if let Some(instance) = &spec.instance {
             client.set("group.instance.id", instance);
         }
         let inner: StreamConsumer = client
-            .set("bootstrap.servers", &cfg.brokers)
             .set("group.id", &spec.group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")

@@ -24,7 +24,6 @@
 
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -131,8 +130,7 @@ impl DeadLetters {
     /// A producer with acks=all (idempotent when `kafka.idempotence`), for
     /// records read from `origin_topic`.
     pub fn new(cfg: &KafkaConfig) -> Result<DeadLetters, KafkaError> {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &cfg.brokers)
+        let producer: FutureProducer = crate::bus::client::config(cfg)
             .set("enable.idempotence", cfg.idempotence.to_string())
             .set("acks", "all")
             .set("linger.ms", "0")

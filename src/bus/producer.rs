@@ -20,7 +20,6 @@
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 
@@ -160,8 +159,7 @@ fn fenced(e: &KafkaError) -> bool {
 
 /// A librdkafka producer with acks=all and lz4.
 fn create(cfg: &KafkaConfig) -> Result<FutureProducer, KafkaError> {
-    ClientConfig::new()
-        .set("bootstrap.servers", &cfg.brokers)
+    crate::bus::client::config(cfg)
         .set("enable.idempotence", cfg.idempotence.to_string())
         .set("acks", "all")
         .set("compression.type", "lz4")

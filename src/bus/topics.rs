@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -16,9 +15,7 @@ use crate::config::KafkaConfig;
 /// partitions; existing topics are fine.
 pub async fn ensure(cfg: &KafkaConfig, names: &[String]) -> Result<(), KafkaError> {
     let dead_letter = crate::bus::dead_letter::topic(cfg);
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &cfg.brokers)
-        .create()?;
+    let admin: AdminClient<DefaultClientContext> = crate::bus::client::config(cfg).create()?;
     let topics: Vec<NewTopic<'_>> = names
         .iter()
         .chain(std::iter::once(&dead_letter))

@@ -77,7 +77,7 @@ impl Probe {
             .http1_only()
             .timeout(Duration::from_secs(10))
             .build()?;
-        let db = crate::sink::clickhouse::database(&at.clickhouse);
+        let db = crate::sink::clickhouse::database(&at.clickhouse)?;
         let sender = tokio::spawn(send(http, at.url, at.key, state.clone(), stopped.clone()));
         let poller = tokio::spawn(poll(db, at.org, state.clone(), stopped));
         Ok(Probe {

@@ -4,29 +4,78 @@
 //! predates the RowBinaryWithNamesAndTypes validation, so the client is built
 //! without compression (the crate's lz4 feature is off) and without validation.
 //! Every INSERT has send and answer timeouts, so a hung server is a retried
-//! failure, not a stuck consumer.
+//! failure, not a stuck consumer. An `https://` URL is verified against the
+//! system's trust store, or against `clickhouse.ca_file` when set (a file
+//! that cannot be read is an error at startup, never a fallback to no TLS).
 
 use std::time::Duration;
 
 use bytes::Bytes;
+use hyper_util::client::legacy::connect::HttpConnector;
 
 use crate::config::ClickHouseConfig;
 use crate::pipeline::StreamKind;
 use crate::sink::batch::Activity;
 use crate::sink::flush::Writer;
 
+/// Why a client could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// `clickhouse.ca_file` could not be read.
+    #[error("clickhouse.ca_file {path}: {source}")]
+    CaFile {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The CA file holds no usable certificate, or TLS could not be set up.
+    #[error("clickhouse TLS: {0}")]
+    Tls(#[from] native_tls::Error),
+}
+
 /// A client for the server (no database selected).
-pub fn server(cfg: &ClickHouseConfig) -> clickhouse::Client {
-    clickhouse::Client::default()
+pub fn server(cfg: &ClickHouseConfig) -> Result<clickhouse::Client, ClientError> {
+    let client = match &cfg.ca_file {
+        None => clickhouse::Client::default(),
+        // Same keep-alive and idle-pool bound as the crate's default client.
+        Some(path) => clickhouse::Client::with_http_client(
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(2))
+                .build(trusting(path)?),
+        ),
+    };
+    Ok(client
         .with_url(&cfg.url)
         .with_user(&cfg.user)
         .with_password(&cfg.password)
-        .with_validation(false)
+        .with_validation(false))
 }
 
 /// A client for downpour's database.
-pub fn database(cfg: &ClickHouseConfig) -> clickhouse::Client {
-    server(cfg).with_database(&cfg.database)
+pub fn database(cfg: &ClickHouseConfig) -> Result<clickhouse::Client, ClientError> {
+    Ok(server(cfg)?.with_database(&cfg.database))
+}
+
+/// An HTTP(S) connector like the crate's default one that also trusts the
+/// certificate of `ca_file`.
+fn trusting(
+    ca_file: &std::path::Path,
+) -> Result<hyper_tls::HttpsConnector<HttpConnector>, ClientError> {
+    let pem = std::fs::read(ca_file).map_err(|source| ClientError::CaFile {
+        path: ca_file.display().to_string(),
+        source,
+    })?;
+    let tls = native_tls::TlsConnector::builder()
+        .add_root_certificate(native_tls::Certificate::from_pem(&pem)?)
+        .build()?;
+    let mut http = HttpConnector::new();
+    http.set_keepalive(Some(Duration::from_secs(60)));
+    http.enforce_http(false);
+    Ok(hyper_tls::HttpsConnector::from((
+        http,
+        tokio_native_tls::TlsConnector::from(tls),
+    )))
 }
 
 /// How long sending one piece of an INSERT body may take.

@@ -12,7 +12,10 @@
 //! and recreating the member would not help it.
 //!
 //! Invariants: a member with no progress for longer than `stall` is
-//! recreated (`Verdict::Recreate`); `/readyz` is false while it has no
+//! recreated (`Verdict::Recreate`); a member that replaced a never-assigned
+//! predecessor and is itself never assigned for the whole bound asks for a
+//! fresh group instead (`Verdict::Regroup`, src/sink/regroup.rs): the group
+//! is one the broker does not form again. `/readyz` is false while it has no
 //! assignment or no progress for longer than half of `stall` (so the stall
 //! shows before the watchdog acts). The watchdog is a pure function of
 //! those observations and the instants it is given (tests use a fake clock).
@@ -55,6 +58,9 @@ pub enum Verdict {
     NotReady,
     /// No progress for longer than the bound: recreate the member.
     Recreate,
+    /// No progress for longer than the bound, and neither this member nor
+    /// the one it replaced was ever assigned: leave the group for a fresh one.
+    Regroup,
 }
 
 /// Stall detection for one group member.
@@ -63,6 +69,10 @@ pub struct Watchdog {
     stall: Duration,
     last_progress: Instant,
     last_committed: Option<i64>,
+    /// This member held a partition at some tick.
+    ever_assigned: bool,
+    /// Members recreated in a row, before this one, that never held one.
+    unassigned_before: u32,
 }
 
 impl Watchdog {
@@ -73,6 +83,21 @@ impl Watchdog {
             stall,
             last_progress: now,
             last_committed: None,
+            ever_assigned: false,
+            unassigned_before: 0,
+        }
+    }
+
+    /// The watchdog of the member that replaces this one at `now` (after a
+    /// `Recreate`): it remembers whether this one was ever assigned.
+    pub fn renewed(&self, now: Instant) -> Watchdog {
+        Watchdog {
+            unassigned_before: if self.ever_assigned {
+                0
+            } else {
+                self.unassigned_before + 1
+            },
+            ..Watchdog::new(self.stall, now)
         }
     }
 
@@ -88,6 +113,7 @@ impl Watchdog {
 
     /// Takes one observation and says what to do.
     pub fn tick(&mut self, now: Instant, seen: Observation) -> Verdict {
+        self.ever_assigned |= seen.assigned;
         let others_committed = match (seen.lag, self.last_committed) {
             (Some(lag), Some(before)) => lag.committed > before,
             _ => false,
@@ -108,7 +134,9 @@ impl Watchdog {
             self.progress(now);
         }
         let since = self.since_progress(now);
-        if since > self.stall {
+        if since > self.stall && !self.ever_assigned && self.unassigned_before > 0 {
+            Verdict::Regroup
+        } else if since > self.stall {
             Verdict::Recreate
         } else if !seen.assigned || since > self.stall / 2 {
             Verdict::NotReady
@@ -252,6 +280,46 @@ mod tests {
         assert_eq!(w.tick(c.at(10), seen(true, None)), Verdict::Ready);
         assert_eq!(w.tick(c.at(11), seen(true, None)), Verdict::NotReady);
         assert_eq!(w.tick(c.at(21), seen(true, None)), Verdict::Recreate);
+    }
+
+    #[test]
+    fn a_replacement_that_is_never_assigned_either_asks_for_a_fresh_group() {
+        // tansu's forming group led by a member that left: nobody is ever
+        // assigned, whichever member joins.
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        let wedged = seen(false, lag(0, 900, 10));
+        assert_eq!(w.tick(c.at(21), wedged), Verdict::Recreate);
+        let mut w = w.renewed(c.at(21));
+        assert_eq!(w.tick(c.at(41), wedged), Verdict::NotReady);
+        assert_eq!(w.tick(c.at(42), wedged), Verdict::Regroup);
+        // In the fresh group the count starts again.
+        let mut w = Watchdog::new(STALL, c.at(42));
+        assert_eq!(w.tick(c.at(63), wedged), Verdict::Recreate);
+    }
+
+    #[test]
+    fn a_member_that_was_assigned_once_is_only_recreated() {
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        assert_eq!(w.tick(c.at(21), seen(false, None)), Verdict::Recreate);
+        let mut w = w.renewed(c.at(21));
+        // Assigned, then stuck with lag (a broker stall, not a wedged group).
+        assert_eq!(w.tick(c.at(22), seen(true, lag(50, 50, 0))), Verdict::Ready);
+        assert_eq!(
+            w.tick(c.at(43), seen(false, lag(0, 50, 0))),
+            Verdict::Recreate
+        );
+        let mut w = w.renewed(c.at(43));
+        assert_eq!(
+            w.tick(c.at(64), seen(false, lag(0, 50, 0))),
+            Verdict::Recreate
+        );
+        let mut w = w.renewed(c.at(64));
+        assert_eq!(
+            w.tick(c.at(85), seen(false, lag(0, 50, 0))),
+            Verdict::Regroup
+        );
     }
 
     #[test]

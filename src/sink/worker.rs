@@ -7,11 +7,14 @@
 //!                                       └─ Ok ─▶ commit offsets
 //! ```
 //!
-//! Every second the stall watchdog (`src/sink/watchdog.rs`) looks at the
-//! member's assignment and lag: it keeps the worker's readiness check
-//! current, and a member without progress for longer than
-//! `consumer.stall_timeout_ms` is replaced by a fresh one (its uncommitted
-//! batch dropped: those records come again and collapse by id).
+//! Before it joins, the worker finds its pipeline's current group epoch
+//! (`src/bus/group.rs`). Every second the stall watchdog
+//! (`src/sink/watchdog.rs`) looks at the member's assignment and lag: it
+//! keeps the worker's readiness check current, and a member without
+//! progress for longer than `consumer.stall_timeout_ms` is replaced by a
+//! fresh one, or, when its predecessor was never assigned either, moved to
+//! the next group (its uncommitted batch dropped either way: those records
+//! come again and collapse by id).
 //!
 //! Invariants: offsets are committed only after every record handed out is
 //! in ClickHouse or acknowledged on the dead-letter topic; a full batch is
@@ -29,7 +32,7 @@ use tokio::time::Instant;
 use crate::bus::consumer::Consumer;
 use crate::bus::dead_letter::{DeadLetters, DeadRecord, Reason};
 use crate::bus::record;
-use crate::config::ConsumerConfig;
+use crate::config::{ConsumerConfig, KafkaConfig};
 use crate::control::ops::Check;
 use crate::pipeline::{Pipeline, StreamKind};
 use crate::sink::backoff::Backoff;
@@ -51,8 +54,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Worker {
     /// The stream.
     pub pipeline: Pipeline,
-    /// Its group member.
-    pub consumer: Consumer,
+    /// What its group member is made from.
+    pub member: Member,
     /// ClickHouse (downpour's database).
     pub db: ::clickhouse::Client,
     /// The dead-letter producer.
@@ -64,17 +67,48 @@ pub struct Worker {
     pub ready: Check,
 }
 
+/// A pipeline's group member settings.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Kafka settings.
+    pub kafka: KafkaConfig,
+    /// The group's base id (`<kafka.group_prefix>-<pipeline>`; epochs add a suffix).
+    pub group_base: String,
+    /// The topic read.
+    pub topic: String,
+    /// The member's group instance id (static membership), if any.
+    pub instance: Option<String>,
+}
+
 /// Runs until `shutdown` turns true; flushes and commits what it holds first.
 pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
     let Worker {
         pipeline,
-        mut consumer,
+        member,
         db,
         dead_letters,
         cfg,
         ready,
     } = worker;
     let stream = pipeline.kind.name();
+    let Some(mut epoch) = first_epoch(&member, &mut shutdown).await else {
+        return;
+    };
+    let group = crate::bus::group::name(&member.group_base, epoch);
+    let mut consumer = match Consumer::new(
+        &member.kafka,
+        &group,
+        &member.topic,
+        member.instance.as_deref(),
+    ) {
+        Ok(consumer) => consumer,
+        Err(e) => {
+            tracing::error!(stream, error = %e, "consumer cannot be created; this pipeline stops");
+            return;
+        }
+    };
+    tracing::info!(stream, group, "consumer joining");
+    let newer = watch_epoch(member.clone(), epoch, shutdown.clone());
     let mut state = State {
         writer: RowInserter::new(db, &pipeline.table, pipeline.kind),
         dead_letters: dead_letters.for_origin(consumer.topic()),
@@ -121,14 +155,33 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
                     tracing::info!(stream, ready = verdict == Verdict::Ready, assigned = seen.assigned,
                         lag = ?seen.lag, since_progress_s = since.as_secs(), "consumer readiness changed");
                 }
-                if verdict == Verdict::Recreate {
+                // Another process moved the pipeline on: follow it (else both
+                // groups would read every partition).
+                let latest = *newer.borrow();
+                if latest > epoch || matches!(verdict, Verdict::Recreate | Verdict::Regroup) {
                     tracing::warn!(stream, assigned = seen.assigned, lag = ?seen.lag,
-                        since_progress_s = since.as_secs(),
-                        "consumer stalled: recreating its group member, dropping its uncommitted batch");
+                        since_progress_s = since.as_secs(), group = consumer.group(), ?verdict, latest,
+                        "consumer stalled or its group moved: recreating its group member, dropping its uncommitted batch");
                     lag.abort();
                     // Never committed: these records come again.
                     batch = Batch::default();
-                    consumer = match consumer.renew(CLOSE_TIMEOUT).await {
+                    let moved = if latest > epoch {
+                        Some(latest)
+                    } else if verdict == Verdict::Regroup {
+                        advance(&member, epoch).await
+                    } else {
+                        None
+                    };
+                    let renewed = match moved {
+                        Some(next) => {
+                            epoch = next;
+                            Counter::consumer_regrouped(stream, consumer.topic().to_owned()).increment(1);
+                            let group = crate::bus::group::name(&member.group_base, next);
+                            consumer.regroup(group, CLOSE_TIMEOUT).await
+                        }
+                        None => consumer.renew(CLOSE_TIMEOUT).await,
+                    };
+                    consumer = match renewed {
                         Ok(fresh) => fresh,
                         Err(e) => {
                             tracing::error!(stream, error = %e, "consumer cannot be recreated; this pipeline stops");
@@ -139,7 +192,8 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
                     Counter::consumer_recreated(stream, consumer.topic().to_owned()).increment(1);
                     tracing::warn!(stream, "consumer recreated");
                     lag = consumer.watch_lag(lag_every, shutdown.clone());
-                    dog = Watchdog::new(stall, std::time::Instant::now());
+                    let now = std::time::Instant::now();
+                    dog = if moved.is_some() { Watchdog::new(stall, now) } else { dog.renewed(now) };
                 }
             }
             message = consumer.next(), if !full => match message {
@@ -164,6 +218,86 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
         .flush(&pipeline, &mut batch, &mut consumer, &mut shutdown)
         .await;
     lag.abort();
+}
+
+/// The pipeline's current group epoch, asked of the broker until it answers
+/// (`None`: shut down first).
+async fn first_epoch(member: &Member, shutdown: &mut watch::Receiver<bool>) -> Option<u32> {
+    let mut wait = Duration::from_millis(500);
+    loop {
+        let m = member.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            crate::bus::group::discover(&m.kafka, &m.group_base, &m.topic, 0)
+        })
+        .await;
+        match found {
+            Ok(Ok(epoch)) => return Some(epoch),
+            Ok(Err(e)) => tracing::warn!(topic = %member.topic, error = %e, "consumer group epoch"),
+            Err(e) => {
+                tracing::warn!(topic = %member.topic, error = %e, "consumer group epoch task")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.wait_for(|s| *s) => return None,
+        }
+        wait = (wait * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// How often a worker asks whether another process moved its pipeline's group.
+const FOLLOW_EVERY: Duration = Duration::from_secs(60);
+
+/// The highest epoch of the pipeline's group, probed every [`FOLLOW_EVERY`]
+/// from `start` on (probe failures keep the last answer).
+fn watch_epoch(
+    member: Member,
+    start: u32,
+    mut shutdown: watch::Receiver<bool>,
+) -> watch::Receiver<u32> {
+    let (tx, rx) = watch::channel(start);
+    tokio::spawn(async move {
+        let mut known = start;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(FOLLOW_EVERY) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            let m = member.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                crate::bus::group::discover(&m.kafka, &m.group_base, &m.topic, known)
+            })
+            .await;
+            if let Ok(Ok(epoch)) = found {
+                known = epoch;
+                if tx.send(epoch).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Moves the pipeline past `epoch` (`None`: the move failed; the member is
+/// recreated in its group and the watchdog asks again a bound later).
+async fn advance(member: &Member, epoch: u32) -> Option<u32> {
+    let m = member.clone();
+    let moved = tokio::task::spawn_blocking(move || {
+        crate::bus::group::advance(&m.kafka, &m.group_base, &m.topic, epoch)
+    })
+    .await;
+    match moved {
+        Ok(Ok(next)) => Some(next),
+        Ok(Err(e)) => {
+            tracing::error!(topic = %member.topic, error = %e, "consumer group move failed");
+            None
+        }
+        Err(e) => {
+            tracing::error!(topic = %member.topic, error = %e, "consumer group move task");
+            None
+        }
+    }
 }
 
 /// What the watchdog needs from the member: its assignment and its lag.

@@ -103,7 +103,7 @@ impl Harness {
             .metrics_addr
             .map(|a| format!("http://{a}"))
             .unwrap_or_default();
-        let db = downpour::sink::clickhouse::database(&cfg.clickhouse);
+        let db = downpour::sink::clickhouse::database(&cfg.clickhouse).unwrap();
         Harness {
             cfg,
             running: Some(running),
@@ -118,6 +118,7 @@ impl Harness {
     pub async fn key(&self, org: &str, project: Option<&str>, role: Role) -> String {
         let project = project.map(|p| Slug::parse(p).expect("slug"));
         runtime::key_store(&self.cfg)
+            .unwrap()
             .create(org, project.as_ref(), role)
             .await
             .expect("key")
@@ -214,7 +215,7 @@ impl Harness {
         if let Some(running) = self.running.take() {
             running.stop().await;
         }
-        let server = downpour::sink::clickhouse::server(&self.cfg.clickhouse);
+        let server = downpour::sink::clickhouse::server(&self.cfg.clickhouse).unwrap();
         let _ = server
             .query(&format!(
                 "DROP DATABASE IF EXISTS {}",

@@ -145,7 +145,7 @@ async fn an_unreachable_broker_gets_503_with_retry_after_never_204() {
     // Keys live in a migrated database; the edge's broker address is a closed port.
     let mut cfg = private_config("nobroker");
     downpour::sink::schema::migrate(
-        &downpour::sink::clickhouse::server(&cfg.clickhouse),
+        &downpour::sink::clickhouse::server(&cfg.clickhouse).unwrap(),
         &cfg.clickhouse.database,
     )
     .await

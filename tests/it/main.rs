@@ -29,5 +29,7 @@ mod properties;
 mod python_sdk;
 mod query;
 mod registry_outage;
+mod secure_transport;
 mod security;
 mod too_many_parts;
+mod wedged_group;

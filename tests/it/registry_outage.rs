@@ -109,7 +109,7 @@ async fn cached_projects_keep_ingesting_while_the_registry_is_down() {
     }
     let mut direct_cfg = h.cfg.clickhouse.clone();
     direct_cfg.url = direct;
-    let server = downpour::sink::clickhouse::server(&direct_cfg);
+    let server = downpour::sink::clickhouse::server(&direct_cfg).unwrap();
     let drop = format!("DROP DATABASE IF EXISTS {}", h.cfg.clickhouse.database);
     server.query(&drop).execute().await.expect("drop");
 }

@@ -15,7 +15,7 @@ async fn too_many_parts_slows_the_consumer_down_until_clickhouse_merges() {
     runtime::migrate(&cfg).await.expect("migrate");
     // Recreate `events` as it is, but throwing at 3 active parts, and stop
     // its merges (18.16 checks the throw bound only past the delay bound).
-    let db = downpour::sink::clickhouse::database(&cfg.clickhouse);
+    let db = downpour::sink::clickhouse::database(&cfg.clickhouse).unwrap();
     let create: String = db
         .query("SHOW CREATE TABLE events")
         .fetch_one()
