@@ -160,17 +160,26 @@ start_secure_broker() {
   plain=$(port_of "$dir/port"); tls_port=$(port_of "$dir/tls_port")
   if ! alive "$dir/pid"; then
     if [ ! -s "$dir/password" ]; then
+      # The setup broker (no authentication) has a pid file of its own and is
+      # always stopped, so a failed setup never leaves it serving.
       rm -f "$dir/tansu.db"*
       (cd "$dir" && exec nohup "$TANSU_BIN" broker --listener-url "tcp://127.0.0.1:$plain" \
         --advertised-listener-url "tcp://127.0.0.1:$plain" \
         --storage-engine sqlite://tansu.db >"$dir/setup.log" 2>&1) &
-      echo $! >"$dir/pid"
-      wait_for secure-tansu 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$plain"
-      local password
+      echo $! >"$dir/setup.pid"
+      local password created=0
       password=$(openssl rand -hex 16)
-      "$TANSU_BIN" user create --broker "tcp://127.0.0.1:$plain" downpour "$password" \
-        --mechanism scram512 >>"$dir/setup.log" 2>&1
-      stop_one secure-tansu
+      # (On the command line: a test credential on loopback, made per run dir.)
+      if wait_for secure-tansu-setup 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$plain" &&
+        "$TANSU_BIN" user create --broker "tcp://127.0.0.1:$plain" downpour "$password" \
+          --mechanism scram512 >>"$dir/setup.log" 2>&1; then
+        created=1
+      fi
+      stop_one secure-tansu setup.pid
+      if [ "$created" != 1 ]; then
+        log "secure broker: creating the SCRAM user failed (see $dir/setup.log)"
+        return 1
+      fi
       (umask 077; echo "$password" >"$dir/password")
     fi
     (cd "$dir" && exec nohup "$TANSU_BIN" broker --authentication \
@@ -186,7 +195,7 @@ start_secure_broker() {
     echo $! >"$dir/socat.pid"
     wait_for socat 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$tls_port"
   fi
-  cat >"$RUN_DIR/secure.env" <<ENV
+  (umask 077; cat >"$RUN_DIR/secure.env") <<ENV
 export DOWNPOUR_TEST_SECURE_BROKERS=127.0.0.1:$tls_port
 export DOWNPOUR_TEST_SECURE_USER=downpour
 export DOWNPOUR_TEST_SECURE_PASSWORD=$(cat "$dir/password")
@@ -242,6 +251,7 @@ stop_one() { # tansu|clickhouse|secure-tansu [pid file name]
 # A full stop forgets the ports, so the next `start` picks free ones again.
 stop() {
   stop_one secure-tansu socat.pid
+  stop_one secure-tansu setup.pid
   stop_one secure-tansu
   stop_one tansu
   stop_one clickhouse

@@ -167,6 +167,40 @@ impl KafkaProtocol {
     }
 }
 
+impl KafkaSecurity {
+    /// Refuses settings that would be silently ignored and leave the
+    /// connection weaker than the operator asked for (credentials without
+    /// SASL, a CA without TLS, SASL without a user).
+    pub fn check(&self) -> Result<(), String> {
+        let protocol = self.security_protocol;
+        let tls = matches!(protocol, KafkaProtocol::Ssl | KafkaProtocol::SaslSsl);
+        if !protocol.uses_sasl()
+            && (!self.sasl_username.is_empty() || !self.sasl_password.is_empty())
+        {
+            return Err(format!(
+                "kafka.sasl_username/sasl_password are set but kafka.security_protocol is {}: \
+                 they would not be sent (use sasl_ssl or sasl_plaintext)",
+                protocol.as_str()
+            ));
+        }
+        if !tls && self.ssl_ca_location.is_some() {
+            return Err(format!(
+                "kafka.ssl_ca_location is set but kafka.security_protocol is {}: \
+                 the connection would not use TLS (use ssl or sasl_ssl)",
+                protocol.as_str()
+            ));
+        }
+        if protocol.uses_sasl() && (self.sasl_mechanism.is_empty() || self.sasl_username.is_empty())
+        {
+            return Err(format!(
+                "kafka.security_protocol is {} but kafka.sasl_mechanism or kafka.sasl_username is empty",
+                protocol.as_str()
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Debug for KafkaSecurity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaSecurity")
@@ -387,6 +421,26 @@ mod tests {
         let shown = format!("{cfg:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("(set)"), "{shown}");
+    }
+
+    #[test]
+    fn kafka_security_refuses_what_it_would_silently_ignore() {
+        let mut s = KafkaSecurity::default();
+        assert_eq!(s.check(), Ok(()));
+        s.sasl_password = "pw".into();
+        assert!(s.check().unwrap_err().contains("would not be sent"));
+        s = KafkaSecurity {
+            ssl_ca_location: Some("/ca.pem".into()),
+            security_protocol: KafkaProtocol::SaslPlaintext,
+            sasl_mechanism: "SCRAM-SHA-512".into(),
+            sasl_username: "u".into(),
+            ..KafkaSecurity::default()
+        };
+        assert!(s.check().unwrap_err().contains("would not use TLS"));
+        s.security_protocol = KafkaProtocol::SaslSsl;
+        assert_eq!(s.check(), Ok(()));
+        s.sasl_username.clear();
+        assert!(s.check().unwrap_err().contains("sasl_username is empty"));
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub enum StartError {
     /// The ClickHouse client (its TLS settings).
     #[error(transparent)]
     ClickHouse(#[from] clickhouse::ClientError),
+    /// Settings that contradict each other.
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// Which parts to run.
@@ -81,6 +84,7 @@ pub fn topic_names(cfg: &Config, pipelines: &[Pipeline]) -> Vec<String> {
 
 /// Applies migrations and creates topics; returns the migrations applied.
 pub async fn migrate(cfg: &Config) -> Result<Vec<String>, StartError> {
+    cfg.kafka.security.check().map_err(StartError::Config)?;
     let pipelines = pipeline::load(cfg.pipelines_dir.as_deref())?;
     let applied = schema::migrate(
         &clickhouse::server(&cfg.clickhouse)?,
@@ -112,6 +116,7 @@ pub fn project_store(cfg: &Config) -> Result<ProjectStore, clickhouse::ClientErr
 
 /// Starts `parts`. The edge binds `cfg.listen` (port 0 picks a free port).
 pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
+    cfg.kafka.security.check().map_err(StartError::Config)?;
     let pipelines = pipeline::load(cfg.pipelines_dir.as_deref())?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut running = Running {

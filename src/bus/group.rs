@@ -17,10 +17,16 @@
 //! offsets are how every consumer process finds the current epoch (the
 //! highest with commits: [`discover`]) with no store but Kafka, and a move
 //! re-reads at most what was uncommitted, never the topic from its start.
+//! Discovery looks past [`GAP`] epochs without commits (Kafka expires the
+//! offsets of a group left empty for `offsets.retention.minutes`, so an
+//! epoch between the base and the live one may have lost them).
 //!
-//! Invariant: a carry never overwrites an offset the target group already
-//! has (another process may have moved first and read on), so a late
-//! carrier can only fill gaps, never move a group back.
+//! Invariants: a move to an epoch that already has commits only joins it
+//! (another process moved first); a carry commits only partitions the
+//! target has no offset for. Two processes that stall together can both
+//! carry into the same empty epoch; if one of them had joined and committed
+//! in between, the other's carry moves those partitions back: records are
+//! read again and collapse by id, nothing is skipped.
 
 use std::time::Duration;
 
@@ -33,6 +39,9 @@ use crate::config::KafkaConfig;
 /// How long each broker request of a discovery or a move may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Epochs without commits [`discover`] looks past at start.
+pub const GAP: u32 = 4;
+
 /// The group id of `base` at `epoch`: `base`, then `base.1`, `base.2`, ...
 pub fn name(base: &str, epoch: u32) -> String {
     if epoch == 0 {
@@ -43,26 +52,37 @@ pub fn name(base: &str, epoch: u32) -> String {
 }
 
 /// The current epoch of `base` for `topic`: the highest epoch after `from`
-/// whose group has committed offsets, in sequence (moves go one epoch at a
-/// time); `from` when none has. Blocking: call from a blocking thread.
-pub fn discover(cfg: &KafkaConfig, base: &str, topic: &str, from: u32) -> Result<u32, KafkaError> {
+/// whose group has committed offsets, looking past at most `gap` epochs in
+/// a row without (moves go one epoch at a time: a follower that probes
+/// often needs a gap of 1); `from` when none has. Blocking: call from a
+/// blocking thread.
+pub fn discover(
+    cfg: &KafkaConfig,
+    base: &str,
+    topic: &str,
+    from: u32,
+    gap: u32,
+) -> Result<u32, KafkaError> {
     let partitions = partitions(cfg, topic)?;
-    let mut epoch = from;
-    while committed(cfg, topic, &name(base, epoch + 1), &partitions)?
-        .elements()
-        .iter()
-        .any(|e| matches!(e.offset(), Offset::Offset(_)))
-    {
-        epoch += 1;
+    let (mut found, mut probe) = (from, from);
+    while probe < found.saturating_add(gap.max(1)) {
+        probe += 1;
+        let has_commits = committed(cfg, topic, &name(base, probe), &partitions)?
+            .elements()
+            .iter()
+            .any(|e| matches!(e.offset(), Offset::Offset(_)));
+        if has_commits {
+            found = probe;
+        }
     }
-    Ok(epoch)
+    Ok(found)
 }
 
 /// Moves `base` past `epoch` for `topic`: to the current epoch when another
 /// process moved already, else to `epoch + 1` with the offsets carried.
 /// Returns the new epoch. Blocking: call from a blocking thread.
 pub fn advance(cfg: &KafkaConfig, base: &str, topic: &str, epoch: u32) -> Result<u32, KafkaError> {
-    let current = discover(cfg, base, topic, epoch)?;
+    let current = discover(cfg, base, topic, epoch, 1)?;
     if current > epoch {
         return Ok(current);
     }
@@ -123,16 +143,23 @@ fn client(cfg: &KafkaConfig, group: &str) -> Result<BaseConsumer, KafkaError> {
         .create()
 }
 
-/// The partitions of `topic`.
+/// The partitions of `topic` (an error when it has none: a move must carry
+/// every partition, or it makes an epoch nobody can find).
 fn partitions(cfg: &KafkaConfig, topic: &str) -> Result<Vec<i32>, KafkaError> {
     let probe = client(cfg, "downpour-metadata")?;
     let metadata = probe.fetch_metadata(Some(topic), TIMEOUT)?;
-    Ok(metadata
+    let partitions: Vec<i32> = metadata
         .topics()
         .iter()
         .filter(|t| t.name() == topic)
         .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect())
+        .collect();
+    if partitions.is_empty() {
+        return Err(KafkaError::MetadataFetch(
+            rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
+        ));
+    }
+    Ok(partitions)
 }
 
 fn list(topic: &str, partitions: &[i32]) -> TopicPartitionList {

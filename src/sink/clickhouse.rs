@@ -32,6 +32,12 @@ pub enum ClientError {
     /// The CA file holds no usable certificate, or TLS could not be set up.
     #[error("clickhouse TLS: {0}")]
     Tls(#[from] native_tls::Error),
+    /// `ca_file` names no certificate.
+    #[error("clickhouse.ca_file {0}: no PEM certificate in it")]
+    NoCertificate(String),
+    /// `ca_file` is set for a URL that is not `https://` (it would not be used).
+    #[error("clickhouse.ca_file is set but clickhouse.url is not https://")]
+    CaFileWithoutHttps,
 }
 
 /// A client for the server (no database selected).
@@ -39,6 +45,7 @@ pub fn server(cfg: &ClickHouseConfig) -> Result<clickhouse::Client, ClientError>
     let client = match &cfg.ca_file {
         None => clickhouse::Client::default(),
         // Same keep-alive and idle-pool bound as the crate's default client.
+        Some(_) if !cfg.url.starts_with("https://") => return Err(ClientError::CaFileWithoutHttps),
         Some(path) => clickhouse::Client::with_http_client(
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(2))
@@ -66,9 +73,15 @@ fn trusting(
         path: ca_file.display().to_string(),
         source,
     })?;
-    let tls = native_tls::TlsConnector::builder()
-        .add_root_certificate(native_tls::Certificate::from_pem(&pem)?)
-        .build()?;
+    let roots = native_tls::Certificate::stack_from_pem(&pem)?;
+    if roots.is_empty() {
+        return Err(ClientError::NoCertificate(ca_file.display().to_string()));
+    }
+    let mut tls = native_tls::TlsConnector::builder();
+    for root in roots {
+        tls.add_root_certificate(root);
+    }
+    let tls = tls.build()?;
     let mut http = HttpConnector::new();
     http.set_keepalive(Some(Duration::from_secs(60)));
     http.enforce_http(false);

@@ -13,9 +13,12 @@
 //!
 //! Invariants: a member with no progress for longer than `stall` is
 //! recreated (`Verdict::Recreate`); a member that replaced a never-assigned
-//! predecessor and is itself never assigned for the whole bound asks for a
-//! fresh group instead (`Verdict::Regroup`, src/sink/regroup.rs): the group
-//! is one the broker does not form again. `/readyz` is false while it has no
+//! predecessor, is itself never assigned for the whole bound, and sees
+//! records nobody reads (lag on the topic, no member committing) asks for a
+//! fresh group instead (`Verdict::Regroup`, src/bus/group.rs): the group is
+//! one the broker does not form again. An idle topic never asks for a move
+//! (a surplus member of a quiet topic is recreated, not moved: a move
+//! would leave it surplus again). `/readyz` is false while it has no
 //! assignment or no progress for longer than half of `stall` (so the stall
 //! shows before the watchdog acts). The watchdog is a pure function of
 //! those observations and the instants it is given (tests use a fake clock).
@@ -134,7 +137,8 @@ impl Watchdog {
             self.progress(now);
         }
         let since = self.since_progress(now);
-        if since > self.stall && !self.ever_assigned && self.unassigned_before > 0 {
+        let unread = seen.lag.is_some_and(|lag| lag.topic > 0);
+        if since > self.stall && !self.ever_assigned && self.unassigned_before > 0 && unread {
             Verdict::Regroup
         } else if since > self.stall {
             Verdict::Recreate
@@ -299,7 +303,20 @@ mod tests {
     }
 
     #[test]
-    fn a_member_that_was_assigned_once_is_only_recreated() {
+    fn an_unassigned_member_of_an_idle_topic_is_recreated_never_moved() {
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        let idle = seen(false, lag(0, 0, 50));
+        let mut at = 0;
+        for _ in 0..5 {
+            at += 21;
+            assert_eq!(w.tick(c.at(at), idle), Verdict::Recreate);
+            w = w.renewed(c.at(at));
+        }
+    }
+
+    #[test]
+    fn a_member_assigned_once_resets_the_count_of_unassigned_replacements() {
         let c = Clock(Instant::now());
         let mut w = Watchdog::new(STALL, c.at(0));
         assert_eq!(w.tick(c.at(21), seen(false, None)), Verdict::Recreate);

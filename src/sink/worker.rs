@@ -162,7 +162,15 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
                     tracing::warn!(stream, assigned = seen.assigned, lag = ?seen.lag,
                         since_progress_s = since.as_secs(), group = consumer.group(), ?verdict, latest,
                         "consumer stalled or its group moved: recreating its group member, dropping its uncommitted batch");
+                    ready.set(false);
                     lag.abort();
+                    if !matches!(verdict, Verdict::Recreate | Verdict::Regroup) {
+                        // A member that is not stalled, following a move: what
+                        // it holds is inserted and committed first.
+                        if !state.flush(&pipeline, &mut batch, &mut consumer, &mut shutdown).await {
+                            return;
+                        }
+                    }
                     // Never committed: these records come again.
                     batch = Batch::default();
                     let moved = if latest > epoch {
@@ -227,7 +235,13 @@ async fn first_epoch(member: &Member, shutdown: &mut watch::Receiver<bool>) -> O
     loop {
         let m = member.clone();
         let found = tokio::task::spawn_blocking(move || {
-            crate::bus::group::discover(&m.kafka, &m.group_base, &m.topic, 0)
+            crate::bus::group::discover(
+                &m.kafka,
+                &m.group_base,
+                &m.topic,
+                0,
+                crate::bus::group::GAP,
+            )
         })
         .await;
         match found {
@@ -265,7 +279,7 @@ fn watch_epoch(
             }
             let m = member.clone();
             let found = tokio::task::spawn_blocking(move || {
-                crate::bus::group::discover(&m.kafka, &m.group_base, &m.topic, known)
+                crate::bus::group::discover(&m.kafka, &m.group_base, &m.topic, known, 1)
             })
             .await;
             if let Ok(Ok(epoch)) = found {

@@ -174,4 +174,9 @@ fn a_ca_file_that_cannot_be_used_is_an_error_not_a_fallback() {
         "garbage CA accepted"
     );
     let _ = std::fs::remove_file(not_pem);
+    // A CA for a clear-text URL would not be used: refused, not ignored.
+    cfg.url = "http://127.0.0.1:1".into();
+    cfg.ca_file = Some(secure().ca);
+    let err = downpour::sink::clickhouse::server(&cfg).expect_err("CA without https");
+    assert!(err.to_string().contains("not https"), "{err}");
 }

@@ -119,7 +119,7 @@ async fn a_consumer_leaves_a_group_whose_leader_left_while_it_formed() {
     assert_eq!(
         edge.wait_metric(&rows, |v| v >= 20.0).await,
         20.0,
-        "the ten committed events were read again"
+        "only the ten uncommitted events were read (the committed ones not again)"
     );
     second.running.take().expect("running").stop().await;
 
