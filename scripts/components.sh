@@ -6,6 +6,8 @@
 #   scripts/components.sh install   # apt + cargo install, skipped when present
 #   scripts/components.sh sdk       # the real Raindrop Python SDK in a cached venv (tests)
 #   scripts/components.sh chdb      # current ClickHouse embedded (chdb-core) in a cached venv (tests)
+#   scripts/components.sh browser   # Debian's chromium + chromium-driver, and the pinned browser
+#                                   # SDK (npm pack, cached) for the headless browser test
 #   scripts/components.sh start     # start both on free loopback ports (reuses running ones)
 #   scripts/components.sh stop      # stop what `start` started
 #   scripts/components.sh env       # print the DOWNPOUR_* variables for the running pair
@@ -97,6 +99,25 @@ PYEOF
 }
 
 sdk() { venv sdk raindrop-ai "$SDK_VERSION"; }
+
+# The browser test's pieces: a real Chromium driven over WebDriver, and the
+# published browser SDK exactly as npm ships it (unpacked, never rebuilt).
+BROWSER_SDK_VERSION=0.0.2
+browser() {
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    log "installing chromium and chromium-driver (apt)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+  local dir=$CACHE/npm/browser-sdk-$BROWSER_SDK_VERSION
+  if [ ! -s "$dir/package/dist/index.js" ]; then
+    log "fetching @raindrop-ai/browser-sdk $BROWSER_SDK_VERSION into $dir"
+    rm -rf "$dir" && mkdir -p "$dir"
+    (cd "$dir" && npm pack --silent "@raindrop-ai/browser-sdk@$BROWSER_SDK_VERSION" >/dev/null &&
+      tar xzf raindrop-ai-browser-sdk-$BROWSER_SDK_VERSION.tgz)
+  fi
+}
 chdb() { venv chdb chdb-core "$CHDB_VERSION" chdb; }
 
 wait_for() { # name deadline_s command...
@@ -263,6 +284,7 @@ case "${1:-}" in
   install) install ;;
   sdk) sdk ;;
   chdb) chdb ;;
+  browser) browser ;;
   start) start ;;
   stop) stop ;;
   env) cat "$RUN_DIR/env" ;;
@@ -271,5 +293,5 @@ case "${1:-}" in
   stop-clickhouse) stop_one clickhouse ;;
   start-clickhouse) mkdir -p "$RUN_DIR"; start_clickhouse ;;
   start-secure) mkdir -p "$RUN_DIR"; start_clickhouse; start_secure_broker ;;
-  *) echo "usage: $0 install|sdk|chdb|start|stop|env|stop-broker|start-broker|stop-clickhouse|start-clickhouse|start-secure" >&2; exit 2 ;;
+  *) echo "usage: $0 install|sdk|chdb|browser|start|stop|env|stop-broker|start-broker|stop-clickhouse|start-clickhouse|start-secure" >&2; exit 2 ;;
 esac

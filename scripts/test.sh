@@ -13,6 +13,7 @@ export DOWNPOUR_RUN_DIR=$PWD/.run/test
 scripts/components.sh install
 scripts/components.sh sdk
 scripts/components.sh chdb
+scripts/components.sh browser
 # Compile before starting servers so they are not idle during the build.
 cargo build --all-targets --locked
 scripts/components.sh stop >/dev/null 2>&1 || true
@@ -25,6 +26,7 @@ source "$DOWNPOUR_RUN_DIR/env"
 # shellcheck disable=SC1091
 source "$DOWNPOUR_RUN_DIR/secure.env"
 export DOWNPOUR_SDK_PYTHON=$CACHE/venv-sdk/bin/python
+export DOWNPOUR_BROWSER_SDK=$CACHE/npm/browser-sdk-0.0.2/package/dist/index.js
 
 # docker-compose.yml holds no password: it reads them from .env (docs/RELIABILITY.md, "Security").
 if grep -nE '^[[:space:]]*[A-Za-z_]*(PASSWORD|password):[[:space:]]+[^$[:space:]]' docker-compose.yml; then

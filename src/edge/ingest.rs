@@ -1,4 +1,10 @@
 //! The ingest handler: one request from headers to 204.
+//!
+//! A request from a browser (it carries `Origin`) to a stream whose items
+//! have event ids (events, partial events) is answered 200 with
+//! `{"events":[{"event_id": ...}]}` in item order instead: the browser SDK
+//! reads the ids it gave or the edge assigned from that body. Everyone else
+//! gets the documented 204 with no body.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -16,6 +22,7 @@ use super::rate_limit::RateInfo;
 use super::validate::{self, Envelope};
 use super::{EdgeState, Route};
 use crate::http::{ApiError, Source};
+use crate::pipeline::StreamKind;
 use crate::registry::admission::{Admitted, Verdict};
 use crate::registry::keys::Principal;
 use crate::registry::slug::Slug;
@@ -28,8 +35,17 @@ pub async fn handle(state: Arc<EdgeState>, route: Arc<Route>, request: Request) 
     let started = std::time::Instant::now();
     let stream = route.kind.name();
     let mut rate = None;
+    let want_ids = headers.contains_key(header::ORIGIN)
+        && matches!(route.kind, StreamKind::Events | StreamKind::PartialEvents);
     let result = match state.in_flight.try_acquire() {
-        Ok(_permit) => process(&state, &route, (&headers, source), body, &mut rate).await,
+        Ok(_permit) => {
+            let request = Incoming {
+                headers: &headers,
+                source,
+                want_ids,
+            };
+            process(&state, &route, request, body, &mut rate).await
+        }
         Err(_) => Err(ApiError::unavailable("too many requests in flight")),
     };
     route
@@ -37,10 +53,14 @@ pub async fn handle(state: Arc<EdgeState>, route: Arc<Route>, request: Request) 
         .seconds
         .record(started.elapsed().as_secs_f64());
     let mut response = match result {
-        Ok(items) => {
+        Ok(accepted) => {
             route.metrics.accepted.increment(1);
-            route.metrics.items.increment(items as u64);
-            StatusCode::NO_CONTENT.into_response()
+            route.metrics.items.increment(accepted.items as u64);
+            if want_ids {
+                ids_answer(&accepted.ids)
+            } else {
+                StatusCode::NO_CONTENT.into_response()
+            }
         }
         Err(e) => {
             Counter::edge_requests(stream, e.status.as_str().to_owned()).increment(1);
@@ -56,13 +76,46 @@ pub async fn handle(state: Arc<EdgeState>, route: Arc<Route>, request: Request) 
     response
 }
 
+/// What the handler knows of a request before its body.
+struct Incoming<'a> {
+    headers: &'a HeaderMap,
+    source: Option<IpAddr>,
+    /// Answer with the items' event ids (a browser caller).
+    want_ids: bool,
+}
+
+/// An accepted request.
+struct Accepted {
+    items: usize,
+    /// Event ids in item order, when asked for.
+    ids: Vec<String>,
+}
+
+/// `{"events":[{"event_id": ...}, ...]}`, 200.
+fn ids_answer(ids: &[String]) -> Response {
+    let events: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| serde_json::json!({ "event_id": id }))
+        .collect();
+    (
+        StatusCode::OK,
+        axum::Json(serde_json::json!({ "events": events })),
+    )
+        .into_response()
+}
+
 async fn process(
     state: &EdgeState,
     route: &Route,
-    (headers, source): (&HeaderMap, Option<IpAddr>),
+    request: Incoming<'_>,
     body: Body,
     rate: &mut Option<RateInfo>,
-) -> Result<usize, ApiError> {
+) -> Result<Accepted, ApiError> {
+    let Incoming {
+        headers,
+        source,
+        want_ids,
+    } = request;
     let principal = state
         .keys
         .authenticate(
@@ -97,7 +150,11 @@ async fn process(
         project: project.as_str(),
         received_us,
     };
-    let encoded = validate::encode(route.kind, &route.limits, &mut bytes, &envelope)?;
+    let encoded = if want_ids {
+        validate::encode_with_ids(route.kind, &route.limits, &mut bytes, &envelope)?
+    } else {
+        validate::encode(route.kind, &route.limits, &mut bytes, &envelope)?
+    };
     if encoded.truncated > 0 {
         Counter::edge_truncated_items().increment(encoded.truncated as u64);
     }
@@ -129,7 +186,10 @@ async fn process(
         .producer
         .publish(&route.topic, key.as_bytes(), &encoded.records)
         .await?;
-    Ok(encoded.items)
+    Ok(Accepted {
+        items: encoded.items,
+        ids: encoded.ids,
+    })
 }
 
 /// Applies the ingest table (docs/CONTRACT.md §C3): archived → 403, a new

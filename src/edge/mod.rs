@@ -93,8 +93,13 @@ pub fn router(state: Arc<EdgeState>, pipelines: &[Pipeline], topic_prefix: &str)
         let state = state.clone();
         router = router.route(
             &p.route,
-            post(move |request| ingest::handle(state.clone(), route.clone(), request)),
+            post(move |request| ingest::handle(state.clone(), route.clone(), request))
+                // A preflight is answered by the CORS layer; an OPTIONS
+                // without one gets this. Without an OPTIONS route here the
+                // router's method-not-allowed fallback answers it, outside
+                // the layer.
+                .options(|| async { axum::http::StatusCode::NO_CONTENT }),
         );
     }
-    router
+    router.layer(crate::http::cors::ingest())
 }

@@ -15,6 +15,7 @@ mod common;
 
 mod bad_headers;
 mod bad_input;
+mod browser_sdk;
 mod clickhouse_outage;
 mod current_clickhouse;
 mod dead_letter;

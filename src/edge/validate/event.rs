@@ -257,6 +257,7 @@ pub(super) fn encode(it: &Item<'_, '_, '_>, buf: &mut Vec<u8>) -> Result<bool, I
             generated.as_str()
         }
     };
+    it.event_id(event_id);
     write_bounded(
         buf,
         it.limits,

@@ -80,6 +80,18 @@ pub(super) struct Item<'a, 't, 'i> {
     pub env: &'a Envelope<'a>,
     /// The stream's size limits.
     pub limits: &'a Limits,
+    /// Where an encoder that has an event id (given or assigned) puts it,
+    /// when the caller asked for them ([`encode_with_ids`]).
+    pub ids: Option<&'a std::cell::RefCell<Vec<String>>>,
+}
+
+impl Item<'_, '_, '_> {
+    /// Records the item's event id, when ids are collected.
+    pub fn event_id(&self, id: &str) {
+        if let Some(ids) = self.ids {
+            ids.borrow_mut().push(id.to_string());
+        }
+    }
 }
 
 /// A validated request: Kafka record values, ready to publish.
@@ -91,6 +103,10 @@ pub struct Encoded {
     pub items: usize,
     /// Items whose properties were truncated to fit the per-item limit.
     pub truncated: usize,
+    /// The event id of each item, in item order (given or assigned), from
+    /// [`encode_with_ids`] for the streams whose items have one (events,
+    /// partial events); empty otherwise.
+    pub ids: Vec<String>,
 }
 
 /// Validates `body` (parsed in place) and encodes it for `kind`.
@@ -99,6 +115,30 @@ pub fn encode(
     limits: &Limits,
     body: &mut [u8],
     env: &Envelope<'_>,
+) -> Result<Encoded, Invalid> {
+    encode_as(kind, limits, body, env, None)
+}
+
+/// [`encode`], also returning each item's event id (what the browser SDK
+/// reads from the answer).
+pub fn encode_with_ids(
+    kind: StreamKind,
+    limits: &Limits,
+    body: &mut [u8],
+    env: &Envelope<'_>,
+) -> Result<Encoded, Invalid> {
+    let ids = std::cell::RefCell::new(Vec::new());
+    let mut encoded = encode_as(kind, limits, body, env, Some(&ids))?;
+    encoded.ids = ids.into_inner();
+    Ok(encoded)
+}
+
+fn encode_as(
+    kind: StreamKind,
+    limits: &Limits,
+    body: &mut [u8],
+    env: &Envelope<'_>,
+    ids: Option<&std::cell::RefCell<Vec<String>>>,
 ) -> Result<Encoded, Invalid> {
     let tape = parse(body).map_err(|e| Invalid::bad("body", format!("is not valid JSON ({e})")))?;
     check_depth(&tape.0)?;
@@ -146,6 +186,7 @@ pub fn encode(
             path: &path,
             env,
             limits,
+            ids,
         };
         let truncated = match kind {
             StreamKind::Events => event::encode(&it, &mut buf)?,

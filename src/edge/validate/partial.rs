@@ -18,6 +18,7 @@ pub(super) fn encode(it: &Item<'_, '_, '_>, buf: &mut Vec<u8>) -> Result<bool, I
     let (obj, path, env) = (it.obj, it.path, it.env);
     let raw = Raw::of(obj);
     let event_id = fields::required_id(raw.event_id, || path.field("event_id"))?;
+    it.event_id(event_id);
     let is_pending =
         fields::optional_bool(raw.is_pending, || path.field("is_pending"))?.unwrap_or(true);
     let b = event::body(&raw, path, env, false)?;

@@ -1,0 +1,300 @@
+//! The published browser SDK (`@raindrop-ai/browser-sdk` 0.0.2, unpacked as
+//! npm ships it by `scripts/components.sh browser`) in a real headless
+//! Chromium, driven over WebDriver (Debian's chromium-driver), from a page
+//! served on another port than the edge: another origin, so every call
+//! needs CORS (a preflight for `Authorization` + JSON), and the SDK's
+//! promises resolve only if the answers carry the ids it reads.
+//!
+//! Shown: `trackAi` (an id given, and none: the edge assigns one),
+//! `trackSignal` and `identify` with one object each, `trackAiPartial` and
+//! its `finish()`, all resolve with the ids the edge stored, and the rows
+//! land in ClickHouse.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use crate::common::{DEADLINE, Harness};
+
+/// The script the page runs: every SDK call the browser SDK has, results
+/// into `window.__result`.
+const PAGE_SCRIPT: &str = r#"
+import Raindrop from "/sdk.js";
+const out = {};
+try {
+  const r = new Raindrop({ apiKey: KEY, baseUrl: BASE });
+  out.given = await r.trackAi([{ eventId: "browser-1", event: "chat", userId: "u-browser",
+    input: "hi", output: "hello", model: "m-1", convoId: "c-1", properties: { page: "/x" } }]);
+  out.assigned = await r.trackAi({ event: "chat", userId: "u-browser", input: "no id" });
+  await r.trackSignal({ eventId: "browser-1", name: "thumbs_up", sentiment: "POSITIVE",
+    comment: "nice" });
+  await r.identify({ userId: "u-browser", traits: { plan: "pro" } });
+  const partial = await r.trackAiPartial({ eventId: "browser-2", event: "stream",
+    userId: "u-browser", input: "question" });
+  out.partial = { internal: partial.internalEventId, submitted: partial.submittedEventId };
+  out.finish = await partial.finish({ output: "answer" });
+  out.ok = true;
+} catch (e) {
+  out.error = String(e) + " " + JSON.stringify(e && e.body !== undefined ? e.body : null);
+}
+window.__result = out;
+"#;
+
+fn sdk_path() -> String {
+    std::env::var("DOWNPOUR_BROWSER_SDK").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/downpour/npm/browser-sdk-0.0.2/package/dist/index.js",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    })
+}
+
+/// Serves the page and the SDK on a port of its own; returns its origin.
+async fn serve_page(key: &str, base: &str) -> String {
+    let sdk = std::fs::read_to_string(sdk_path())
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/components.sh browser)", sdk_path()));
+    let html = format!(
+        "<!doctype html><html><body><script type=\"module\">const KEY = {key:?}; const BASE = {base:?};\n{PAGE_SCRIPT}</script></body></html>",
+        key = key,
+        base = base,
+    );
+    let app = Router::new()
+        .route(
+            "/",
+            get(move || async move { ([(header::CONTENT_TYPE, "text/html")], html.clone()) }),
+        )
+        .route(
+            "/sdk.js",
+            get(move || async move {
+                ([(header::CONTENT_TYPE, "text/javascript")], sdk.clone()).into_response()
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let origin = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    origin
+}
+
+/// A WebDriver session of a headless Chromium.
+struct Browser {
+    http: reqwest::Client,
+    url: String,
+    _driver: tokio::process::Child,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let driver = tokio::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver (scripts/components.sh browser)");
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while http.get(format!("{base}/status")).send().await.is_err() {
+            assert!(started.elapsed() < DEADLINE, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+            }
+        }}});
+        let session = post(&http, &format!("{base}/session"), &caps).await;
+        let id = session["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {session}"))
+            .to_string();
+        Browser {
+            http,
+            url: format!("{base}/session/{id}"),
+            _driver: driver,
+        }
+    }
+
+    async fn open(&self, page: &str) {
+        post(
+            &self.http,
+            &format!("{}/url", self.url),
+            &json!({ "url": page }),
+        )
+        .await;
+    }
+
+    /// Polls `window.__result` until the page set it.
+    async fn result(&self) -> Value {
+        let started = Instant::now();
+        let script = json!({ "script": "return window.__result || null;", "args": [] });
+        loop {
+            let answer = post(&self.http, &format!("{}/execute/sync", self.url), &script).await;
+            if !answer["value"].is_null() {
+                return answer["value"].clone();
+            }
+            assert!(started.elapsed() < DEADLINE, "the page never finished");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn quit(self) {
+        let _ = self.http.delete(&self.url).send().await;
+    }
+}
+
+async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Value {
+    let text = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("webdriver request")
+        .text()
+        .await
+        .expect("webdriver answer");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_sdk_works_unmodified_from_another_origin() {
+    let h = Harness::start("browser").await;
+    let key = h.write_key("web").await;
+    let page = serve_page(&key, &format!("{}/v1/", h.base)).await;
+    assert_ne!(page, h.base, "the page must be another origin");
+    let browser = Browser::start().await;
+    browser.open(&format!("{page}/")).await;
+    let out = browser.result().await;
+    browser.quit().await;
+    assert_eq!(out["ok"], json!(true), "{out}");
+    assert_eq!(out["given"]["eventIds"], json!(["browser-1"]), "{out}");
+    let assigned = out["assigned"]["eventIds"][0]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(!assigned.is_empty() && assigned != "browser-1", "{out}");
+    assert_eq!(out["partial"]["internal"], json!("browser-2"), "{out}");
+    assert_eq!(out["partial"]["submitted"], json!("browser-2"), "{out}");
+    assert_eq!(
+        out["finish"]["internalEventId"],
+        json!("browser-2"),
+        "{out}"
+    );
+
+    // What the SDK was told is what was stored.
+    let sql = format!(
+        "SELECT count() FROM events_view WHERE org = ? AND event_id IN ('browser-1', '{assigned}', 'browser-2')"
+    );
+    assert_eq!(h.wait_count(&sql, "web", 3).await, 3);
+    let sql = "SELECT count() FROM signals_view WHERE org = ? AND event_id = 'browser-1' \
+               AND signal_name = 'thumbs_up' AND sentiment = 'POSITIVE'";
+    assert_eq!(h.wait_count(sql, "web", 1).await, 1);
+    let sql = "SELECT count() FROM users_view WHERE org = ? AND user_id = 'u-browser' \
+               AND traits LIKE '%pro%'";
+    assert_eq!(h.wait_count(sql, "web", 1).await, 1);
+    let sql = "SELECT count() FROM events_view WHERE org = ? AND event_id = 'browser-2' \
+               AND ai_input = 'question' AND ai_output = 'answer'";
+    assert_eq!(h.wait_count(sql, "web", 1).await, 1);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preflight_is_answered_and_only_browser_callers_get_the_ids_body() {
+    let h = Harness::start("cors").await;
+    let key = h.write_key("web").await;
+    // The preflight a page sends before a call with Authorization + JSON.
+    let preflight = h
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/events/track", h.base),
+        )
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .expect("preflight");
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let allowed = |name: &str| {
+        preflight
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    assert_eq!(
+        allowed("access-control-allow-origin"),
+        "https://app.example"
+    );
+    assert!(allowed("access-control-allow-methods").contains("post"));
+    assert!(allowed("access-control-allow-headers").contains("authorization"));
+    assert!(!allowed("access-control-max-age").is_empty());
+    let body = r#"[{"event_id":"c-1","user_id":"u","event":"e"},{"user_id":"u","event":"e","timestamp":"2026-12-01T10:00:00.123Z"}]"#;
+    // A browser's call: 200 with the ids in item order (the second derived).
+    let r = h
+        .http
+        .post(format!("{}/v1/events/track", h.base))
+        .header("origin", "https://app.example")
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://app.example")
+    );
+    let answer: Value = serde_json::from_str(&r.text().await.expect("body")).expect("json");
+    let ids = answer["events"].as_array().expect("events").clone();
+    assert_eq!(ids.len(), 2, "{answer}");
+    assert_eq!(ids[0]["event_id"], json!("c-1"));
+    // The same body again from a server (no Origin): the documented 204,
+    // and the derived id is the same one (it is a hash of the item).
+    let again = h.post("/v1/events/track", Some(&key), None, body).await;
+    assert_eq!(again.status, 204, "{}", again.body);
+    assert!(again.body.is_empty());
+    let derived = ids[1]["event_id"].as_str().expect("id").to_string();
+    let sql = format!("SELECT count() FROM events_view WHERE org = ? AND event_id = '{derived}'");
+    assert_eq!(h.wait_count(&sql, "web", 1).await, 1);
+    // Refusals keep their JSON error body and are readable by the page.
+    let refused = h
+        .http
+        .post(format!("{}/v1/events/track", h.base))
+        .header("origin", "https://app.example")
+        .header("authorization", "Bearer dp_nope_nope")
+        .body("[]")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status(), 401);
+    assert!(
+        refused
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+    h.stop().await;
+}
