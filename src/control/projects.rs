@@ -23,7 +23,9 @@ use crate::http::ApiError;
 use crate::http::auth::{Authenticates, Caller, Manage, OwnerOnly, Read, Roles};
 use crate::registry::admission::Admission;
 use crate::registry::keys::KeyStore;
-use crate::registry::projects::{Changes, DEFAULT_NAME, Project, ProjectError, ProjectStore};
+use crate::registry::projects::{
+    Changes, DEFAULT_NAME, Project, ProjectError, ProjectStore, normalize_origin,
+};
 use crate::registry::slug::Slug;
 
 /// What the admin handlers share.
@@ -309,7 +311,35 @@ fn changes_from(body: &serde_json::Map<String, serde_json::Value>) -> Result<Cha
             .ok_or_else(|| invalid("log_retention_days", "must be a positive integer"))?;
         changes.settings.log_retention_days = Some(days);
     }
+    if let Some(v) = field("allowed_origins") {
+        changes.settings.allowed_origins = Some(allowed_origins(v)?);
+    }
     Ok(changes)
+}
+
+/// `null` (any origin) or a list of web origins, normalized to lowercase.
+fn allowed_origins(v: &Value) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(items) = v.as_array() else {
+        return match v {
+            Value::Null => Ok(None),
+            _ => Err(ApiError::bad_request(
+                "settings.allowed_origins",
+                "must be null (any origin) or an array of origins",
+            )),
+        };
+    };
+    let mut origins = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("settings.allowed_origins[{i}]");
+        let origin = item
+            .as_str()
+            .ok_or_else(|| ApiError::bad_request(&field, "must be a string"))?;
+        let origin = normalize_origin(origin).map_err(|why| ApiError::bad_request(&field, why))?;
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    Ok(Some(origins))
 }
 
 fn positive_u32(v: &serde_json::Value) -> Option<u32> {

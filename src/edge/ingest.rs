@@ -161,6 +161,7 @@ async fn process(
     // The project check comes after validation: a request refused for its
     // body must not take one of the org's pending-slug slots.
     let admitted = admit(state, &principal, &project).await?;
+    check_origin(headers, &admitted, &project)?;
     let key = format!("{}/{}", principal.org, project);
     if let Some(limit) = admitted.rate_limit_rpm {
         let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
@@ -217,6 +218,28 @@ async fn admit(
         param: Some("X-Raindrop-Project-Id".into()),
         ..ApiError::new(StatusCode::FORBIDDEN, "permission_error", message)
     })
+}
+
+/// A project with `allowed_origins` refuses pages on other origins (403).
+/// Only browsers send `Origin`; a request without one is a server's.
+fn check_origin(headers: &HeaderMap, admitted: &Admitted, project: &Slug) -> Result<(), ApiError> {
+    match headers.get(header::ORIGIN) {
+        Some(origin) if !admitted.allows_origin(origin.as_bytes()) => {
+            Counter::edge_origin_refused().increment(1);
+            Err(ApiError {
+                param: Some("Origin".into()),
+                ..ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "permission_error",
+                    format!(
+                        "project {project} does not accept data from pages on this origin \
+                         (its settings.allowed_origins)"
+                    ),
+                )
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Bodies are JSON; a missing Content-Type is tolerated, another one is a 415.

@@ -7,6 +7,9 @@
 //! | new slug, org under its pending limit | accepted, recorded as pending |
 //! | new slug beyond the limit | 403 |
 //!
+//! An admitted project also carries what the edge enforces per request: its
+//! `rate_limit_rpm` and `allowed_origins`.
+//!
 //! Each org's view (its projects, pending slugs and limit) is cached in moka
 //! (the sync cache: its lookup is cheaper than the future cache's, and a hit
 //! needs no await), so a request for a known slug does no I/O. Only a *new* slug costs a round
@@ -42,7 +45,7 @@ pub enum SlugState {
 }
 
 /// The project check's answer for one slug.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Accepted (an active or pending project, or a new slug now pending).
     Admitted(Admitted),
@@ -60,6 +63,8 @@ pub struct OrgView {
     slugs: HashMap<String, SlugState>,
     /// `rate_limit_rpm` of the projects that have one.
     rate_limits: HashMap<String, u32>,
+    /// `allowed_origins` of the projects that restrict them.
+    origins: HashMap<String, Arc<[String]>>,
     pending: u32,
     limit: u32,
 }
@@ -68,11 +73,16 @@ impl OrgView {
     /// The verdict for a slug this view knows; `None` for a new one.
     fn decide(&self, slug: &str) -> Option<Verdict> {
         match self.slugs.get(slug)? {
-            SlugState::Active | SlugState::Pending => Some(Verdict::Admitted(Admitted {
-                rate_limit_rpm: self.rate_limits.get(slug).copied(),
-            })),
+            SlugState::Active | SlugState::Pending => Some(Verdict::Admitted(self.admitted(slug))),
             SlugState::Archived => Some(Verdict::Archived),
             SlugState::OverLimit => Some(Verdict::OverPendingLimit(self.limit)),
+        }
+    }
+
+    fn admitted(&self, slug: &str) -> Admitted {
+        Admitted {
+            rate_limit_rpm: self.rate_limits.get(slug).copied(),
+            allowed_origins: self.origins.get(slug).cloned(),
         }
     }
 }
@@ -82,13 +92,27 @@ struct SlugRow {
     slug: String,
     status: String,
     rate_limit_rpm: u32,
+    allowed_origins: Vec<String>,
 }
 
-/// An accepted slug, with the project's rate limit if it has one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An accepted slug, with the project's rate limit and origins if it has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admitted {
     /// `rate_limit_rpm`, when set.
     pub rate_limit_rpm: Option<u32>,
+    /// `allowed_origins`, when set (lowercase); `None` is any origin.
+    pub allowed_origins: Option<Arc<[String]>>,
+}
+
+impl Admitted {
+    /// Whether a browser on `origin` (its `Origin` header) may send.
+    pub fn allows_origin(&self, origin: &[u8]) -> bool {
+        self.allowed_origins.as_ref().is_none_or(|allowed| {
+            allowed
+                .iter()
+                .any(|a| a.as_bytes().eq_ignore_ascii_case(origin))
+        })
+    }
 }
 
 /// The cached project check.
@@ -127,8 +151,12 @@ impl Admission {
                 Some(view) => Some(view),
                 None => self.load_cached(org).await.ok(),
             };
-            return Ok(Verdict::Admitted(Admitted {
-                rate_limit_rpm: view.and_then(|v| v.rate_limits.get(slug.as_str()).copied()),
+            return Ok(Verdict::Admitted(match view {
+                Some(view) => view.admitted(slug.as_str()),
+                None => Admitted {
+                    rate_limit_rpm: None,
+                    allowed_origins: None,
+                },
             }));
         }
         let view = match self.cache.get(org) {
@@ -172,8 +200,8 @@ impl Admission {
             .store
             .db()
             .query(
-                "SELECT slug, if(max(status = 'archived') = 1, 'archived', 'active'), argMax(rate_limit_rpm, version) \
-                 FROM projects WHERE org = ? GROUP BY slug",
+                "SELECT slug, if(max(status = 'archived') = 1, 'archived', 'active'), argMax(rate_limit_rpm, version), \
+                 argMax(allowed_origins, version) FROM projects WHERE org = ? GROUP BY slug",
             )
             .bind(org)
             .fetch_all()
@@ -192,6 +220,10 @@ impl Admission {
             if row.rate_limit_rpm > 0 {
                 view.rate_limits
                     .insert(row.slug.clone(), row.rate_limit_rpm);
+            }
+            if !row.allowed_origins.is_empty() {
+                view.origins
+                    .insert(row.slug.clone(), row.allowed_origins.into());
             }
             view.slugs.insert(row.slug, state);
         }
@@ -216,6 +248,7 @@ impl Admission {
             loaded_at: fresh.loaded_at,
             slugs: fresh.slugs.clone(),
             rate_limits: fresh.rate_limits.clone(),
+            origins: fresh.origins.clone(),
             pending: fresh.pending,
             limit: fresh.limit,
         };
@@ -230,6 +263,7 @@ impl Admission {
             Counter::registry_pending_recorded().increment(1);
             Verdict::Admitted(Admitted {
                 rate_limit_rpm: None,
+                allowed_origins: None,
             })
         };
         let view = Arc::new(view);

@@ -7,10 +7,22 @@
 //! migrators racing, converge on the same schema.
 
 /// The migrations, in order (the binary carries `sql/`; a test checks the list).
-pub const MIGRATIONS: [(&str, &str); 2] = [
+pub const MIGRATIONS: [(&str, &str); 3] = [
     ("0001_init", include_str!("../../sql/0001_init.sql")),
     ("0002_projects", include_str!("../../sql/0002_projects.sql")),
+    (
+        "0003_allowed_origins",
+        include_str!("../../sql/0003_allowed_origins.sql"),
+    ),
 ];
+
+/// ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`: an `ADD COLUMN` that
+/// finds the column already there (another migrator won the race, or a run
+/// stopped before recording the migration) has done its job.
+fn already_applied(stmt: &str, error: &clickhouse::error::Error) -> bool {
+    stmt.to_ascii_uppercase().contains(" ADD COLUMN ")
+        && matches!(error, clickhouse::error::Error::BadResponse(m) if m.contains("Code: 44"))
+}
 
 /// Splits a migration file into statements (`;` at the end of a line).
 pub fn statements(sql: &str) -> Vec<String> {
@@ -89,13 +101,15 @@ pub async fn migrate(
         }
         for stmt in statements(sql) {
             // Raw: migration text is ours, and `?` must not be read as a placeholder.
-            db.query_raw(&stmt)
-                .execute()
-                .await
-                .map_err(|source| MigrateError::Statement {
-                    version: version.to_string(),
-                    source,
-                })?;
+            match db.query_raw(&stmt).execute().await {
+                Err(source) if !already_applied(&stmt, &source) => {
+                    return Err(MigrateError::Statement {
+                        version: version.to_string(),
+                        source,
+                    });
+                }
+                _ => {}
+            }
         }
         db.query("INSERT INTO schema_migrations (version) VALUES (?)")
             .bind(version)

@@ -68,6 +68,12 @@ metric_kind! {
         fn edge_rate_limited(),
         "Ingest requests refused (429) by a project's rate limit.";
 
+        /// Browser requests answered 403 because their `Origin` is not in
+        /// the project's `allowed_origins`. No labels.
+        EdgeOriginRefused = "downpour_edge_origin_refused_total",
+        fn edge_origin_refused(),
+        "Ingest requests refused (403) because the page's origin is not in the project's allowed_origins.";
+
         /// Requests answered 408 because they did not complete within
         /// `edge.request_timeout_ms`. No labels.
         EdgeRequestTimeouts = "downpour_edge_request_timeouts_total",

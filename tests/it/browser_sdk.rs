@@ -19,6 +19,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::common::{DEADLINE, Harness};
+use downpour::registry::keys::Role;
 
 /// The script the page runs: every SDK call the browser SDK has, results
 /// into `window.__result`.
@@ -296,5 +297,86 @@ async fn a_preflight_is_answered_and_only_browser_callers_get_the_ids_body() {
             .headers()
             .contains_key("access-control-allow-origin")
     );
+    h.stop().await;
+}
+
+/// A project's `allowed_origins`: pages on other origins get 403 (readable
+/// by the page: the answer still carries CORS headers), servers (no
+/// `Origin`) are never refused by it, and `null` opens it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_with_allowed_origins_refuses_pages_on_other_origins() {
+    let h = Harness::start("origins").await;
+    let admin = h.key("web", None, Role::Admin).await;
+    let key = h.write_key("web").await;
+    for (bad, param) in [
+        (json!(["app.example"]), "settings.allowed_origins[0]"),
+        (
+            json!(["https://app.example/path"]),
+            "settings.allowed_origins[0]",
+        ),
+        (json!([]), "settings.allowed_origins"),
+        (json!("https://app.example"), "settings.allowed_origins"),
+    ] {
+        let body = json!({"slug": "shop", "settings": {"allowed_origins": bad}});
+        let r = h.call("POST", "/v1/projects", &admin, Some(body)).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.error()["param"], param, "{}", r.body);
+    }
+    let body = json!({"slug": "shop", "settings": {"allowed_origins": ["HTTPS://Shop.Example"]}});
+    let created = h.call("POST", "/v1/projects", &admin, Some(body)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        created.json()["settings"]["allowed_origins"],
+        json!(["https://shop.example"])
+    );
+    let send = |origin: Option<&'static str>, event_id: &'static str| {
+        let mut request = h
+            .http
+            .post(format!("{}/v1/events/track", h.base))
+            .header("authorization", format!("Bearer {key}"))
+            .header("x-raindrop-project-id", "shop")
+            .header("content-type", "application/json")
+            .body(format!(
+                r#"[{{"event_id":"{event_id}","user_id":"u","event":"e"}}]"#
+            ));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        async move { request.send().await.expect("sent") }
+    };
+    let allowed = send(Some("https://shop.example"), "o-allowed").await;
+    assert_eq!(allowed.status(), 200);
+    let refused = send(Some("https://evil.example"), "o-refused").await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://evil.example"),
+        "the page can read why it was refused"
+    );
+    let error: Value = serde_json::from_str(&refused.text().await.expect("body")).expect("json");
+    assert_eq!(error["error"]["param"], "Origin", "{error}");
+    assert_eq!(send(None, "o-server").await.status(), 204);
+    // Back to any origin.
+    let opened = h
+        .call(
+            "PATCH",
+            "/v1/projects/shop",
+            &admin,
+            Some(json!({"settings": {"allowed_origins": null}})),
+        )
+        .await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    assert_eq!(
+        send(Some("https://evil.example"), "o-later").await.status(),
+        200
+    );
+    let sql = "SELECT count() FROM events_view WHERE org = ? AND project = 'shop' \
+               AND event_id IN ('o-allowed', 'o-server', 'o-later')";
+    assert_eq!(h.wait_count(sql, "web", 3).await, 3);
+    let sql = "SELECT count() FROM events_view WHERE org = ? AND event_id = 'o-refused'";
+    assert_eq!(h.wait_count(sql, "web", 0).await, 0);
     h.stop().await;
 }

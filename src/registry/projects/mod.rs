@@ -21,7 +21,8 @@ mod model;
 mod pending;
 
 pub use model::{
-    Changes, DEFAULT_NAME, PendingSlug, Project, ProjectError, Settings, SettingsPatch, Status,
+    Changes, DEFAULT_NAME, MAX_ALLOWED_ORIGINS, PendingSlug, Project, ProjectError, Settings,
+    SettingsPatch, Status, normalize_origin,
 };
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
@@ -35,6 +36,8 @@ struct ProjectRow {
     log_retention_days: u32,
     created_at: u32,
     updated_at: u32,
+    /// Empty: any origin.
+    allowed_origins: Vec<String>,
 }
 
 impl ProjectRow {
@@ -50,6 +53,7 @@ impl ProjectRow {
                 rate_limit_rpm: (self.rate_limit_rpm > 0).then_some(self.rate_limit_rpm),
                 body_retention_hours: self.body_retention_hours,
                 log_retention_days: self.log_retention_days,
+                allowed_origins: (!self.allowed_origins.is_empty()).then_some(self.allowed_origins),
             },
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -67,7 +71,8 @@ fn select_projects(condition: &str) -> String {
          if(max(status = 'archived') = 1, 'archived', 'active') AS p_status, \
          argMax(rate_limit_rpm, version) AS p_rpm, argMax(body_retention_hours, version) AS p_hours, \
          argMax(log_retention_days, version) AS p_days, toUInt32(min(created_at)) AS p_created, \
-         toUInt32(max(updated_at)) AS p_updated FROM projects WHERE {condition} GROUP BY slug ORDER BY slug"
+         toUInt32(max(updated_at)) AS p_updated, argMax(allowed_origins, version) AS p_origins \
+         FROM projects WHERE {condition} GROUP BY slug ORDER BY slug"
     )
 }
 
@@ -221,7 +226,7 @@ impl ProjectStore {
         let base = if changes.reset_settings {
             Settings::default()
         } else {
-            project.settings
+            project.settings.clone()
         };
         let settings = changes.settings.apply(base);
         settings.check()?;
@@ -255,7 +260,8 @@ impl ProjectStore {
         self.db
             .query(
                 "INSERT INTO projects (org, slug, name, metadata, status, rate_limit_rpm, body_retention_hours, \
-                 log_retention_days, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 log_retention_days, created_at, updated_at, version, allowed_origins) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(org)
             .bind(&p.slug)
@@ -268,6 +274,7 @@ impl ProjectStore {
             .bind(p.created_at)
             .bind(p.updated_at)
             .bind(version_for(p.status, self.next_version()))
+            .bind(p.settings.allowed_origins.as_deref().unwrap_or_default())
             .execute()
             .await?;
         Ok(())

@@ -34,8 +34,11 @@ impl Status {
     }
 }
 
+/// Most origins one project may list in `allowed_origins`.
+pub const MAX_ALLOWED_ORIGINS: usize = 64;
+
 /// Per-project settings (docs/CONTRACT.md §C16, §C17).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Requests per minute; `null` is unlimited.
@@ -44,6 +47,11 @@ pub struct Settings {
     pub body_retention_hours: u32,
     /// Days the rest of a log row is kept (default 90).
     pub log_retention_days: u32,
+    /// The web origins (`https://app.example.com`) whose pages may send this
+    /// project data; `null` is any origin (a browser key is public by
+    /// nature). Checked against a request's `Origin` header, which only
+    /// browsers send: a server-side caller is never refused by it.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 impl Default for Settings {
@@ -52,8 +60,29 @@ impl Default for Settings {
             rate_limit_rpm: None,
             body_retention_hours: 48,
             log_retention_days: 90,
+            allowed_origins: None,
         }
     }
+}
+
+/// `origin` as `allowed_origins` stores it (lowercase), or why it is not a
+/// web origin: `http` or `https`, a host, an optional port, nothing after.
+pub fn normalize_origin(origin: &str) -> Result<String, &'static str> {
+    let lower = origin.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+        .ok_or("must start with https:// or http://")?;
+    if rest.is_empty() || rest.len() > 253 + 6 {
+        return Err("must name a host");
+    }
+    if !rest
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+    {
+        return Err("must be scheme://host[:port], with no path, query or trailing slash");
+    }
+    Ok(lower)
 }
 
 impl Settings {
@@ -78,13 +107,30 @@ impl Settings {
                 "must be at most log_retention_days × 24",
             );
         }
+        if let Some(origins) = &self.allowed_origins {
+            if origins.is_empty() || origins.len() > MAX_ALLOWED_ORIGINS {
+                return invalid(
+                    "settings.allowed_origins",
+                    "must list 1 to 64 origins, or be null for any origin",
+                );
+            }
+            if origins
+                .iter()
+                .any(|o| normalize_origin(o).as_deref() != Ok(o))
+            {
+                return invalid(
+                    "settings.allowed_origins",
+                    "must hold lowercase web origins (scheme://host[:port])",
+                );
+            }
+        }
         Ok(())
     }
 }
 
 /// Settings fields to change; `None` keeps the value. Applied under the
 /// org's lock, so two concurrent PATCHes of different fields both stick.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SettingsPatch {
     /// `Some(None)` clears the limit.
     pub rate_limit_rpm: Option<Option<u32>>,
@@ -92,6 +138,8 @@ pub struct SettingsPatch {
     pub body_retention_hours: Option<u32>,
     /// New log retention.
     pub log_retention_days: Option<u32>,
+    /// `Some(None)`: any origin again.
+    pub allowed_origins: Option<Option<Vec<String>>>,
 }
 
 impl SettingsPatch {
@@ -103,6 +151,7 @@ impl SettingsPatch {
                 .body_retention_hours
                 .unwrap_or(base.body_retention_hours),
             log_retention_days: self.log_retention_days.unwrap_or(base.log_retention_days),
+            allowed_origins: self.allowed_origins.unwrap_or(base.allowed_origins),
         }
     }
 }
@@ -191,6 +240,7 @@ mod tests {
             rate_limit_rpm: rpm,
             body_retention_hours: hours,
             log_retention_days: days,
+            allowed_origins: None,
         };
         assert!(s(Some(60), 48, 90).check().is_ok());
         assert!(
@@ -203,5 +253,32 @@ mod tests {
             "body_retention_hours ≤ log_retention_days × 24"
         );
         assert!(s(None, 0, 0).check().is_err());
+    }
+
+    #[test]
+    fn allowed_origins_are_web_origins() {
+        assert_eq!(
+            normalize_origin("HTTPS://App.Example.com:8443").as_deref(),
+            Ok("https://app.example.com:8443")
+        );
+        for bad in [
+            "app.example.com",
+            "https://",
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "ftp://x",
+            "https://a b",
+            "*",
+        ] {
+            assert!(normalize_origin(bad).is_err(), "{bad}");
+        }
+        let with = |origins: Option<Vec<&str>>| Settings {
+            allowed_origins: origins.map(|o| o.into_iter().map(String::from).collect()),
+            ..Settings::default()
+        };
+        assert!(with(None).check().is_ok());
+        assert!(with(Some(vec!["https://a.example"])).check().is_ok());
+        assert!(with(Some(vec![])).check().is_err(), "empty is not 'any'");
+        assert!(with(Some(vec!["https://A.example"])).check().is_err());
     }
 }
