@@ -62,6 +62,58 @@ pub fn finish(buf: &mut [u8], rows: u32) {
     buf[3..7].copy_from_slice(&rows.to_le_bytes());
 }
 
+/// Packs rows into records of about `target` bytes each (a row is never
+/// split; one large row may overshoot the target).
+pub struct Packer {
+    kind: StreamKind,
+    target: usize,
+    buf: Vec<u8>,
+    rows: u32,
+    records: Vec<Vec<u8>>,
+}
+
+impl Packer {
+    /// A packer for `kind`'s rows, its first buffer sized for `hint` bytes.
+    pub fn new(kind: StreamKind, target: usize, hint: usize) -> Packer {
+        let mut buf = Vec::with_capacity(hint.min(target) + HEADER_LEN);
+        begin(&mut buf, kind);
+        Packer {
+            kind,
+            target,
+            buf,
+            rows: 0,
+            records: Vec::new(),
+        }
+    }
+
+    /// Where the next row is written.
+    #[inline]
+    pub fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// Counts the row just written; closes the record once it is full.
+    #[inline]
+    pub fn row_done(&mut self) {
+        self.rows += 1;
+        if self.buf.len() >= self.target {
+            finish(&mut self.buf, self.rows);
+            self.records.push(std::mem::take(&mut self.buf));
+            begin(&mut self.buf, self.kind);
+            self.rows = 0;
+        }
+    }
+
+    /// The records (none when no row was written).
+    pub fn finish(mut self) -> Vec<Vec<u8>> {
+        if self.rows > 0 {
+            finish(&mut self.buf, self.rows);
+            self.records.push(self.buf);
+        }
+        self.records
+    }
+}
+
 /// A record read back by the consumer.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordView<'a> {
@@ -106,6 +158,23 @@ mod tests {
         let view = parse(&buf, StreamKind::Signals).expect("parses");
         assert_eq!(view.rows, 3);
         assert_eq!(view.body, b"rowbytes");
+    }
+
+    #[test]
+    fn the_packer_closes_full_records_and_never_splits_a_row() {
+        let mut p = Packer::new(StreamKind::Events, 20, 0);
+        for _ in 0..5 {
+            p.buf().extend_from_slice(b"0123456789");
+            p.row_done();
+        }
+        let records = p.finish();
+        let rows: Vec<u32> = records
+            .iter()
+            .map(|r| parse(r, StreamKind::Events).expect("record").rows)
+            .collect();
+        // 7 header bytes + 10 per row: the second row fills a record.
+        assert_eq!(rows, vec![2, 2, 1]);
+        assert!(Packer::new(StreamKind::Events, 20, 0).finish().is_empty());
     }
 
     #[test]

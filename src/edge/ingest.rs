@@ -4,7 +4,9 @@
 //! have event ids (events, partial events) is answered 200 with
 //! `{"events":[{"event_id": ...}]}` in item order instead: the browser SDK
 //! reads the ids it gave or the edge assigned from that body. Everyone else
-//! gets the documented 204 with no body.
+//! gets the documented 204 with no body. An OTLP export (`/v1/traces`) is
+//! read and answered as OTLP/HTTP prescribes (`src/edge/otlp/`), through the
+//! same steps.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::budget::{CHUNK_BYTES, Reservation};
+use super::otlp;
 use super::project::project_of;
 use super::rate_limit::RateInfo;
 use super::validate::{self, Envelope};
@@ -35,14 +38,19 @@ pub async fn handle(state: Arc<EdgeState>, route: Arc<Route>, request: Request) 
     let started = std::time::Instant::now();
     let stream = route.kind.name();
     let mut rate = None;
-    let want_ids = headers.contains_key(header::ORIGIN)
-        && matches!(route.kind, StreamKind::Events | StreamKind::PartialEvents);
+    let body_kind = match route.kind {
+        StreamKind::Spans => BodyKind::Otlp,
+        StreamKind::Events | StreamKind::PartialEvents if headers.contains_key(header::ORIGIN) => {
+            BodyKind::Items { want_ids: true }
+        }
+        _ => BodyKind::Items { want_ids: false },
+    };
     let result = match state.in_flight.try_acquire() {
         Ok(_permit) => {
             let request = Incoming {
                 headers: &headers,
                 source,
-                want_ids,
+                body_kind,
             };
             process(&state, &route, request, body, &mut rate).await
         }
@@ -56,10 +64,10 @@ pub async fn handle(state: Arc<EdgeState>, route: Arc<Route>, request: Request) 
         Ok(accepted) => {
             route.metrics.accepted.increment(1);
             route.metrics.items.increment(accepted.items as u64);
-            if want_ids {
-                ids_answer(&accepted.ids)
-            } else {
-                StatusCode::NO_CONTENT.into_response()
+            match accepted.answer {
+                Answer::NoContent => StatusCode::NO_CONTENT.into_response(),
+                Answer::Ids(ids) => ids_answer(&ids),
+                Answer::Otlp(format, rejected) => otlp::answer(format, &rejected),
             }
         }
         Err(e) => {
@@ -80,15 +88,32 @@ pub async fn handle(state: Arc<EdgeState>, route: Arc<Route>, request: Request) 
 struct Incoming<'a> {
     headers: &'a HeaderMap,
     source: Option<IpAddr>,
-    /// Answer with the items' event ids (a browser caller).
-    want_ids: bool,
+    body_kind: BodyKind,
+}
+
+/// How the body is read.
+#[derive(Clone, Copy)]
+enum BodyKind {
+    /// Raindrop's JSON items; answer with their event ids (a browser caller).
+    Items { want_ids: bool },
+    /// An OTLP export.
+    Otlp,
 }
 
 /// An accepted request.
 struct Accepted {
     items: usize,
-    /// Event ids in item order, when asked for.
-    ids: Vec<String>,
+    answer: Answer,
+}
+
+/// What an accepted request is answered with.
+enum Answer {
+    /// The documented 204.
+    NoContent,
+    /// 200 with the event ids in item order (a browser caller).
+    Ids(Vec<String>),
+    /// 200 with an `ExportTraceServiceResponse`.
+    Otlp(otlp::Format, otlp::Rejected),
 }
 
 /// `{"events":[{"event_id": ...}, ...]}`, 200.
@@ -114,7 +139,7 @@ async fn process(
     let Incoming {
         headers,
         source,
-        want_ids,
+        body_kind,
     } = request;
     let principal = state
         .keys
@@ -124,7 +149,13 @@ async fn process(
         )
         .await?;
     let project = project_of(headers, &principal)?;
-    check_content_type(headers)?;
+    let wire = match body_kind {
+        BodyKind::Items { .. } => {
+            check_content_type(headers)?;
+            None
+        }
+        BodyKind::Otlp => Some(otlp::Wire::of(headers)?),
+    };
     // The body's memory is reserved before it is read: under a stalled broker
     // waiting requests pile up, and this keeps what they hold bounded. A
     // declared length is reserved whole; a chunked body as it arrives.
@@ -150,13 +181,31 @@ async fn process(
         project: project.as_str(),
         received_us,
     };
-    let encoded = if want_ids {
-        validate::encode_with_ids(route.kind, &route.limits, &mut bytes, &envelope)?
-    } else {
-        validate::encode(route.kind, &route.limits, &mut bytes, &envelope)?
+    let (encoded, answer) = match (body_kind, wire) {
+        (BodyKind::Otlp, Some(wire)) => {
+            let limit = state.max_body_bytes;
+            let (encoded, rejected) =
+                otlp::encode(wire, bytes, limit, &mut reserved, &route.limits, &envelope)?;
+            (encoded, Answer::Otlp(wire.format, rejected))
+        }
+        (BodyKind::Items { want_ids: true }, _) => {
+            let mut encoded =
+                validate::encode_with_ids(route.kind, &route.limits, &mut bytes, &envelope)?;
+            let ids = std::mem::take(&mut encoded.ids);
+            (encoded, Answer::Ids(ids))
+        }
+        _ => (
+            validate::encode(route.kind, &route.limits, &mut bytes, &envelope)?,
+            Answer::NoContent,
+        ),
     };
     if encoded.truncated > 0 {
         Counter::edge_truncated_items().increment(encoded.truncated as u64);
+    }
+    if encoded.records.is_empty() {
+        // An OTLP export with no span to store (empty, or every span
+        // rejected): answered, and nothing recorded, not even a pending slug.
+        return Ok(Accepted { items: 0, answer });
     }
     // The project check comes after validation: a request refused for its
     // body must not take one of the org's pending-slug slots.
@@ -189,7 +238,7 @@ async fn process(
         .await?;
     Ok(Accepted {
         items: encoded.items,
-        ids: encoded.ids,
+        answer,
     })
 }
 
@@ -269,7 +318,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-fn budget_spent() -> ApiError {
+pub(super) fn budget_spent() -> ApiError {
     Counter::edge_body_budget_exhausted().increment(1);
     ApiError::unavailable("the edge is holding too many request bodies; retry shortly")
 }

@@ -8,6 +8,7 @@
 
 pub mod budget;
 mod ingest;
+pub mod otlp;
 pub mod project;
 pub mod rate_limit;
 pub mod validate;

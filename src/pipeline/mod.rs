@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+#[cfg(test)]
+pub(crate) mod reader;
 pub mod row;
 pub mod rows;
 
@@ -25,11 +27,22 @@ pub enum StreamKind {
     Users,
     /// `POST /v1/events/track_partial`.
     PartialEvents,
+    /// `POST /v1/traces` (OTLP/HTTP, src/edge/otlp/).
+    Spans,
 }
 
 impl StreamKind {
     /// Every stream, in tag order.
-    pub const ALL: [StreamKind; 4] = [
+    pub const ALL: [StreamKind; 5] = [
+        StreamKind::Events,
+        StreamKind::Signals,
+        StreamKind::Users,
+        StreamKind::PartialEvents,
+        StreamKind::Spans,
+    ];
+
+    /// The streams whose bodies are Raindrop's JSON items (src/edge/validate/).
+    pub const JSON: [StreamKind; 4] = [
         StreamKind::Events,
         StreamKind::Signals,
         StreamKind::Users,
@@ -43,6 +56,7 @@ impl StreamKind {
             StreamKind::Signals => 2,
             StreamKind::Users => 3,
             StreamKind::PartialEvents => 4,
+            StreamKind::Spans => 5,
         }
     }
 
@@ -53,6 +67,7 @@ impl StreamKind {
             StreamKind::Signals => "signals",
             StreamKind::Users => "users",
             StreamKind::PartialEvents => "partial_events",
+            StreamKind::Spans => "spans",
         }
     }
 }
@@ -132,7 +147,7 @@ pub enum PipelineError {
     Invalid(String),
 }
 
-const BUILTIN: [(&str, &str); 4] = [
+const BUILTIN: [(&str, &str); 5] = [
     ("events.toml", include_str!("../../pipelines/events.toml")),
     ("signals.toml", include_str!("../../pipelines/signals.toml")),
     ("users.toml", include_str!("../../pipelines/users.toml")),
@@ -140,6 +155,7 @@ const BUILTIN: [(&str, &str); 4] = [
         "partial_events.toml",
         include_str!("../../pipelines/partial_events.toml"),
     ),
+    ("traces.toml", include_str!("../../pipelines/traces.toml")),
 ];
 
 /// Loads the definitions from `dir`, or the built-in copies when `None`.
@@ -219,7 +235,16 @@ mod tests {
     #[test]
     fn all_holds_every_stream_once_in_tag_order() {
         let tags: Vec<u8> = StreamKind::ALL.iter().map(|k| k.tag()).collect();
-        assert_eq!(tags, [1, 2, 3, 4]);
+        assert_eq!(tags, [1, 2, 3, 4, 5]);
+        let json: Vec<StreamKind> = StreamKind::ALL
+            .into_iter()
+            .filter(|k| *k != StreamKind::Spans)
+            .collect();
+        assert_eq!(
+            json,
+            StreamKind::JSON,
+            "every stream but spans has JSON items"
+        );
     }
 
     #[test]

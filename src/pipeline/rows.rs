@@ -136,6 +136,63 @@ event_shaped_row! {
     }
 }
 
+crate::row! {
+    /// One row of `spans` (`POST /v1/traces`, OTLP/HTTP): one span, its
+    /// resource and scope flattened in; ids in lowercase hex.
+    SpanRow<'a> in "spans" {
+        /// Org of the key that sent it.
+        org: Str,
+        /// Project slug.
+        project: Str,
+        /// 32 hex digits.
+        trace_id: Str,
+        /// 16 hex digits.
+        span_id: Str,
+        /// 16 hex digits, or empty for a root span.
+        parent_span_id: Str,
+        /// W3C `tracestate`.
+        trace_state: Str,
+        /// Span name.
+        name: Str,
+        /// `internal`, `server`, `client`, `producer`, `consumer` or `unspecified`.
+        kind: Str,
+        /// Start, seconds (for time filters).
+        start_time: DateTime,
+        /// Start, nanoseconds since the epoch.
+        start_time_ns: UInt64,
+        /// End, nanoseconds since the epoch.
+        end_time_ns: UInt64,
+        /// `end_time_ns - start_time_ns` (0 when the end precedes the start).
+        duration_ns: UInt64,
+        /// `unset`, `ok` or `error`.
+        status_code: Str,
+        /// The status message.
+        status_message: Str,
+        /// The span's attributes as a JSON object (`{"gen_ai.request.model": "m"}`).
+        attributes: Json,
+        /// The resource's attributes as a JSON object (`service.name`, ...).
+        resource_attributes: Json,
+        /// Instrumentation scope name.
+        scope_name: Str,
+        /// Instrumentation scope version.
+        scope_version: Str,
+        /// Span events as a JSON array of `{time_ns, name, attributes}`.
+        events: Json,
+        /// Links as a JSON array of `{trace_id, span_id, trace_state, attributes}`.
+        links: Json,
+        /// The Raindrop event this span belongs to (from its attributes), or empty.
+        event_id: Str,
+        /// The end user (from its attributes), or empty.
+        user_id: Str,
+        /// The conversation (from its attributes), or empty.
+        convo_id: Str,
+        /// The Raindrop event name (from its attributes), or empty.
+        event_name: Str,
+        /// Edge receive time, seconds.
+        received_at: DateTime,
+    }
+}
+
 impl StreamKind {
     /// The stream's row schema.
     pub fn schema(self) -> &'static Schema {
@@ -144,6 +201,7 @@ impl StreamKind {
             StreamKind::Signals => &SignalRow::SCHEMA,
             StreamKind::Users => &UserRow::SCHEMA,
             StreamKind::PartialEvents => &PartialEventRow::SCHEMA,
+            StreamKind::Spans => &SpanRow::SCHEMA,
         }
     }
 }

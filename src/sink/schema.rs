@@ -7,13 +7,14 @@
 //! migrators racing, converge on the same schema.
 
 /// The migrations, in order (the binary carries `sql/`; a test checks the list).
-pub const MIGRATIONS: [(&str, &str); 3] = [
+pub const MIGRATIONS: [(&str, &str); 4] = [
     ("0001_init", include_str!("../../sql/0001_init.sql")),
     ("0002_projects", include_str!("../../sql/0002_projects.sql")),
     (
         "0003_allowed_origins",
         include_str!("../../sql/0003_allowed_origins.sql"),
     ),
+    ("0004_spans", include_str!("../../sql/0004_spans.sql")),
 ];
 
 /// ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`: an `ADD COLUMN` that

@@ -23,6 +23,7 @@ mod errors;
 mod fair_share;
 mod keys;
 mod listener;
+mod otlp;
 mod overload;
 mod pipeline;
 mod projects;

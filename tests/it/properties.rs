@@ -27,12 +27,7 @@ use serde_json::{Value, json};
 /// Cases per property when `PROPTEST_CASES` is unset.
 const DEFAULT_CASES: u32 = 1024;
 
-const KINDS: [StreamKind; 4] = [
-    StreamKind::Events,
-    StreamKind::Signals,
-    StreamKind::Users,
-    StreamKind::PartialEvents,
-];
+const KINDS: [StreamKind; 4] = StreamKind::JSON;
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -170,6 +165,7 @@ fn valid_item(kind: StreamKind, n: usize) -> Value {
             "event_id": format!("ev-{n}"), "user_id": "u", "event": "e", "is_pending": false,
             "ai_data": {"output": "a"}, "timestamp": "2024-01-02T03:04:05Z"
         }),
+        StreamKind::Spans => unreachable!("spans are OTLP, not JSON items"),
     }
 }
 
@@ -203,6 +199,7 @@ fn fields(kind: StreamKind) -> &'static [(&'static str, bool)] {
             ("ai_data", false),
             ("timestamp", false),
         ],
+        StreamKind::Spans => &[],
     }
 }
 

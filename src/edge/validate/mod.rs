@@ -170,14 +170,13 @@ fn encode_as(
         items: items.len(),
         ..Encoded::default()
     };
-    let mut buf = Vec::with_capacity(body_hint(items.len()));
-    let mut rows = 0u32;
-    record::begin(&mut buf, kind);
+    let mut packer = record::Packer::new(kind, RECORD_TARGET_BYTES, items.len() * 512);
     for (i, item) in items.iter().enumerate() {
         let path = Path::item(i, in_array);
         let obj = item
             .as_object()
             .ok_or_else(|| Invalid::bad(path.whole(), "must be an object"))?;
+        let buf = packer.buf();
         let start = buf.len();
         let it = Item {
             obj: &obj,
@@ -189,25 +188,17 @@ fn encode_as(
             ids,
         };
         let truncated = match kind {
-            StreamKind::Events => event::encode(&it, &mut buf)?,
-            StreamKind::Signals => signal::encode(&it, &mut buf)?,
-            StreamKind::Users => user::encode(&it, &mut buf)?,
-            StreamKind::PartialEvents => partial::encode(&it, &mut buf)?,
+            StreamKind::Events => event::encode(&it, buf)?,
+            StreamKind::Signals => signal::encode(&it, buf)?,
+            StreamKind::Users => user::encode(&it, buf)?,
+            StreamKind::PartialEvents => partial::encode(&it, buf)?,
+            StreamKind::Spans => return Err(Invalid::bad("body", "spans are sent as OTLP")),
         };
         debug_assert!(buf.len() > start);
         out.truncated += usize::from(truncated);
-        rows += 1;
-        if buf.len() >= RECORD_TARGET_BYTES {
-            record::finish(&mut buf, rows);
-            out.records.push(std::mem::take(&mut buf));
-            record::begin(&mut buf, kind);
-            rows = 0;
-        }
+        packer.row_done();
     }
-    if rows > 0 {
-        record::finish(&mut buf, rows);
-        out.records.push(buf);
-    }
+    out.records = packer.finish();
     Ok(out)
 }
 
@@ -230,10 +221,6 @@ fn parse(body: &mut [u8]) -> simd_json::Result<simd_json::tape::Tape<'_>> {
         Ok(mut buffers) => simd_json::to_tape_with_buffers(body, &mut buffers),
         Err(_) => simd_json::to_tape(body),
     })
-}
-
-fn body_hint(items: usize) -> usize {
-    (items * 512).min(RECORD_TARGET_BYTES) + record::HEADER_LEN
 }
 
 /// Refuses tapes nested deeper than [`MAX_DEPTH`], in one linear pass.

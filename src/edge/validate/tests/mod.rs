@@ -14,19 +14,17 @@ use serde_json::{Value as Json, json};
 use super::*;
 use crate::bus::record;
 use crate::pipeline::{self, Limits, StreamKind};
-use crate::sink::schema;
 
 mod events;
 mod fuzz;
 mod partial;
-mod reader;
 mod refusals;
 mod signals;
 mod size;
 mod spec;
 mod time;
 
-use reader::{Row, decode};
+use crate::pipeline::reader::{Row, decode};
 
 const ORG: &str = "org_acme";
 const PROJECT: &str = "prod-eu";

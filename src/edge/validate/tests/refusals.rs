@@ -206,7 +206,7 @@ fn properties_and_traits_must_be_objects() {
 
 #[test]
 fn malformed_bodies_are_400_body() {
-    for kind in StreamKind::ALL {
+    for kind in StreamKind::JSON {
         for body in [
             &b""[..],
             b"   ",
@@ -293,7 +293,7 @@ fn item_count_is_limited() {
 #[test]
 fn deep_nesting_is_400_not_a_panic() {
     let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
-    for kind in StreamKind::ALL {
+    for kind in StreamKind::JSON {
         for n in [65, 1_000, 10_000, 100_000] {
             let e = refused(kind, &deep(n));
             assert_eq!((e.status, e.param.as_str()), (400, "body"), "{n}: {e:?}");

@@ -1,6 +1,13 @@
-//! The RowBinary reader the tests decode accepted requests with, and its own test.
+//! The RowBinary reader the edge's unit tests decode encoded requests with
+//! (test builds only), and its own test. It takes column names from the
+//! stream's declared row and types from the `CREATE TABLE` in `sql/`,
+//! independently of the writer.
 
-use super::*;
+use serde_json::Value as Json;
+
+use super::StreamKind;
+use crate::bus::record;
+use crate::sink::schema;
 
 /// One decoded value.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,9 +20,9 @@ enum Cell {
 
 /// One decoded row: columns by name, and its size in bytes.
 #[derive(Debug, Clone)]
-pub(super) struct Row {
+pub(crate) struct Row {
     cells: Vec<(String, Cell)>,
-    pub(super) len: usize,
+    pub(crate) len: usize,
 }
 
 impl Row {
@@ -27,36 +34,37 @@ impl Row {
             .unwrap_or_else(|| panic!("no column {name} in {:?}", self.cells))
     }
 
-    pub(super) fn str(&self, name: &str) -> &str {
+    pub(crate) fn str(&self, name: &str) -> &str {
         match self.cell(name) {
             Cell::Str(s) => s,
             other => panic!("{name} is {other:?}, not a String"),
         }
     }
 
-    pub(super) fn u8(&self, name: &str) -> u8 {
+    pub(crate) fn u8(&self, name: &str) -> u8 {
         match self.cell(name) {
             Cell::U8(v) => *v,
             other => panic!("{name} is {other:?}, not a UInt8"),
         }
     }
 
-    pub(super) fn u64(&self, name: &str) -> u64 {
+    pub(crate) fn u64(&self, name: &str) -> u64 {
         match self.cell(name) {
             Cell::U64(v) => *v,
             other => panic!("{name} is {other:?}, not a UInt64"),
         }
     }
 
-    pub(super) fn datetime(&self, name: &str) -> u32 {
+    pub(crate) fn datetime(&self, name: &str) -> u32 {
         match self.cell(name) {
             Cell::DateTime(v) => *v,
             other => panic!("{name} is {other:?}, not a DateTime"),
         }
     }
 
-    pub(super) fn json(&self, name: &str) -> Json {
-        parse_json(self.str(name))
+    pub(crate) fn json(&self, name: &str) -> Json {
+        let s = self.str(name);
+        serde_json::from_str(s).unwrap_or_else(|e| panic!("{name} is not JSON ({e}): {s}"))
     }
 }
 
@@ -71,8 +79,12 @@ enum Ty {
 /// Column names from the stream's declared row, types from the `CREATE TABLE`
 /// in the migration (so the reader follows the real table, not the writer).
 fn layout(kind: StreamKind) -> Vec<(String, Ty)> {
-    let sql = schema::MIGRATIONS[0].1;
     let head = format!("CREATE TABLE IF NOT EXISTS {} (", kind.name());
+    let sql = schema::MIGRATIONS
+        .iter()
+        .map(|(_, sql)| *sql)
+        .find(|sql| sql.contains(&head))
+        .expect("table in sql");
     let start = sql.find(&head).expect("table in sql") + head.len();
     let end = start + sql[start..].find(") ENGINE").expect("table end");
     let types: Vec<(&str, &str)> = sql[start..end]
@@ -154,7 +166,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Checks each record's header and decodes all rows, in order.
-pub(super) fn decode(kind: StreamKind, records: &[Vec<u8>]) -> Vec<Row> {
+pub(crate) fn decode(kind: StreamKind, records: &[Vec<u8>]) -> Vec<Row> {
     let layout = layout(kind);
     let mut rows = Vec::new();
     for value in records {

@@ -1,0 +1,407 @@
+//! OTLP spans into `spans` rows ([`SpanRow`]), one per span, packed into
+//! Kafka records.
+//!
+//! Attributes become JSON objects written straight into the row (no
+//! temporary tree): `{"gen_ai.request.model": "m", "n": 42}`; arrays and
+//! key-value lists nest as JSON arrays and objects, bytes as base64. The
+//! Raindrop links (`event_id`, `user_id`, `convo_id`, `event_name`) are read
+//! from the attribute keys the clients write ([`LINKS`]).
+//!
+//! Invariant: a span that cannot be stored (an id of the wrong length or
+//! all zeros, a row over `max_item_bytes`) is left out and counted, and its
+//! path and reason are named in the answer's `partial_success`; the
+//! request's other spans are stored.
+
+use base64::Engine;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::{Span, span};
+
+use crate::bus::record::Packer;
+use crate::edge::validate::{Encoded, Envelope, RECORD_TARGET_BYTES};
+use crate::pipeline::row::JsonText;
+use crate::pipeline::rows::SpanRow;
+use crate::pipeline::{Limits, StreamKind};
+use crate::sink::rowbinary::RowWriter;
+
+/// The attribute keys each Raindrop link is read from, first match wins:
+/// traceloop's association properties (the Python SDK), the AI SDK's
+/// telemetry metadata (`@raindrop-ai/ai-sdk`, the TS SDK), and Raindrop's own.
+pub const LINKS: Links = Links {
+    event_id: &[
+        "traceloop.association.properties.event_id",
+        "ai.telemetry.metadata.raindrop.eventId",
+        "ai.telemetry.metadata.raindrop.event_id",
+        "raindrop.eventId",
+        "raindrop.event_id",
+    ],
+    user_id: &[
+        "traceloop.association.properties.user_id",
+        "ai.telemetry.metadata.raindrop.userId",
+        "ai.telemetry.metadata.raindrop.user_id",
+        "raindrop.userId",
+        "raindrop.user_id",
+    ],
+    convo_id: &[
+        "traceloop.association.properties.convo_id",
+        "ai.telemetry.metadata.raindrop.convoId",
+        "ai.telemetry.metadata.raindrop.convo_id",
+        "raindrop.convoId",
+        "raindrop.convo_id",
+    ],
+    event_name: &[
+        "traceloop.association.properties.event_name",
+        "ai.telemetry.metadata.raindrop.eventName",
+        "ai.telemetry.metadata.raindrop.event_name",
+        "raindrop.eventName",
+        "raindrop.event_name",
+    ],
+};
+
+/// Attribute keys per Raindrop link.
+pub struct Links {
+    /// → `event_id`.
+    pub event_id: &'static [&'static str],
+    /// → `user_id`.
+    pub user_id: &'static [&'static str],
+    /// → `convo_id`.
+    pub convo_id: &'static [&'static str],
+    /// → `event_name`.
+    pub event_name: &'static [&'static str],
+}
+
+/// Spans left out of an accepted export.
+#[derive(Debug, Default)]
+pub struct Rejected {
+    /// How many.
+    pub spans: usize,
+    /// The first few, by path and reason.
+    pub reasons: Vec<String>,
+}
+
+impl Rejected {
+    const NAMED: usize = 5;
+
+    fn add(&mut self, reason: String) {
+        self.spans += 1;
+        if self.reasons.len() < Self::NAMED {
+            self.reasons.push(reason);
+        }
+    }
+
+    /// One line for `partial_success.error_message`.
+    pub fn message(&self) -> String {
+        let mut message = self.reasons.join("; ");
+        if self.spans > self.reasons.len() {
+            message.push_str(&format!("; and {} more", self.spans - self.reasons.len()));
+        }
+        message
+    }
+}
+
+/// Why a whole export is refused.
+#[derive(Debug)]
+pub struct TooManySpans(pub usize);
+
+/// Encodes every storable span of `request`.
+pub fn encode(
+    request: &ExportTraceServiceRequest,
+    limits: &Limits,
+    env: &Envelope<'_>,
+) -> Result<(Encoded, Rejected), TooManySpans> {
+    let total: usize = request
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum();
+    if total > limits.max_items {
+        return Err(TooManySpans(total));
+    }
+    let mut packer = Packer::new(StreamKind::Spans, RECORD_TARGET_BYTES, total * 512);
+    let mut rejected = Rejected::default();
+    let mut stored = 0;
+    let received_secs = u32::try_from(env.received_us / 1_000_000).unwrap_or(u32::MAX);
+    for (r, resource_spans) in request.resource_spans.iter().enumerate() {
+        let resource: &[KeyValue] = resource_spans
+            .resource
+            .as_ref()
+            .map_or(&[], |res| &res.attributes);
+        for (s, scope_spans) in resource_spans.scope_spans.iter().enumerate() {
+            let (scope_name, scope_version) = scope_spans
+                .scope
+                .as_ref()
+                .map_or(("", ""), |sc| (sc.name.as_str(), sc.version.as_str()));
+            for (i, span) in scope_spans.spans.iter().enumerate() {
+                let path = || format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}]");
+                let ids = match SpanIds::of(span) {
+                    Ok(ids) => ids,
+                    Err(why) => {
+                        rejected.add(format!("{}.{why}", path()));
+                        continue;
+                    }
+                };
+                let buf = packer.buf();
+                let start = buf.len();
+                let linked = |keys: &[&str]| link(&span.attributes, resource, keys);
+                let status = span.status.as_ref();
+                SpanRow {
+                    org: env.org,
+                    project: env.project,
+                    trace_id: ids.trace_id(),
+                    span_id: ids.span_id(),
+                    parent_span_id: ids.parent_span_id(),
+                    trace_state: &span.trace_state,
+                    name: &span.name,
+                    kind: kind_name(span.kind),
+                    start_time: u32::try_from(span.start_time_unix_nano / 1_000_000_000)
+                        .unwrap_or(u32::MAX),
+                    start_time_ns: span.start_time_unix_nano,
+                    end_time_ns: span.end_time_unix_nano,
+                    duration_ns: span
+                        .end_time_unix_nano
+                        .saturating_sub(span.start_time_unix_nano),
+                    status_code: status_name(status.map_or(0, |s| s.code)),
+                    status_message: status.map_or("", |s| s.message.as_str()),
+                    attributes: &Attrs(&span.attributes),
+                    resource_attributes: &Attrs(resource),
+                    scope_name,
+                    scope_version,
+                    events: &Events(&span.events),
+                    links: &SpanLinks(&span.links),
+                    event_id: linked(LINKS.event_id),
+                    user_id: linked(LINKS.user_id),
+                    convo_id: linked(LINKS.convo_id),
+                    event_name: linked(LINKS.event_name),
+                    received_at: received_secs,
+                }
+                .write(&mut RowWriter::new(buf));
+                if buf.len() - start > limits.max_item_bytes {
+                    buf.truncate(start);
+                    rejected.add(format!(
+                        "{}: larger than {} bytes",
+                        path(),
+                        limits.max_item_bytes
+                    ));
+                    continue;
+                }
+                packer.row_done();
+                stored += 1;
+            }
+        }
+    }
+    let encoded = Encoded {
+        records: packer.finish(),
+        items: stored,
+        ..Encoded::default()
+    };
+    Ok((encoded, rejected))
+}
+
+/// A span's ids in hex, checked.
+struct SpanIds {
+    hex: [u8; 64],
+    parent: bool,
+}
+
+impl SpanIds {
+    fn of(span: &Span) -> Result<SpanIds, &'static str> {
+        let id = |bytes: &[u8], len: usize| bytes.len() == len && bytes.iter().any(|b| *b != 0);
+        if !id(&span.trace_id, 16) {
+            return Err("traceId: must be 16 bytes (32 hex digits or base64), not all zero");
+        }
+        if !id(&span.span_id, 8) {
+            return Err("spanId: must be 8 bytes (16 hex digits or base64), not all zero");
+        }
+        let parent = match span.parent_span_id.len() {
+            0 => false,
+            _ if span.parent_span_id.iter().all(|b| *b == 0) => false,
+            8 => true,
+            _ => return Err("parentSpanId: must be empty or 8 bytes (16 hex digits or base64)"),
+        };
+        let mut hex = [b'0'; 64];
+        write_hex(&mut hex[..32], &span.trace_id);
+        write_hex(&mut hex[32..48], &span.span_id);
+        if parent {
+            write_hex(&mut hex[48..], &span.parent_span_id);
+        }
+        Ok(SpanIds { hex, parent })
+    }
+
+    fn text(&self, range: std::ops::Range<usize>) -> &str {
+        // Only hex digits were written.
+        std::str::from_utf8(&self.hex[range]).unwrap_or("")
+    }
+
+    fn trace_id(&self) -> &str {
+        self.text(0..32)
+    }
+
+    fn span_id(&self) -> &str {
+        self.text(32..48)
+    }
+
+    fn parent_span_id(&self) -> &str {
+        if self.parent { self.text(48..64) } else { "" }
+    }
+}
+
+fn write_hex(out: &mut [u8], bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
+    }
+}
+
+fn kind_name(kind: i32) -> &'static str {
+    match span::SpanKind::try_from(kind) {
+        Ok(span::SpanKind::Internal) => "internal",
+        Ok(span::SpanKind::Server) => "server",
+        Ok(span::SpanKind::Client) => "client",
+        Ok(span::SpanKind::Producer) => "producer",
+        Ok(span::SpanKind::Consumer) => "consumer",
+        _ => "unspecified",
+    }
+}
+
+fn status_name(code: i32) -> &'static str {
+    match code {
+        1 => "ok",
+        2 => "error",
+        _ => "unset",
+    }
+}
+
+/// The first string (or scalar, as text) among `keys`, in the span's
+/// attributes, then the resource's.
+fn link<'a>(attributes: &'a [KeyValue], resource: &'a [KeyValue], keys: &[&str]) -> &'a str {
+    for key in keys {
+        for kv in attributes.iter().chain(resource) {
+            if kv.key == *key
+                && let Some(any_value::Value::StringValue(s)) =
+                    kv.value.as_ref().and_then(|v| v.value.as_ref())
+            {
+                return s;
+            }
+        }
+    }
+    ""
+}
+
+/// Attributes as a JSON object.
+struct Attrs<'a>(&'a [KeyValue]);
+
+impl JsonText for Attrs<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        write_object(out, self.0, 0);
+    }
+}
+
+/// Span events as a JSON array.
+struct Events<'a>(&'a [span::Event]);
+
+impl JsonText for Events<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(
+                format!("{{\"time_ns\":{},\"name\":", e.time_unix_nano).as_bytes(),
+            );
+            write_string(out, &e.name);
+            out.extend_from_slice(b",\"attributes\":");
+            write_object(out, &e.attributes, 0);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+}
+
+/// Span links as a JSON array.
+struct SpanLinks<'a>(&'a [span::Link]);
+
+impl JsonText for SpanLinks<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        for (i, l) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let mut hex = [b'0'; 48];
+            write_hex(&mut hex[..32], &l.trace_id);
+            write_hex(&mut hex[32..], &l.span_id);
+            let text = std::str::from_utf8(&hex).unwrap_or("");
+            out.extend_from_slice(b"{\"trace_id\":");
+            write_string(out, &text[..l.trace_id.len().min(16) * 2]);
+            out.extend_from_slice(b",\"span_id\":");
+            write_string(out, &text[32..32 + l.span_id.len().min(8) * 2]);
+            out.extend_from_slice(b",\"trace_state\":");
+            write_string(out, &l.trace_state);
+            out.extend_from_slice(b",\"attributes\":");
+            write_object(out, &l.attributes, 0);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+}
+
+/// Values nested deeper than this are written as `null` (protobuf decoding
+/// already bounds nesting; this keeps the writer's recursion bounded too).
+const MAX_VALUE_DEPTH: usize = 32;
+
+fn write_object(out: &mut Vec<u8>, kvs: &[KeyValue], depth: usize) {
+    out.push(b'{');
+    for (i, kv) in kvs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(out, &kv.key);
+        out.push(b':');
+        write_value(out, kv.value.as_ref(), depth + 1);
+    }
+    out.push(b'}');
+}
+
+fn write_value(out: &mut Vec<u8>, value: Option<&AnyValue>, depth: usize) {
+    use any_value::Value;
+    let Some(value) = value.and_then(|v| v.value.as_ref()) else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    if depth > MAX_VALUE_DEPTH {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    match value {
+        Value::StringValue(s) => write_string(out, s),
+        Value::BoolValue(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::IntValue(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::DoubleValue(d) if d.is_finite() => out.extend_from_slice(d.to_string().as_bytes()),
+        Value::DoubleValue(_) => out.extend_from_slice(b"null"),
+        Value::ArrayValue(a) => {
+            out.push(b'[');
+            for (i, v) in a.values.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, Some(v), depth + 1);
+            }
+            out.push(b']');
+        }
+        Value::KvlistValue(kv) => write_object(out, &kv.values, depth + 1),
+        Value::BytesValue(b) => {
+            write_string(out, &base64::engine::general_purpose::STANDARD.encode(b));
+        }
+    }
+}
+
+fn write_string(out: &mut Vec<u8>, s: &str) {
+    // serde_json's escaping into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+#[cfg(test)]
+mod tests;
