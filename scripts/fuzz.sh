@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (libFuzzer) of what untrusted bytes reach: the
-# edge's JSON validation (`validate`) and the consumer's walk of a Kafka
+# edge's JSON validation (`validate`), its OTLP body handling (`otlp`) and the consumer's walk of a Kafka
 # record it did not write (`record_walk`); targets in fuzz/fuzz_targets/.
 #
 #   scripts/fuzz.sh                # each target 15 s (what scripts/test.sh runs)
@@ -32,7 +32,7 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
 (cd fuzz && cargo fmt --check && cargo build --locked --bins --target "$TRIPLE")
 RUN=$PWD/.run/fuzz
-for target in validate record_walk; do
+for target in validate record_walk otlp; do
   mkdir -p "$RUN/$target"
   echo "fuzz: $target for $TIME s"
   "$CARGO_TARGET_DIR/$TRIPLE/debug/$target" -max_total_time="$TIME" -max_len=65536 \

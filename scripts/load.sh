@@ -65,7 +65,7 @@ cpu_of() { # user+system CPU seconds of a pid, from /proc
 }
 rows() {
   local n=0
-  for t in events signals users partial_events; do
+  for t in events signals users partial_events spans; do
     n=$((n + $(curl -s "$DOWNPOUR_CLICKHOUSE_URL/?database=load" --data-binary "SELECT count() FROM $t")))
   done
   echo "$n"

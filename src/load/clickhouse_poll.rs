@@ -23,15 +23,22 @@ const POLL_EVERY: Duration = Duration::from_millis(100);
 pub struct Target {
     /// ClickHouse HTTP URL, e.g. `http://127.0.0.1:8123`.
     pub url: String,
-    /// Database holding the `events` table.
+    /// Database holding the table.
     pub database: String,
+    /// The table counted (`events`, or `spans` for the traces mix).
+    pub table: &'static str,
     /// Org whose rows to count.
     pub org: String,
 }
 
 impl Target {
     /// Validates the parts that end up in SQL.
-    pub fn new(url: &str, database: &str, org: &str) -> anyhow::Result<Target> {
+    pub fn new(
+        url: &str,
+        database: &str,
+        table: &'static str,
+        org: &str,
+    ) -> anyhow::Result<Target> {
         let org_ok = (1..=63).contains(&org.len())
             && org
                 .bytes()
@@ -50,19 +57,20 @@ impl Target {
         Ok(Target {
             url: url.trim_end_matches('/').to_string(),
             database: database.to_string(),
+            table,
             org: org.to_string(),
         })
     }
 
     fn query(&self) -> String {
         format!(
-            "SELECT count() FROM {}.events WHERE org = '{}'",
-            self.database, self.org
+            "SELECT count() FROM {}.{} WHERE org = '{}'",
+            self.database, self.table, self.org
         )
     }
 }
 
-/// Rows of the org in `events` now.
+/// Rows of the org in the table now.
 pub async fn count(client: &reqwest::Client, target: &Target) -> anyhow::Result<u64> {
     let response = client
         .post(format!("{}/", target.url))
@@ -146,12 +154,12 @@ mod tests {
 
     #[test]
     fn refuses_values_that_could_change_the_query() {
-        assert!(Target::new("http://127.0.0.1:8123", "downpour", "dev").is_ok());
-        assert!(Target::new("http://127.0.0.1:8123", "downpour", "dev' OR 1=1 --").is_err());
-        assert!(Target::new("http://127.0.0.1:8123", "downpour", "").is_err());
-        assert!(Target::new("http://127.0.0.1:8123", "x.events --", "dev").is_err());
-        assert!(Target::new("not a url", "downpour", "dev").is_err());
-        let t = Target::new("http://h:1/", "load_test", "org-1").expect("valid");
+        assert!(Target::new("http://127.0.0.1:8123", "downpour", "events", "dev").is_ok());
+        assert!(Target::new("http://127.0.0.1:8123", "downpour", "events", "dev' OR 1=1 --").is_err());
+        assert!(Target::new("http://127.0.0.1:8123", "downpour", "events", "").is_err());
+        assert!(Target::new("http://127.0.0.1:8123", "x.events --", "events", "dev").is_err());
+        assert!(Target::new("not a url", "downpour", "events", "dev").is_err());
+        let t = Target::new("http://h:1/", "load_test", "events", "org-1").expect("valid");
         assert_eq!(
             t.query(),
             "SELECT count() FROM load_test.events WHERE org = 'org-1'"

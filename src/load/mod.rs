@@ -116,7 +116,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let clickhouse = args
         .clickhouse_url
         .as_deref()
-        .map(|url| Target::new(url, &args.clickhouse_database, &args.org))
+        .map(|url| Target::new(url, &args.clickhouse_database, args.mix.table(), &args.org))
         .transpose()?;
     let connections = usize::from(args.connections);
     let seed = args.seed.unwrap_or_else(rand::random);
@@ -240,7 +240,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     };
 
     let report = Report {
-        mix: args.mix.name(),
+        mix: args.mix,
         connections,
         duration_s: args.duration,
         rate: args.rate,

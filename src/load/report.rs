@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::clickhouse_poll::Visibility;
 use super::metrics_scrape::EdgeProcess;
-use super::traffic::Route;
+use super::traffic::{Mix, ROUTES, Route};
 use super::worker::Stats;
 
 /// The ClickHouse part of the report.
@@ -26,7 +26,7 @@ pub enum Visible {
 #[derive(Debug)]
 pub struct Report {
     /// `--mix`.
-    pub mix: &'static str,
+    pub mix: Mix,
     /// `--connections`.
     pub connections: usize,
     /// `--duration`, seconds.
@@ -108,7 +108,7 @@ impl Report {
             s.latencies_us.iter().map(|&v| u64::from(v)).sum::<u64>() as f64
                 / s.latencies_us.len() as f64
         });
-        let by_route = |counts: &[u64; 4]| {
+        let by_route = |counts: &[u64; ROUTES]| {
             let mut m = serde_json::Map::new();
             for r in Route::ALL {
                 m.insert(r.name().into(), json!(counts[r.index()]));
@@ -123,13 +123,14 @@ impl Report {
                 "rows_before": v.before,
                 "rows_after": v.after,
                 "rows_new": v.new_rows(),
-                "events_track_items_204": s.ok_items[Route::Events.index()],
+                "table": self.mix.table(),
+                "items_answered": s.ok_items[self.mix.counted_route().index()],
                 "settled": v.settled,
                 "last_204_to_last_row_ms": delay.map(|d| d.as_millis() as u64),
             }),
         };
         json!({
-            "mix": self.mix,
+            "mix": self.mix.name(),
             "connections": self.connections,
             "duration_s": self.duration_s,
             "rate_limit_rps": self.rate,
@@ -183,7 +184,7 @@ impl Report {
         let ms = |q| percentile(&s.latencies_us, q).map_or("-".into(), fmt_ms);
         println!(
             "downpour load: {} mix, {} connections, {} s{}, seed {}",
-            self.mix,
+            self.mix.name(),
             self.connections,
             self.duration_s,
             self.rate
@@ -266,9 +267,11 @@ impl Report {
             }
             Visible::Failed(e) => println!("  ClickHouse:  check failed: {e}"),
             Visible::Seen(v, delay) => println!(
-                "  ClickHouse:  {} new events rows (events/track items answered 204: {}){}; last 204 → last row visible {}",
+                "  ClickHouse:  {} new {} rows ({} items answered: {}){}; last answer → last row visible {}",
                 v.new_rows(),
-                s.ok_items[Route::Events.index()],
+                self.mix.table(),
+                self.mix.counted_route().name(),
+                s.ok_items[self.mix.counted_route().index()],
                 if v.settled {
                     ""
                 } else {

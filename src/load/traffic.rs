@@ -53,15 +53,21 @@ pub enum Route {
     Identify,
     /// `POST /v1/events/track_partial`.
     Partial,
+    /// `POST /v1/traces` (OTLP protobuf).
+    Traces,
 }
+
+/// How many routes there are.
+pub const ROUTES: usize = 5;
 
 impl Route {
     /// Every route, in report order.
-    pub const ALL: [Route; 4] = [
+    pub const ALL: [Route; ROUTES] = [
         Route::Events,
         Route::Signals,
         Route::Identify,
         Route::Partial,
+        Route::Traces,
     ];
 
     /// Path under the edge's base URL.
@@ -71,6 +77,7 @@ impl Route {
             Route::Signals => "/v1/signals/track",
             Route::Identify => "/v1/users/identify",
             Route::Partial => "/v1/events/track_partial",
+            Route::Traces => "/v1/traces",
         }
     }
 
@@ -81,6 +88,7 @@ impl Route {
             Route::Signals => "signals",
             Route::Identify => "identify",
             Route::Partial => "track_partial",
+            Route::Traces => "traces",
         }
     }
 
@@ -100,6 +108,9 @@ pub enum Mix {
     Batch100,
     /// Only events/track, 1 event per request.
     Single,
+    /// Only OTLP protobuf exports to /v1/traces, 50 spans per request
+    /// (one trace of an AI SDK agent run: a root and 49 model and tool calls).
+    Traces,
 }
 
 impl Mix {
@@ -109,6 +120,23 @@ impl Mix {
             Mix::Sdk => "sdk",
             Mix::Batch100 => "batch100",
             Mix::Single => "single",
+            Mix::Traces => "traces",
+        }
+    }
+
+    /// The table whose new rows show what this mix stored.
+    pub fn table(self) -> &'static str {
+        match self {
+            Mix::Traces => "spans",
+            _ => "events",
+        }
+    }
+
+    /// The route whose items land in [`Mix::table`].
+    pub fn counted_route(self) -> Route {
+        match self {
+            Mix::Traces => Route::Traces,
+            _ => Route::Events,
         }
     }
 }
@@ -118,9 +146,9 @@ impl Mix {
 pub struct Step {
     /// Where it goes.
     pub route: Route,
-    /// JSON body, ids with zero tags.
+    /// Body (JSON, or OTLP protobuf for traces), ids with zero tags.
     pub body: Vec<u8>,
-    /// Offsets in `body` of every event id to tag.
+    /// Offsets in `body` of every event id (or trace id) to tag.
     pub id_slots: Vec<u32>,
     /// Items (events, signals, users, patches) in the body.
     pub items: u32,
@@ -173,6 +201,7 @@ pub fn generate(spec: Spec, rng: &mut StdRng) -> anyhow::Result<Pool> {
         recent_events: Vec::new(),
         users: 1000,
         convos: 0,
+        traces_made: 0,
     };
     let mut entries = Vec::new();
     let mut bytes = 0usize;
@@ -190,6 +219,25 @@ pub fn generate(spec: Spec, rng: &mut StdRng) -> anyhow::Result<Pool> {
         projects,
         bytes,
     })
+}
+
+/// Writes `tag` into the first 8 bytes of every binary trace id at `slots`
+/// (the traces mix: their protobuf bodies carry ids as bytes).
+pub fn patch_trace_ids(body: &mut [u8], slots: &[u32], tag: u64) {
+    for &slot in slots {
+        let at = slot as usize;
+        if let Some(id) = body.get_mut(at..at + 8) {
+            id.copy_from_slice(&tag.to_be_bytes());
+        }
+    }
+}
+
+/// Writes `tag` into the ids of `step`'s body, as its route encodes them.
+pub fn patch(step: &Step, body: &mut [u8], tag: u64) {
+    match step.route {
+        Route::Traces => patch_trace_ids(body, &step.id_slots, tag),
+        _ => patch_ids(body, &step.id_slots, tag),
+    }
 }
 
 /// Writes `tag` into the first 15 hex digits of every id at `slots`.
@@ -217,6 +265,8 @@ struct Generator<'r> {
     recent_events: Vec<String>,
     users: u32,
     convos: u64,
+    /// Traces generated so far (the last 8 bytes of each trace id).
+    traces_made: u64,
 }
 
 const EVENT_NAMES: [&str; 5] = [
@@ -267,6 +317,7 @@ impl Generator<'_> {
         match self.spec.mix {
             Mix::Single => Ok(vec![self.events(1, self.spec.event_bytes, 1.0)?]),
             Mix::Batch100 => Ok(vec![self.events(100, self.spec.event_bytes, 1.0)?]),
+            Mix::Traces => Ok(vec![self.traces(SPANS_PER_EXPORT)?]),
             Mix::Sdk => {
                 let roll: f64 = self.rng.random();
                 if roll < 0.70 || self.recent_events.is_empty() {
@@ -454,6 +505,115 @@ impl Generator<'_> {
     }
 }
 
+/// Spans per request of the traces mix.
+pub const SPANS_PER_EXPORT: usize = 50;
+
+/// The first 8 bytes of every trace id in the pool, before a worker writes
+/// its tag there; the last 8 are the entry's number.
+const TRACE_PLACEHOLDER: [u8; 8] = [0xa5, 0x5a, 0xa5, 0x5a, 0xa5, 0x5a, 0xa5, 0x5a];
+
+impl Generator<'_> {
+    /// One OTLP protobuf export: a trace of `n` spans as the AI SDK
+    /// integration makes them (a root, then model and tool calls under it),
+    /// linked to one Raindrop event.
+    fn traces(&mut self, n: usize) -> anyhow::Result<Step> {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+        use opentelemetry_proto::tonic::resource::v1::Resource;
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+        use prost::Message;
+
+        let text = |key: &str, value: String| KeyValue {
+            key: key.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(value)),
+            }),
+        };
+        let int = |key: &str, value: i64| KeyValue {
+            key: key.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::IntValue(value)),
+            }),
+        };
+        self.traces_made += 1;
+        let mut trace_id = TRACE_PLACEHOLDER.to_vec();
+        trace_id.extend_from_slice(&self.traces_made.to_be_bytes());
+        let event_id = self.new_id();
+        let user = self.user();
+        let start = u64::try_from(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0))?;
+        let mut spans = Vec::with_capacity(n);
+        for i in 0..n as u64 {
+            let model_call = i % 2 == 1;
+            let name = match (i, model_call) {
+                (0, _) => "ai.streamText",
+                (_, true) => "ai.streamText.doStream",
+                _ => "ai.toolCall",
+            };
+            let mut attributes = vec![
+                text("ai.telemetry.metadata.raindrop.eventId", event_id.clone()),
+                text("ai.telemetry.metadata.raindrop.userId", user.clone()),
+                text("operation.name", name.to_string()),
+            ];
+            if model_call {
+                let model = MODELS[self.rng.random_range(0..MODELS.len())];
+                attributes.push(text("gen_ai.request.model", model.to_string()));
+                attributes.push(text("ai.prompt", self.text(120)));
+                attributes.push(text("ai.response.text", self.text(120)));
+                attributes.push(int("ai.usage.promptTokens", self.rng.random_range(10..4000)));
+                attributes.push(int("ai.usage.completionTokens", self.rng.random_range(10..2000)));
+            } else {
+                attributes.push(text("ai.toolCall.name", "search".into()));
+                attributes.push(text("ai.toolCall.args", self.text(80)));
+            }
+            spans.push(Span {
+                trace_id: trace_id.clone(),
+                span_id: (i + 1).to_be_bytes().to_vec(),
+                parent_span_id: if i == 0 { Vec::new() } else { 1u64.to_be_bytes().to_vec() },
+                name: name.into(),
+                kind: if model_call { 3 } else { 1 },
+                start_time_unix_nano: start + i * 1_000_000,
+                end_time_unix_nano: start + i * 1_000_000 + self.rng.random_range(1..900_000),
+                attributes,
+                status: Some(Status {
+                    code: 1,
+                    message: String::new(),
+                }),
+                ..Span::default()
+            });
+        }
+        let export = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![
+                        text("service.name", "agent".into()),
+                        text("telemetry.sdk.language", "nodejs".into()),
+                    ],
+                    ..Resource::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..ScopeSpans::default()
+                }],
+                schema_url: String::new(),
+            }],
+        };
+        let body = export.encode_to_vec();
+        let mut id_slots = Vec::with_capacity(n);
+        let mut at = 0;
+        while let Some(found) = find(&body[at..], &TRACE_PLACEHOLDER) {
+            id_slots.push(u32::try_from(at + found)?);
+            at += found + 16;
+        }
+        anyhow::ensure!(id_slots.len() == n, "every span's trace id is tagged");
+        Ok(Step {
+            route: Route::Traces,
+            body,
+            id_slots,
+            items: u32::try_from(n)?,
+        })
+    }
+}
+
 /// Serializes `body` and records where its ids are.
 fn step(route: Route, body: &Value, items: usize) -> anyhow::Result<Step> {
     let body = serde_json::to_vec(body)?;
@@ -521,7 +681,7 @@ mod tests {
     #[test]
     fn patched_ids_stay_valid_json_and_differ_per_tag() {
         let p = pool(Mix::Sdk);
-        let mut routes = [0usize; 4];
+        let mut routes = [0usize; ROUTES];
         for e in &p.entries {
             for s in &e.steps {
                 routes[s.route.index()] += 1;
@@ -544,7 +704,30 @@ mod tests {
                 assert!(s.id_slots.is_empty() || a != b);
             }
         }
-        assert!(routes.iter().all(|&n| n > 0), "{routes:?}");
+        assert!(routes[..4].iter().all(|&n| n > 0), "{routes:?}");
+        assert_eq!(routes[Route::Traces.index()], 0, "the SDK mix sends no traces");
+    }
+
+    #[test]
+    fn trace_exports_decode_with_every_trace_id_tagged() {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use prost::Message;
+        let p = pool(Mix::Traces);
+        let mut traces = std::collections::HashSet::new();
+        for e in &p.entries {
+            let s = &e.steps[0];
+            assert_eq!((s.route, s.items as usize), (Route::Traces, SPANS_PER_EXPORT));
+            let mut body = s.body.clone();
+            patch(s, &mut body, 0x0123_4567_89ab_cdef);
+            let export = ExportTraceServiceRequest::decode(&body[..]).expect("protobuf");
+            let spans = &export.resource_spans[0].scope_spans[0].spans;
+            assert_eq!(spans.len(), SPANS_PER_EXPORT);
+            for span in spans {
+                assert_eq!(span.trace_id[..8], 0x0123_4567_89ab_cdef_u64.to_be_bytes());
+                assert_eq!(span.trace_id, spans[0].trace_id);
+            }
+            assert!(traces.insert(spans[0].trace_id.clone()), "one trace per entry");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::traffic::{self, Pool, Route};
+use super::traffic::{self, Pool, ROUTES, Route};
 
 /// Error bodies kept per worker, for the report.
 const MAX_SAMPLES: usize = 4;
@@ -23,7 +23,7 @@ pub struct Shared {
     /// The requests.
     pub pool: Pool,
     /// Full URL of each route, indexed by [`Route::index`].
-    pub urls: [reqwest::Url; 4],
+    pub urls: [reqwest::Url; ROUTES],
     /// `Authorization` and `Content-Type`.
     pub headers: HeaderMap,
     /// `X-Raindrop-Project-Id` value of each pool project.
@@ -56,9 +56,9 @@ pub struct Stats {
     /// Connection errors and timeouts.
     pub transport_errors: u64,
     /// Requests answered 204, by route.
-    pub ok_requests: [u64; 4],
+    pub ok_requests: [u64; ROUTES],
     /// Items in requests answered 204, by route.
-    pub ok_items: [u64; 4],
+    pub ok_items: [u64; ROUTES],
     /// Body bytes sent in requests answered 204.
     pub ok_bytes: u64,
     /// When the last 204 arrived.
@@ -146,7 +146,7 @@ pub async fn run(id: usize, shared: Arc<Shared>) -> anyhow::Result<Stats> {
                 break 'run;
             }
             let mut body = step.body.clone();
-            traffic::patch_ids(&mut body, &step.id_slots, tag);
+            traffic::patch(step, &mut body, tag);
             let len = body.len() as u64;
             let ids = if shared.record_acked && step.route == Route::Events {
                 event_ids(&body, &step.id_slots)
@@ -156,13 +156,21 @@ pub async fn run(id: usize, shared: Arc<Shared>) -> anyhow::Result<Stats> {
             let mut request = client
                 .post(shared.urls[step.route.index()].clone())
                 .body(body);
+            if step.route == Route::Traces {
+                request = request.header(CONTENT_TYPE, "application/x-protobuf");
+            }
             if let Some(p) = entry.project {
                 request =
                     request.header("x-raindrop-project-id", shared.project_headers[p].clone());
             }
             let sent = Instant::now();
             match request.send().await {
-                Ok(response) if response.status().as_u16() == 204 => {
+                // An OTLP export is answered 200 with its response body.
+                Ok(response) if accepted(step.route, response.status().as_u16()) => {
+                    if step.route == Route::Traces {
+                        // Its (empty unless partial) body, so the connection is reused.
+                        let _ = response.bytes().await;
+                    }
                     let now = Instant::now();
                     let us = now.duration_since(sent).as_micros();
                     stats
@@ -200,6 +208,14 @@ pub async fn run(id: usize, shared: Arc<Shared>) -> anyhow::Result<Stats> {
     Ok(stats)
 }
 
+/// Whether `status` is the route's success answer.
+fn accepted(route: Route, status: u16) -> bool {
+    match route {
+        Route::Traces => status == 200,
+        _ => status == 204,
+    }
+}
+
 /// The (tagged) ids at `slots` of `body`.
 fn event_ids(body: &[u8], slots: &[u32]) -> Vec<String> {
     slots
@@ -221,7 +237,7 @@ fn truncate(s: &mut String, max: usize) {
 }
 
 /// Every route's full URL under `base` (no trailing slash).
-pub fn route_urls(base: &str) -> anyhow::Result<[reqwest::Url; 4]> {
+pub fn route_urls(base: &str) -> anyhow::Result<[reqwest::Url; ROUTES]> {
     let url = |r: Route| -> anyhow::Result<reqwest::Url> {
         let full = format!("{base}{}", r.path());
         reqwest::Url::parse(&full).map_err(|e| anyhow::anyhow!("--url: {full} is not a URL ({e})"))
@@ -231,6 +247,7 @@ pub fn route_urls(base: &str) -> anyhow::Result<[reqwest::Url; 4]> {
         url(Route::ALL[1])?,
         url(Route::ALL[2])?,
         url(Route::ALL[3])?,
+        url(Route::ALL[4])?,
     ])
 }
 
