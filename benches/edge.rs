@@ -9,7 +9,10 @@
 //! - `events_100`: a batch of 100 such events;
 //! - `signals_10`: a batch of 10 signals;
 //! - `parse_only_100`: only the JSON parse of the `events_100` body, so the
-//!   difference is validation + RowBinary encoding.
+//!   difference is validation + RowBinary encoding;
+//! - `spans_50`: one OTLP protobuf export of 50 AI SDK-like spans (the load
+//!   command's traces mix), decoded and encoded by `downpour::edge::otlp`;
+//!   throughput in spans.
 //!
 //! Throughput is reported in items (events or signals) per second. simd-json
 //! parses in place, so every iteration gets a fresh copy of the body; the
@@ -123,5 +126,49 @@ fn parse_only(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, edge, parse_only);
+/// An OTLP protobuf export of 50 spans, as the load command's traces mix
+/// sends it.
+fn spans(c: &mut Criterion) {
+    use downpour::edge::budget::BodyBudget;
+    use downpour::edge::otlp::{self, Encoding, Format, Wire};
+    use downpour::load::traffic::{self, Mix, Spec};
+    use rand::SeedableRng;
+    let spec = Spec {
+        mix: Mix::Traces,
+        event_bytes: 500,
+        projects: 1,
+    };
+    let pool = traffic::generate(spec, &mut rand::rngs::StdRng::seed_from_u64(1)).unwrap();
+    let step = &pool.entries[0].steps[0];
+    let wire = Wire {
+        format: Format::Protobuf,
+        encoding: Encoding::Identity,
+    };
+    let limits = limits(StreamKind::Spans);
+    let env = Envelope {
+        org: "org_bench",
+        project: "default",
+        received_us: 1_700_000_000_000_000,
+    };
+    let budget = BodyBudget::new(1 << 30, 1.0);
+    let org: std::sync::Arc<str> = std::sync::Arc::from("org_bench");
+    let mut group = c.benchmark_group("spans_50");
+    group.throughput(Throughput::Elements(u64::from(step.items)));
+    group.bench_function(format!("{} bytes", step.body.len()), |b| {
+        b.iter_batched(
+            || step.body.clone(),
+            |body| {
+                let mut reserved = budget.reserve(&org, body.len()).unwrap();
+                let (encoded, rejected) =
+                    otlp::encode(wire, body, 20 << 20, &mut reserved, &limits, &env).unwrap();
+                assert_eq!(rejected.spans, 0);
+                black_box(encoded)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, edge, parse_only, spans);
 criterion_main!(benches);

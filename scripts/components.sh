@@ -8,6 +8,8 @@
 #   scripts/components.sh chdb      # current ClickHouse embedded (chdb-core) in a cached venv (tests)
 #   scripts/components.sh browser   # Debian's chromium + chromium-driver, and the pinned browser
 #                                   # SDK (npm pack, cached) for the headless browser test
+#   scripts/components.sh clients   # the pinned JS clients of tests/clients (npm ci, cached);
+#                                   # prints their directory
 #   scripts/components.sh start     # start both on free loopback ports (reuses running ones)
 #   scripts/components.sh stop      # stop what `start` started
 #   scripts/components.sh env       # print the DOWNPOUR_* variables for the running pair
@@ -119,6 +121,22 @@ browser() {
   fi
 }
 chdb() { venv chdb chdb-core "$CHDB_VERSION" chdb; }
+
+# Raindrop's published JS clients (the TS SDK, the AI SDK integration and
+# `ai`), pinned by tests/clients/package-lock.json and installed with
+# `npm ci` into a cache directory named after the lock file's hash.
+clients() {
+  local lock=tests/clients/package-lock.json
+  local dir=$CACHE/npm/clients-$(sha256sum "$lock" | cut -c1-16)
+  if [ ! -f "$dir/.installed" ]; then
+    log "installing the JS clients of tests/clients into $dir"
+    rm -rf "$dir" && mkdir -p "$dir"
+    cp tests/clients/package.json "$lock" "$dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    touch "$dir/.installed"
+  fi
+  echo "$dir"
+}
 
 wait_for() { # name deadline_s command...
   local name=$1 deadline=$(( $(date +%s) + $2 )); shift 2
@@ -285,6 +303,7 @@ case "${1:-}" in
   sdk) sdk ;;
   chdb) chdb ;;
   browser) browser ;;
+  clients) clients ;;
   start) start ;;
   stop) stop ;;
   env) cat "$RUN_DIR/env" ;;
@@ -293,5 +312,5 @@ case "${1:-}" in
   stop-clickhouse) stop_one clickhouse ;;
   start-clickhouse) mkdir -p "$RUN_DIR"; start_clickhouse ;;
   start-secure) mkdir -p "$RUN_DIR"; start_clickhouse; start_secure_broker ;;
-  *) echo "usage: $0 install|sdk|chdb|browser|start|stop|env|stop-broker|start-broker|stop-clickhouse|start-clickhouse|start-secure" >&2; exit 2 ;;
+  *) echo "usage: $0 install|sdk|chdb|browser|clients|start|stop|env|stop-broker|start-broker|stop-clickhouse|start-clickhouse|start-secure" >&2; exit 2 ;;
 esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite against real components (README, Quick start):
-# installs ClickHouse, tansu and the Raindrop Python SDK if missing, starts a
+# installs ClickHouse, tansu and the Raindrop clients (Python SDK, JS SDKs,
+# browser SDK + Chromium) if missing, starts a
 # private ClickHouse + broker pair under .run/test, runs lints, unit and
 # integration tests and the benches in test mode, then stops the pair.
 set -euo pipefail
@@ -14,6 +15,9 @@ scripts/components.sh install
 scripts/components.sh sdk
 scripts/components.sh chdb
 scripts/components.sh browser
+# The TS SDK and the AI SDK integration, pinned (tests/it/js_clients.rs).
+DOWNPOUR_JS_CLIENTS=$(scripts/components.sh clients | tail -n 1)
+export DOWNPOUR_JS_CLIENTS
 # Compile before starting servers so they are not idle during the build.
 cargo build --all-targets --locked
 scripts/components.sh stop >/dev/null 2>&1 || true

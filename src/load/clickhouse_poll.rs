@@ -155,7 +155,15 @@ mod tests {
     #[test]
     fn refuses_values_that_could_change_the_query() {
         assert!(Target::new("http://127.0.0.1:8123", "downpour", "events", "dev").is_ok());
-        assert!(Target::new("http://127.0.0.1:8123", "downpour", "events", "dev' OR 1=1 --").is_err());
+        assert!(
+            Target::new(
+                "http://127.0.0.1:8123",
+                "downpour",
+                "events",
+                "dev' OR 1=1 --"
+            )
+            .is_err()
+        );
         assert!(Target::new("http://127.0.0.1:8123", "downpour", "events", "").is_err());
         assert!(Target::new("http://127.0.0.1:8123", "x.events --", "events", "dev").is_err());
         assert!(Target::new("not a url", "downpour", "events", "dev").is_err());

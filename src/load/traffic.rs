@@ -559,8 +559,14 @@ impl Generator<'_> {
                 attributes.push(text("gen_ai.request.model", model.to_string()));
                 attributes.push(text("ai.prompt", self.text(120)));
                 attributes.push(text("ai.response.text", self.text(120)));
-                attributes.push(int("ai.usage.promptTokens", self.rng.random_range(10..4000)));
-                attributes.push(int("ai.usage.completionTokens", self.rng.random_range(10..2000)));
+                attributes.push(int(
+                    "ai.usage.promptTokens",
+                    self.rng.random_range(10..4000),
+                ));
+                attributes.push(int(
+                    "ai.usage.completionTokens",
+                    self.rng.random_range(10..2000),
+                ));
             } else {
                 attributes.push(text("ai.toolCall.name", "search".into()));
                 attributes.push(text("ai.toolCall.args", self.text(80)));
@@ -568,7 +574,11 @@ impl Generator<'_> {
             spans.push(Span {
                 trace_id: trace_id.clone(),
                 span_id: (i + 1).to_be_bytes().to_vec(),
-                parent_span_id: if i == 0 { Vec::new() } else { 1u64.to_be_bytes().to_vec() },
+                parent_span_id: if i == 0 {
+                    Vec::new()
+                } else {
+                    1u64.to_be_bytes().to_vec()
+                },
                 name: name.into(),
                 kind: if model_call { 3 } else { 1 },
                 start_time_unix_nano: start + i * 1_000_000,
@@ -705,7 +715,11 @@ mod tests {
             }
         }
         assert!(routes[..4].iter().all(|&n| n > 0), "{routes:?}");
-        assert_eq!(routes[Route::Traces.index()], 0, "the SDK mix sends no traces");
+        assert_eq!(
+            routes[Route::Traces.index()],
+            0,
+            "the SDK mix sends no traces"
+        );
     }
 
     #[test]
@@ -716,7 +730,10 @@ mod tests {
         let mut traces = std::collections::HashSet::new();
         for e in &p.entries {
             let s = &e.steps[0];
-            assert_eq!((s.route, s.items as usize), (Route::Traces, SPANS_PER_EXPORT));
+            assert_eq!(
+                (s.route, s.items as usize),
+                (Route::Traces, SPANS_PER_EXPORT)
+            );
             let mut body = s.body.clone();
             patch(s, &mut body, 0x0123_4567_89ab_cdef);
             let export = ExportTraceServiceRequest::decode(&body[..]).expect("protobuf");
@@ -726,7 +743,10 @@ mod tests {
                 assert_eq!(span.trace_id[..8], 0x0123_4567_89ab_cdef_u64.to_be_bytes());
                 assert_eq!(span.trace_id, spans[0].trace_id);
             }
-            assert!(traces.insert(spans[0].trace_id.clone()), "one trace per entry");
+            assert!(
+                traces.insert(spans[0].trace_id.clone()),
+                "one trace per entry"
+            );
         }
     }
 

@@ -88,7 +88,7 @@ impl Stats {
         self.unavailable += other.unavailable;
         self.other_status += other.other_status;
         self.transport_errors += other.transport_errors;
-        for i in 0..4 {
+        for i in 0..ROUTES {
             self.ok_requests[i] += other.ok_requests[i];
             self.ok_items[i] += other.ok_items[i];
         }

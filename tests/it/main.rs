@@ -21,6 +21,7 @@ mod current_clickhouse;
 mod dead_letter;
 mod errors;
 mod fair_share;
+mod js_clients;
 mod keys;
 mod listener;
 mod otlp;

@@ -116,3 +116,46 @@ async fn the_python_sdk_works_unmodified() {
     assert_eq!(feedback, 1);
     h.stop().await;
 }
+
+/// The same SDK with tracing on (`tracing_enabled=True`): traceloop exports
+/// the interaction's task and tool spans as OTLP/HTTP protobuf to
+/// `<scheme://host:port>/v1/traces`; they land linked to the interaction's
+/// event by traceloop's association properties.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_with_tracing_on_sends_spans_linked_to_its_event() {
+    let python = std::env::var("DOWNPOUR_SDK_PYTHON").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/downpour/venv-sdk/bin/python",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    let h = Harness::start("sdk_tracing").await;
+    let key = h.write_key("py-org").await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/drive_tracing.py");
+    let output = tokio::process::Command::new(&python)
+        .arg(script)
+        .env("DOWNPOUR_SDK_KEY", &key)
+        .env("DOWNPOUR_SDK_ENDPOINT", format!("{}/v1/", h.base))
+        .env("DOWNPOUR_SDK_PROJECT", "support-prod")
+        .output()
+        .await
+        .expect("python runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "SDK script failed: {stderr}");
+    let joined = "SELECT count() FROM spans_view INNER JOIN events_view USING (org, project, event_id) \
+                  WHERE org = ? AND project = 'support-prod' AND event_id = 'py-traced-1'";
+    assert_eq!(
+        h.wait_count(joined, "py-org", 2).await,
+        2,
+        "stderr: {stderr}"
+    );
+    let linked = "SELECT count() FROM spans_view WHERE org = ? AND event_id = 'py-traced-1' \
+                  AND user_id = 'py-user' AND convo_id = 'py-convo' AND event_name = 'agent_run' \
+                  AND ((name = 'search.tool' AND parent_span_id != '') OR (name = 'plan.task' AND parent_span_id = ''))";
+    assert_eq!(
+        h.wait_count(linked, "py-org", 2).await,
+        2,
+        "stderr: {stderr}"
+    );
+    h.stop().await;
+}

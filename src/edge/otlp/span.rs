@@ -24,37 +24,39 @@ use crate::pipeline::rows::SpanRow;
 use crate::pipeline::{Limits, StreamKind};
 use crate::sink::rowbinary::RowWriter;
 
-/// The attribute keys each Raindrop link is read from, first match wins:
-/// traceloop's association properties (the Python SDK), the AI SDK's
-/// telemetry metadata (`@raindrop-ai/ai-sdk`, the TS SDK), and Raindrop's own.
+/// The attribute keys each Raindrop link is read from, first match wins, as
+/// the clients write them (read from their shipped code, issue 10):
+/// traceloop's association properties (the Python SDK 0.0.75 writes the
+/// event name as `event`, the TS SDK 0.1.7 as `event_name`), the AI SDK's
+/// telemetry metadata as `@raindrop-ai/ai-sdk` 0.3.0 writes it (the user as
+/// `raindrop.ai.userId`), the TS SDK's metadata as the AI SDK re-prefixes
+/// it, and `eventMetadata()`'s bare keys.
 pub const LINKS: Links = Links {
     event_id: &[
         "traceloop.association.properties.event_id",
         "ai.telemetry.metadata.raindrop.eventId",
-        "ai.telemetry.metadata.raindrop.event_id",
+        "ai.telemetry.metadata.traceloop.association.properties.event_id",
         "raindrop.eventId",
-        "raindrop.event_id",
     ],
     user_id: &[
         "traceloop.association.properties.user_id",
+        "ai.telemetry.metadata.raindrop.ai.userId",
         "ai.telemetry.metadata.raindrop.userId",
-        "ai.telemetry.metadata.raindrop.user_id",
+        "ai.telemetry.metadata.traceloop.association.properties.user_id",
         "raindrop.userId",
-        "raindrop.user_id",
     ],
     convo_id: &[
         "traceloop.association.properties.convo_id",
         "ai.telemetry.metadata.raindrop.convoId",
-        "ai.telemetry.metadata.raindrop.convo_id",
+        "ai.telemetry.metadata.traceloop.association.properties.convo_id",
         "raindrop.convoId",
-        "raindrop.convo_id",
     ],
     event_name: &[
         "traceloop.association.properties.event_name",
+        "traceloop.association.properties.event",
         "ai.telemetry.metadata.raindrop.eventName",
-        "ai.telemetry.metadata.raindrop.event_name",
+        "ai.telemetry.metadata.traceloop.association.properties.event_name",
         "raindrop.eventName",
-        "raindrop.event_name",
     ],
 };
 
@@ -118,7 +120,7 @@ pub fn encode(
     if total > limits.max_items {
         return Err(TooManySpans(total));
     }
-    let mut packer = Packer::new(StreamKind::Spans, RECORD_TARGET_BYTES, total * 512);
+    let mut packer = Packer::new(StreamKind::Spans, RECORD_TARGET_BYTES, total * 1024);
     let mut rejected = Rejected::default();
     let mut stored = 0;
     let received_secs = u32::try_from(env.received_us / 1_000_000).unwrap_or(u32::MAX);

@@ -1,8 +1,11 @@
 //! `POST /v1/signals/track`: one `signals` row per item.
 //!
 //! docs/CONTRACT.md §C9: `event_id` and `signal_name` required; `timestamp`,
-//! `properties`, `attachment_id`, `signal_type` ("default", "feedback",
-//! "edit", "standard") and `sentiment` ("POSITIVE", "NEGATIVE") optional.
+//! `properties`, `attachment_id`, `signal_type` and `sentiment`
+//! ("POSITIVE", "NEGATIVE") optional. `signal_type` is stored as sent: the
+//! documented four ("default", "feedback", "edit", "standard") and the ones
+//! real clients send besides (`@raindrop-ai/ai-sdk`'s "agent" and
+//! "agent_internal"), which that SDK would otherwise lose silently.
 //! Signals carry no id of their own; the edge gives each one, so a
 //! redelivered record collapses.
 
@@ -12,7 +15,8 @@ use super::fields::{self, Invalid};
 use super::time::{self, Stamp};
 use crate::pipeline::rows::SignalRow;
 
-const SIGNAL_TYPES: [&str; 4] = ["default", "feedback", "edit", "standard"];
+/// Longest `signal_type` kept (the documented ones are a word).
+const MAX_SIGNAL_TYPE_BYTES: usize = 64;
 const SENTIMENTS: [&str; 2] = ["POSITIVE", "NEGATIVE"];
 
 raw_fields! {
@@ -38,9 +42,16 @@ pub(super) fn encode(it: &Item<'_, '_, '_>, buf: &mut Vec<u8>) -> Result<bool, I
     let properties = fields::optional_object(raw.properties, || path.field("properties"))?;
     let attachment_id =
         fields::optional_str(raw.attachment_id, || path.field("attachment_id"))?.unwrap_or("");
-    let signal_type =
-        fields::optional_enum(raw.signal_type, &SIGNAL_TYPES, || path.field("signal_type"))?
-            .unwrap_or("default");
+    let signal_type = match fields::optional_str(raw.signal_type, || path.field("signal_type"))? {
+        None | Some("") => "default",
+        Some(t) if t.len() > MAX_SIGNAL_TYPE_BYTES => {
+            return Err(Invalid::bad(
+                path.field("signal_type"),
+                format!("must be at most {MAX_SIGNAL_TYPE_BYTES} bytes"),
+            ));
+        }
+        Some(t) => t,
+    };
     let sentiment = fields::optional_enum(raw.sentiment, &SENTIMENTS, || path.field("sentiment"))?
         .unwrap_or("");
     let received = Stamp::from_micros(env.received_us);

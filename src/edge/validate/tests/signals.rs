@@ -31,13 +31,27 @@ fn python_sdk_signal_with_explicit_nulls() {
 }
 
 #[test]
-fn signal_enums_are_exact() {
+fn signal_types_are_kept_as_sent_and_sentiments_are_exact() {
     // docs/CONTRACT.md ("HTTP API"): `signal_type` "(Optional) Type of signal: "default",
     // "feedback", "edit", or "standard""; `sentiment` "(Optional) One of "POSITIVE" or "NEGATIVE"".
-    for t in ["default", "feedback", "edit", "standard"] {
+    // Issue 10: `@raindrop-ai/ai-sdk` 0.3.0 sends "agent" and "agent_internal"
+    // and hides a refusal, so every type is stored as sent.
+    for t in [
+        "default",
+        "feedback",
+        "edit",
+        "standard",
+        "agent",
+        "agent_internal",
+    ] {
         let body = format!(r#"[{{"event_id": "e", "signal_name": "s", "signal_type": "{t}"}}]"#);
         assert_eq!(one_row(StreamKind::Signals, &body).str("signal_type"), t);
     }
+    let empty = r#"[{"event_id": "e", "signal_name": "s", "signal_type": ""}]"#;
+    assert_eq!(
+        one_row(StreamKind::Signals, empty).str("signal_type"),
+        "default"
+    );
     let sig = |field: &str, v: &str| {
         format!(r#"[{{"event_id": "e", "signal_name": "s", "{field}": {v}}}]"#)
     };
@@ -50,13 +64,14 @@ fn signal_enums_are_exact() {
             "POSITIVE",
         );
     }
-    for v in [r#""thumbs""#, r#""DEFAULT""#, r#""""#] {
+    let long = format!("\"{}\"", "t".repeat(65));
+    for (v, why) in [("7", "string"), (long.as_str(), "64 bytes")] {
         assert_refused(
             StreamKind::Signals,
             &sig("signal_type", v),
             400,
             "[0].signal_type",
-            "feedback",
+            why,
         );
     }
     assert_refused(
