@@ -25,7 +25,13 @@ use crate::pipeline::StreamKind;
 /// First byte of every record.
 pub const MAGIC: u8 = 0xD0;
 /// Current format version: the column lists of [`crate::pipeline::rows`].
-pub const VERSION: u8 = 1;
+/// Version 2 added `feature_flags` and `extra` at the end of the events and
+/// partial events rows; the consumer still reads version 1 (records written
+/// by an older edge during an upgrade) and fills those two in
+/// ([`crate::sink::layout::upgrade`]).
+pub const VERSION: u8 = 2;
+/// The oldest version the consumer reads.
+pub const OLDEST_VERSION: u8 = 1;
 /// Header length.
 pub const HEADER_LEN: usize = 7;
 
@@ -117,6 +123,8 @@ impl Packer {
 /// A record read back by the consumer.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordView<'a> {
+    /// Its format version ([`OLDEST_VERSION`]..=[`VERSION`]).
+    pub version: u8,
     /// Rows in the record.
     pub rows: u32,
     /// RowBinary rows.
@@ -128,8 +136,9 @@ pub fn parse(value: &[u8], kind: StreamKind) -> Result<RecordView<'_>, RecordErr
     if value.len() < HEADER_LEN || value[0] != MAGIC {
         return Err(RecordError::NotARecord);
     }
-    if value[1] != VERSION {
-        return Err(RecordError::UnknownVersion(value[1]));
+    let version = value[1];
+    if !(OLDEST_VERSION..=VERSION).contains(&version) {
+        return Err(RecordError::UnknownVersion(version));
     }
     if value[2] != kind.tag() {
         return Err(RecordError::WrongStream {
@@ -142,7 +151,11 @@ pub fn parse(value: &[u8], kind: StreamKind) -> Result<RecordView<'_>, RecordErr
     if rows == 0 || body.is_empty() {
         return Err(RecordError::Empty);
     }
-    Ok(RecordView { rows, body })
+    Ok(RecordView {
+        version,
+        rows,
+        body,
+    })
 }
 
 #[cfg(test)]

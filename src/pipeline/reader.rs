@@ -87,13 +87,26 @@ fn layout(kind: StreamKind) -> Vec<(String, Ty)> {
         .expect("table in sql");
     let start = sql.find(&head).expect("table in sql") + head.len();
     let end = start + sql[start..].find(") ENGINE").expect("table end");
-    let types: Vec<(&str, &str)> = sql[start..end]
+    let mut types: Vec<(&str, &str)> = sql[start..end]
         .lines()
         .filter_map(|l| {
             let mut words = l.trim().trim_end_matches(',').split_whitespace();
             Some((words.next()?, words.next()?))
         })
         .collect();
+    // Columns added later: `ALTER TABLE <table> ADD COLUMN name Type ...`.
+    let alter = format!("ALTER TABLE {} ADD COLUMN ", kind.name());
+    for (_, sql) in schema::MIGRATIONS {
+        for line in sql
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(alter.as_str()))
+        {
+            let mut words = line.split_whitespace();
+            if let (Some(name), Some(ty)) = (words.next(), words.next()) {
+                types.push((name, ty.trim_end_matches(';')));
+            }
+        }
+    }
     kind.schema()
         .columns
         .iter()

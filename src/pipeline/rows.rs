@@ -61,7 +61,12 @@ event_shaped_row! {
         project: Str,
         /// Given by the SDK, or assigned at the edge.
         event_id: Str,
-    } then {}
+    } then {
+        /// `feature_flags` as JSON (`{}` when absent; added in record version 2).
+        feature_flags: Json,
+        /// Top-level fields downpour does not know, as a JSON object (`{}` when none; version 2).
+        extra: Json,
+    }
 }
 
 crate::row! {
@@ -133,6 +138,10 @@ event_shaped_row! {
         is_pending: UInt8,
         /// Edge receive time in microseconds plus the patch's index in its request.
         seq: UInt64,
+        /// `feature_flags` as JSON, empty when not in this patch (record version 2).
+        feature_flags: Json,
+        /// Unknown top-level fields as a JSON object, empty when none (version 2).
+        extra: Json,
     }
 }
 
@@ -193,7 +202,31 @@ crate::row! {
     }
 }
 
+/// Columns record version 2 added at the end of the events and partial
+/// events rows (`feature_flags`, `extra`).
+const ADDED_IN_V2: usize = 2;
+
 impl StreamKind {
+    /// The columns a record of format `version` carries, in order.
+    pub fn columns_in(self, version: u8) -> &'static [super::row::Column] {
+        let all = self.schema().columns;
+        match (self, version) {
+            (StreamKind::Events | StreamKind::PartialEvents, 1) => &all[..all.len() - ADDED_IN_V2],
+            _ => all,
+        }
+    }
+
+    /// What each row of a record of `version` lacks, as RowBinary, to be a
+    /// row of today's layout; `None` when nothing. Version 1 events get
+    /// `{}` for both new columns, version 1 patches "not in this patch" ("").
+    pub fn upgrade_tail(self, version: u8) -> Option<&'static [u8]> {
+        match (self, version) {
+            (StreamKind::Events, 1) => Some(b"\x02{}\x02{}"),
+            (StreamKind::PartialEvents, 1) => Some(b"\x00\x00"),
+            _ => None,
+        }
+    }
+
     /// The stream's row schema.
     pub fn schema(self) -> &'static Schema {
         match self {

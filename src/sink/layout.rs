@@ -10,7 +10,8 @@
 //! per string column, far less than the INSERT of the same bytes.
 //!
 //! Invariant: a record that passes is exactly `rows` whole rows of the
-//! stream's declared row ([`crate::pipeline::rows`]).
+//! stream's declared row ([`crate::pipeline::rows`]) in the record's format
+//! version; [`upgrade`] turns an older version's rows into today's layout.
 
 use crate::pipeline::StreamKind;
 
@@ -59,9 +60,50 @@ pub fn owner(key: &[u8]) -> (&[u8], &[u8]) {
 /// belonging to the org and project `key` names (every row declares `org`
 /// and `project` as its first two columns).
 pub fn check(kind: StreamKind, body: &[u8], rows: u32, key: &[u8]) -> Result<(), LayoutError> {
+    walk(kind.schema().columns, body, rows, key, |_| {})
+}
+
+/// Checks a record body of format `version` like [`check`] and returns its
+/// rows in today's layout: the body itself when the version's rows are
+/// today's, else a copy with each row completed by the columns added since
+/// (their defaults, [`StreamKind::upgrade_tail`]).
+pub fn upgrade<'a>(
+    kind: StreamKind,
+    version: u8,
+    body: &'a [u8],
+    rows: u32,
+    key: &[u8],
+) -> Result<std::borrow::Cow<'a, [u8]>, LayoutError> {
+    let columns = kind.columns_in(version);
+    let Some(tail) = kind.upgrade_tail(version) else {
+        walk(columns, body, rows, key, |_| {})?;
+        return Ok(std::borrow::Cow::Borrowed(body));
+    };
+    let mut ends = Vec::with_capacity(rows as usize);
+    walk(columns, body, rows, key, |end| ends.push(end))?;
+    let mut out = Vec::with_capacity(body.len() + tail.len() * ends.len());
+    let mut start = 0;
+    for end in ends {
+        out.extend_from_slice(&body[start..end]);
+        out.extend_from_slice(tail);
+        start = end;
+    }
+    Ok(std::borrow::Cow::Owned(out))
+}
+
+/// Walks `rows` rows of `columns` through `body`, calling `row_end` with
+/// the offset where each row ends.
+#[inline(always)]
+fn walk(
+    columns: &[crate::pipeline::row::Column],
+    body: &[u8],
+    rows: u32,
+    key: &[u8],
+    mut row_end: impl FnMut(usize),
+) -> Result<(), LayoutError> {
     // `org` and `project` lead every row (a test in `pipeline::rows` holds
     // the declarations to it): they are compared, the rest only skipped.
-    let rest = kind.schema().columns.get(2..).unwrap_or_default();
+    let rest = columns.get(2..).unwrap_or_default();
     let (org, project) = owner(key);
     // Every row starts with these exact bytes: one compare per row.
     let lead = owner_columns(org, project);
@@ -88,6 +130,7 @@ pub fn check(kind: StreamKind, body: &[u8], rows: u32, key: &[u8]) -> Result<(),
             };
             at += width;
         }
+        row_end(at);
     }
     if at != end {
         return Err(LayoutError::TrailingBytes {
@@ -261,5 +304,89 @@ mod tests {
         }
         let per_row = started.elapsed().as_nanos() as f64 / f64::from(rows * 1_000);
         println!("layout check: {per_row:.1} ns per events row");
+    }
+}
+
+#[cfg(test)]
+mod upgrade_tests {
+    use super::*;
+    use crate::bus::record;
+    use crate::edge::validate::{Envelope, encode};
+    use crate::pipeline::Limits;
+
+    /// One event's row as today's edge writes it.
+    fn row(kind: StreamKind, item: &str) -> Vec<u8> {
+        let limits = Limits {
+            max_items: 10,
+            max_item_bytes: 1 << 20,
+        };
+        let env = Envelope {
+            org: "acme",
+            project: "default",
+            received_us: 1_700_000_000_000_000,
+        };
+        let records = encode(kind, &limits, &mut item.as_bytes().to_vec(), &env).expect("valid");
+        record::parse(&records.records[0], kind)
+            .expect("record")
+            .body
+            .to_vec()
+    }
+
+    #[test]
+    fn version_1_rows_are_completed_to_today_s_layout() {
+        // A version-1 row is today's without its last two columns, which the
+        // edge writes as two 4-byte-length JSON texts ("{}" for an event
+        // without feature flags or unknown fields, "" for a patch).
+        for (kind, item, tail_len) in [
+            (
+                StreamKind::Events,
+                r#"{"event_id":"e1","user_id":"u","event":"x"}"#,
+                12,
+            ),
+            (
+                StreamKind::PartialEvents,
+                r#"{"event_id":"e1","is_pending":false}"#,
+                8,
+            ),
+        ] {
+            let today = row(kind, item);
+            let v1_row = &today[..today.len() - tail_len];
+            let v1: Vec<u8> = [v1_row, v1_row].concat();
+            assert!(
+                check(kind, &v1, 2, b"acme/default").is_err(),
+                "not today's layout"
+            );
+            let upgraded = upgrade(kind, 1, &v1, 2, b"acme/default").expect("a version-1 record");
+            assert!(matches!(upgraded, std::borrow::Cow::Owned(_)));
+            assert_eq!(check(kind, &upgraded, 2, b"acme/default"), Ok(()));
+            let mut record = Vec::new();
+            record::begin(&mut record, kind);
+            record.extend_from_slice(&upgraded);
+            record::finish(&mut record, 2);
+            let rows = crate::pipeline::reader::decode(kind, &[record]);
+            let absent = if kind == StreamKind::Events { "{}" } else { "" };
+            for r in &rows {
+                assert_eq!((r.str("feature_flags"), r.str("extra")), (absent, absent));
+                assert_eq!(r.str("event_id"), "e1");
+            }
+            // Damage is still named in the old layout.
+            assert_eq!(
+                upgrade(kind, 1, &v1[..v1.len() - 1], 2, b"acme/default").err(),
+                Some(LayoutError::Truncated { row: 1 })
+            );
+        }
+        // Today's records, and streams whose rows did not change, pass as they are.
+        let today = row(StreamKind::Events, r#"{"user_id":"u","event":"x"}"#);
+        let same = upgrade(
+            StreamKind::Events,
+            record::VERSION,
+            &today,
+            1,
+            b"acme/default",
+        );
+        assert!(matches!(same, Ok(std::borrow::Cow::Borrowed(_))));
+        let signal = row(StreamKind::Signals, r#"{"event_id":"e","signal_name":"s"}"#);
+        let v1 = upgrade(StreamKind::Signals, 1, &signal, 1, b"acme/default");
+        assert!(matches!(v1, Ok(std::borrow::Cow::Borrowed(_))));
     }
 }

@@ -7,7 +7,7 @@
 //! migrators racing, converge on the same schema.
 
 /// The migrations, in order (the binary carries `sql/`; a test checks the list).
-pub const MIGRATIONS: [(&str, &str); 4] = [
+pub const MIGRATIONS: [(&str, &str); 5] = [
     ("0001_init", include_str!("../../sql/0001_init.sql")),
     ("0002_projects", include_str!("../../sql/0002_projects.sql")),
     (
@@ -15,14 +15,20 @@ pub const MIGRATIONS: [(&str, &str); 4] = [
         include_str!("../../sql/0003_allowed_origins.sql"),
     ),
     ("0004_spans", include_str!("../../sql/0004_spans.sql")),
+    (
+        "0005_feature_flags",
+        include_str!("../../sql/0005_feature_flags.sql"),
+    ),
 ];
 
 /// ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`: an `ADD COLUMN` that
 /// finds the column already there (another migrator won the race, or a run
-/// stopped before recording the migration) has done its job.
+/// stopped before recording the migration) has done its job. 18.16 says
+/// `Code: 44`, current ClickHouse `Code: 15` (DUPLICATE_COLUMN).
 fn already_applied(stmt: &str, error: &clickhouse::error::Error) -> bool {
     stmt.to_ascii_uppercase().contains(" ADD COLUMN ")
-        && matches!(error, clickhouse::error::Error::BadResponse(m) if m.contains("Code: 44"))
+        && matches!(error, clickhouse::error::Error::BadResponse(m)
+            if m.contains("Code: 44") || m.contains("Code: 15"))
 }
 
 /// Splits a migration file into statements (`;` at the end of a line).

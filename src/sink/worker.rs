@@ -339,22 +339,18 @@ fn observe(consumer: &Consumer, holding: bool) -> Observation {
 fn read(kind: StreamKind, batch: &mut Batch, message: &BorrowedMessage<'_>, credit: Duration) {
     let value = message.payload().unwrap_or_default();
     let key = message.key().unwrap_or_default();
+    // A record of an older format version (an edge not yet upgraded) is
+    // checked in its own layout and its rows completed to today's.
     let checked = record::parse(value, kind)
         .map_err(|e| e.to_string())
         .and_then(|view| {
-            layout::check(kind, view.body, view.rows, key)
-                .map(|()| view)
+            layout::upgrade(kind, view.version, view.body, view.rows, key)
+                .map(|rows| (view.rows, rows))
                 .map_err(|e| e.to_string())
         });
     match checked {
-        Ok(view) => {
-            batch.push(
-                key,
-                message.partition(),
-                message.offset(),
-                view.body,
-                view.rows,
-            );
+        Ok((rows, body)) => {
+            batch.push(key, message.partition(), message.offset(), &body, rows);
             if let Some(since) = published_at(message, credit) {
                 batch.opened_no_later_than(since);
             }

@@ -123,9 +123,10 @@ async fn the_ai_sdk_integration_works_unmodified() {
     let manual = q(
         "SELECT count() FROM events_view WHERE $P AND event_id = 'ai-event-2' \
          AND ai_input = 'hello' AND ai_output = 'world' \
-         AND properties LIKE '%\"stage\":\"patched\"%' AND attachments LIKE '%context text%'",
+         AND properties LIKE '%\"stage\":\"patched\"%' AND attachments LIKE '%context text%' \
+         AND visitParamExtractString(feature_flags, 'new_ui') = 'true'",
     );
-    assert_eq!(h.wait_count(&manual, org, 1).await, 1);
+    assert_eq!(h.wait_count(&manual, org, 1).await, 1, "its feature flags kept too");
     // Signals of the types the integration adds.
     let signals = q(
         "SELECT count() FROM signals_view WHERE $P AND event_id = 'ai-event-1' \

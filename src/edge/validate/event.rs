@@ -4,6 +4,11 @@
 //! `attachments` and `ai_data` optional; an `ai_data` that is present needs
 //! `input` or `output` (or both). An item without `event_id`
 //! gets one here, so a redelivered record carries the same id and collapses.
+//!
+//! What real clients send besides is kept, never dropped (issue 10):
+//! `feature_flags` (an object; `@raindrop-ai/ai-sdk` sends string values)
+//! in its own column, and any other top-level field in `extra`, a JSON
+//! object of the fields downpour does not know.
 
 use simd_json::tape::Value;
 
@@ -30,6 +35,7 @@ pub(super) struct Body<'t, 'i> {
     pub convo_id: &'i str,
     pub properties: Option<Value<'t, 'i>>,
     pub attachments: Option<Value<'t, 'i>>,
+    pub feature_flags: Option<Value<'t, 'i>>,
 }
 
 impl Body<'_, '_> {
@@ -51,6 +57,7 @@ raw_fields! {
         attachments,
         ai_data,
         is_pending,
+        feature_flags,
     }
 }
 
@@ -81,6 +88,7 @@ pub(super) fn body<'t, 'i>(
     }
     b.properties = fields::optional_object(raw.properties, || path.field("properties"))?;
     b.attachments = attachments(raw.attachments, path)?;
+    b.feature_flags = fields::optional_object(raw.feature_flags, || path.field("feature_flags"))?;
     if let Some(ai) = fields::optional_object(raw.ai_data, || path.field("ai_data"))? {
         let f = |name: &str| path.field(&format!("ai_data.{name}"));
         let ai_obj = fields::entries(&ai);
@@ -172,6 +180,35 @@ impl JsonText for JsonOr<'_, '_, '_> {
     }
 }
 
+/// The item's top-level fields downpour does not know, as a JSON object;
+/// `none` (the column's text for "no such field") when there are none.
+pub(super) struct Extra<'a, 't, 'i> {
+    pub obj: &'a simd_json::tape::Object<'t, 'i>,
+    pub none: &'static str,
+}
+
+impl JsonText for Extra<'_, '_, '_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let mut first = true;
+        for (key, value) in self.obj.iter() {
+            if Raw::KEYS.contains(&key) {
+                continue;
+            }
+            out.push(if first { b'{' } else { b',' });
+            first = false;
+            // Writing into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, key);
+            out.push(b':');
+            fields::write_json(&value, out);
+        }
+        if first {
+            out.extend_from_slice(self.none.as_bytes());
+        } else {
+            out.push(b'}');
+        }
+    }
+}
+
 /// Writes a row with `write`, and if it exceeds the item limit, rewrites it
 /// with properties truncated to fit. Returns whether it truncated.
 pub(super) fn write_bounded<'t, 'i>(
@@ -215,11 +252,13 @@ pub(super) fn write_bounded<'t, 'i>(
 
 /// A row of the event shape (`EventRow`, `PartialEventRow`, declared by
 /// `event_shaped_row!` in `src/pipeline/rows.rs`): the shared columns from
-/// the event body `b`, the envelope and the written `props`, plus the
-/// row's own columns. `attachments` is the text stored when there are none.
+/// the event body `b`, the item `obj` (its unknown fields), the envelope and
+/// the written `props`, plus the row's own columns. `attachments` is the
+/// text stored when there are none, `absent` the text of `feature_flags` and
+/// `extra` when the item has none.
 macro_rules! event_shaped {
     ($row:ident { $($field:ident $(: $value:expr)?),* $(,)? }
-        from $b:expr, $env:expr, $props:expr, $attachments:expr) => {
+        from $b:expr, $obj:expr, $env:expr, $props:expr, $attachments:expr, $absent:expr) => {
         $row {
             org: $env.org,
             project: $env.project,
@@ -235,6 +274,8 @@ macro_rules! event_shaped {
             properties: &$props,
             attachments: &JsonOr($b.attachments.as_ref(), $attachments),
             properties_truncated: u8::from($props.is_truncated()),
+            feature_flags: &JsonOr($b.feature_flags.as_ref(), $absent),
+            extra: &Extra { obj: $obj, none: $absent },
             $($field $(: $value)?),*
         }
     };
@@ -265,7 +306,7 @@ pub(super) fn encode(it: &Item<'_, '_, '_>, buf: &mut Vec<u8>) -> Result<bool, I
         b.properties.as_ref(),
         "{}",
         |w, props| {
-            event_shaped!(EventRow { event_id } from b, env, props, "[]").write(w);
+            event_shaped!(EventRow { event_id } from b, obj, env, props, "[]", "{}").write(w);
         },
     )
 }

@@ -20,6 +20,11 @@ macro_rules! raw_fields {
         }
 
         impl<'t, 'i> $name<'t, 'i> {
+            /// The keys this item knows; others are kept as `extra`
+            /// where the stream stores it.
+            #[allow(dead_code)]
+            pub const KEYS: &'static [&'static str] = &[$(stringify!($field)),*];
+
             pub fn of(obj: &simd_json::tape::Object<'t, 'i>) -> Self {
                 let mut raw = Self::default();
                 for (key, value) in obj.iter() {

@@ -5,10 +5,11 @@
 //! object per patch, and later patches carry only what changed, so every
 //! content field is optional here; `sql/` merges patches field by field and
 //! shows the event once a patch says `is_pending: false`. A patch without
-//! `is_pending` counts as pending.
+//! `is_pending` counts as pending. `feature_flags` and the unknown fields
+//! (`extra`) merge like the other fields: the latest patch that has them wins.
 
 use super::Item;
-use super::event::{self, JsonOr, Raw};
+use super::event::{self, Extra, JsonOr, Raw};
 use super::fields::{self, Invalid};
 use super::time::Stamp;
 use crate::pipeline::rows::PartialEventRow;
@@ -35,7 +36,7 @@ pub(super) fn encode(it: &Item<'_, '_, '_>, buf: &mut Vec<u8>) -> Result<bool, I
             patch_id: &patch_id,
             is_pending: u8::from(is_pending),
             seq: env.received_us + it.index as u64,
-        } from b, env, props, "")
+        } from b, obj, env, props, "", "")
             .write(w);
         },
     )

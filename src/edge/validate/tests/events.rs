@@ -205,3 +205,42 @@ fn a_retried_identical_request_gets_the_same_ids() {
         one_row(StreamKind::Events, untimed).str("event_id")
     );
 }
+
+#[test]
+fn feature_flags_and_unknown_fields_are_kept_not_dropped() {
+    // Issue 10: `@raindrop-ai/ai-sdk` 0.3.0 sends `feature_flags` (string
+    // values); anything else a client adds lands in `extra`.
+    let body = r#"[{"user_id": "u", "event": "e", "feature_flags": {"new_ui": "true", "pct": "5"},
+                    "sdk_extra": {"a": [1, 2]}, "n": 7},
+                   {"user_id": "u", "event": "e"}]"#;
+    let rows = rows_of(StreamKind::Events, body);
+    assert_eq!(
+        rows[0].json("feature_flags"),
+        json!({"new_ui": "true", "pct": "5"})
+    );
+    assert_eq!(
+        rows[0].json("extra"),
+        json!({"sdk_extra": {"a": [1, 2]}, "n": 7})
+    );
+    assert_eq!(
+        (rows[1].str("feature_flags"), rows[1].str("extra")),
+        ("{}", "{}")
+    );
+    let patch = r#"{"event_id": "p", "feature_flags": {"a": "true"}, "client_seq": 3}"#;
+    let row = one_row(StreamKind::PartialEvents, patch);
+    assert_eq!(row.json("feature_flags"), json!({"a": "true"}));
+    assert_eq!(row.json("extra"), json!({"client_seq": 3}));
+    let bare = one_row(StreamKind::PartialEvents, r#"{"event_id": "p"}"#);
+    assert_eq!(
+        (bare.str("feature_flags"), bare.str("extra")),
+        ("", ""),
+        "not in this patch"
+    );
+    assert_refused(
+        StreamKind::Events,
+        r#"[{"user_id": "u", "event": "e", "feature_flags": ["a"]}]"#,
+        400,
+        "[0].feature_flags",
+        "object",
+    );
+}
