@@ -126,7 +126,11 @@ async fn the_ai_sdk_integration_works_unmodified() {
          AND properties LIKE '%\"stage\":\"patched\"%' AND attachments LIKE '%context text%' \
          AND visitParamExtractString(feature_flags, 'new_ui') = 'true'",
     );
-    assert_eq!(h.wait_count(&manual, org, 1).await, 1, "its feature flags kept too");
+    assert_eq!(
+        h.wait_count(&manual, org, 1).await,
+        1,
+        "its feature flags kept too"
+    );
     // Signals of the types the integration adds.
     let signals = q(
         "SELECT count() FROM signals_view WHERE $P AND event_id = 'ai-event-1' \
