@@ -20,7 +20,10 @@
 //! (a surplus member of a quiet topic is recreated, not moved: a move
 //! would leave it surplus again). `/readyz` is false while it has no
 //! assignment or no progress for longer than half of `stall` (so the stall
-//! shows before the watchdog acts). The watchdog is a pure function of
+//! shows before the watchdog acts), unless no record waits on the topic
+//! (its lag is 0): then nothing is being missed, and an idle topic whose
+//! group the broker left without assignments (recreated meanwhile, moved as
+//! soon as records wait) does not page anyone. The watchdog is a pure function of
 //! those observations and the instants it is given (tests use a fake clock).
 //! The worker that recreates a member drops its uncommitted batch: those
 //! offsets were never committed, so the records are delivered again and
@@ -54,7 +57,7 @@ pub struct LagView {
 /// What the worker should do now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Ready: assigned and progressing.
+    /// Ready: assigned and progressing, or no record waits on the topic.
     Ready,
     /// Not ready (no assignment, or no progress for over half the bound),
     /// not yet recreated.
@@ -142,6 +145,8 @@ impl Watchdog {
             Verdict::Regroup
         } else if since > self.stall {
             Verdict::Recreate
+        } else if seen.lag.is_some_and(|lag| lag.topic == 0) {
+            Verdict::Ready
         } else if !seen.assigned || since > self.stall / 2 {
             Verdict::NotReady
         } else {
@@ -250,12 +255,18 @@ mod tests {
     #[test]
     fn an_unassigned_member_of_an_idle_topic_is_recreated() {
         // tansu's empty assignment after the load ended: nothing to read,
-        // nobody commits, and the member would stay unready until traffic.
+        // nobody commits. Nothing is missed, so it is ready (no page for an
+        // idle topic), and it is recreated in case the broker left it there.
         let c = Clock(Instant::now());
         let mut w = Watchdog::new(STALL, c.at(0));
         assert_eq!(
             w.tick(c.at(20), seen(false, lag(0, 0, 50))),
-            Verdict::NotReady
+            Verdict::Ready
+        );
+        assert_eq!(
+            w.tick(c.at(20), seen(false, lag(0, 3, 50))),
+            Verdict::NotReady,
+            "records wait and nobody holds them"
         );
         assert_eq!(
             w.tick(c.at(21), seen(false, lag(0, 0, 50))),
