@@ -259,10 +259,7 @@ mod tests {
         // idle topic), and it is recreated in case the broker left it there.
         let c = Clock(Instant::now());
         let mut w = Watchdog::new(STALL, c.at(0));
-        assert_eq!(
-            w.tick(c.at(20), seen(false, lag(0, 0, 50))),
-            Verdict::Ready
-        );
+        assert_eq!(w.tick(c.at(20), seen(false, lag(0, 0, 50))), Verdict::Ready);
         assert_eq!(
             w.tick(c.at(20), seen(false, lag(0, 3, 50))),
             Verdict::NotReady,

@@ -237,3 +237,27 @@ fn deep_values_are_cut_off_not_recursed_without_bound() {
     assert!(text.contains("null") && !text.contains("leaf"), "{text}");
     rows[0].json("attributes");
 }
+
+#[test]
+fn links_take_the_first_key_of_their_list_and_the_span_before_the_resource() {
+    let attributes = vec![
+        text("raindrop.eventId", "from-bare-key"),
+        text("ai.telemetry.metadata.raindrop.eventId", "from-ai-sdk"),
+        kv(
+            "traceloop.association.properties.convo_id",
+            Value::IntValue(3),
+        ),
+        text("traceloop.association.properties.event", "python-name"),
+    ];
+    let (encoded, _) =
+        encode(&request(vec![span(1, None, attributes)]), &limits(), &ENV).expect("encoded");
+    let row = &decode(StreamKind::Spans, &encoded.records)[0];
+    assert_eq!(
+        row.str("event_id"),
+        "from-ai-sdk",
+        "earlier in LINKS wins, whatever the order"
+    );
+    assert_eq!(row.str("convo_id"), "", "only string values link");
+    assert_eq!(row.str("event_name"), "python-name");
+    assert_eq!(row.str("user_id"), "u-from-resource");
+}
