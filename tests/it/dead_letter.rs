@@ -22,7 +22,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 /// The user id the test's ClickHouse table refuses (a `throwIf` column).
 const REFUSED_USER: &str = "refused-by-clickhouse";
 
-/// One `events` row of acme's default project in RowBinary (record version 1's column order).
+/// One `events` row of acme's default project in RowBinary (record version 2's column order).
 fn event_row(buf: &mut Vec<u8>, event_id: &str, user_id: &str) {
     owned_event_row(buf, "acme", event_id, user_id);
 }
@@ -40,6 +40,10 @@ fn owned_event_row(buf: &mut Vec<u8>, org: &str, event_id: &str, user_id: &str) 
         w.string(s.as_bytes());
     }
     w.u8(0);
+    // feature_flags, extra (version 2).
+    for s in ["{}", "{}"] {
+        w.string(s.as_bytes());
+    }
 }
 
 /// A record of `rows` rows whose header announces `announced`.
@@ -320,5 +324,39 @@ async fn concurrent_requests_are_never_mistaken_for_poison() {
     assert!(statuses.iter().all(|s| *s == 204), "{statuses:?}");
     let count = "SELECT count() FROM events_view WHERE org = ?";
     assert_eq!(h.wait_count(count, "acme", 200).await, 200);
+    h.stop().await;
+}
+
+/// A record of format version 1 (from an edge not yet upgraded: events rows
+/// without `feature_flags` and `extra`) is not poison: the consumer
+/// completes its rows and they land with the new columns' defaults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_record_from_an_older_edge_lands_completed() {
+    let h = Harness::start("v1_record").await;
+    let topic = format!("{}downpour.events", h.cfg.kafka.topic_prefix);
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &h.cfg.kafka.brokers)
+        .set("acks", "all")
+        .create()
+        .expect("producer");
+    let mut value = Vec::new();
+    record::begin(&mut value, StreamKind::Events);
+    value[1] = 1;
+    for id in ["v1-a", "v1-b"] {
+        event_row(&mut value, id, "u");
+        // A version-1 row ends before feature_flags and extra.
+        value.truncate(value.len() - 6);
+    }
+    record::finish(&mut value, 2);
+    producer
+        .send(
+            FutureRecord::to(&topic).key("acme/default").payload(&value),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("acknowledged");
+    let sql = "SELECT count() FROM events_view WHERE org = ? AND event_id IN ('v1-a', 'v1-b') \
+               AND feature_flags = '{}' AND extra = '{}'";
+    assert_eq!(h.wait_count(sql, "acme", 2).await, 2);
     h.stop().await;
 }
