@@ -160,7 +160,8 @@ fn spans(c: &mut Criterion) {
             |body| {
                 let mut reserved = budget.reserve(&org, body.len()).unwrap();
                 let (encoded, rejected) =
-                    otlp::encode(wire, body, 20 << 20, &mut reserved, &limits, &env).unwrap();
+                    otlp::encode(wire, body, 20 << 20, &mut reserved, &budget, &limits, &env)
+                        .unwrap();
                 assert_eq!(rejected.spans, 0);
                 black_box(encoded)
             },

@@ -257,6 +257,7 @@ fn edge_app(
                 cfg.edge.max_inflight_body_bytes,
                 cfg.edge.max_inflight_body_share,
             ),
+            decode_budget: edge::budget::BodyBudget::new(cfg.edge.max_inflight_body_bytes, 1.0),
             body_timeout: Duration::from_millis(cfg.edge.request_timeout_ms),
         }),
         readiness,

@@ -42,12 +42,21 @@ fuzz_target!(|input: &[u8]| {
         project: "proj",
         received_us: 1_700_000_000_000_000,
     };
-    let budget = BodyBudget::new(8 << 20, 1.0);
+    let budget = BodyBudget::new(64 << 20, 1.0);
     let org: Arc<str> = Arc::from("org_fuzz");
     let Some(mut reserved) = budget.reserve(&org, body.len()) else {
         return;
     };
-    match otlp::encode(wire, body.to_vec(), 1 << 20, &mut reserved, &limits, &env) {
+    let decoding = BodyBudget::new(64 << 20, 1.0);
+    match otlp::encode(
+        wire,
+        body.to_vec(),
+        1 << 20,
+        &mut reserved,
+        &decoding,
+        &limits,
+        &env,
+    ) {
         Err(refusal) => {
             let status = refusal.status.as_u16();
             assert!(matches!(status, 400 | 413 | 503), "{refusal:?}");

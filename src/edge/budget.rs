@@ -57,6 +57,11 @@ impl BodyBudget {
         }
     }
 
+    /// Bytes the whole budget holds.
+    pub fn total_bytes(&self) -> usize {
+        self.total_kib as usize * 1024
+    }
+
     /// Reserves room for a body of `bytes` for `org`; `None` when the budget,
     /// or the org's share of it, is spent.
     pub fn reserve(&self, org: &Arc<str>, bytes: usize) -> Option<Reservation<'_>> {

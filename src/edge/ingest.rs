@@ -184,8 +184,15 @@ async fn process(
     let (encoded, answer) = match (body_kind, wire) {
         (BodyKind::Otlp, Some(wire)) => {
             let limit = state.max_body_bytes;
-            let (encoded, rejected) =
-                otlp::encode(wire, bytes, limit, &mut reserved, &route.limits, &envelope)?;
+            let (encoded, rejected) = otlp::encode(
+                wire,
+                bytes,
+                limit,
+                &mut reserved,
+                &state.decode_budget,
+                &route.limits,
+                &envelope,
+            )?;
             (encoded, Answer::Otlp(wire.format, rejected))
         }
         (BodyKind::Items { want_ids: true }, _) => {

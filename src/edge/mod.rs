@@ -42,6 +42,9 @@ pub struct EdgeState {
     pub max_body_bytes: usize,
     /// Memory for bodies in flight (`edge.max_inflight_body_bytes`).
     pub body_budget: budget::BodyBudget,
+    /// Memory for OTLP messages being decoded (`src/edge/otlp/`), as large
+    /// as `edge.max_inflight_body_bytes`; held only while decoding.
+    pub decode_budget: budget::BodyBudget,
     /// Deadline for receiving a whole body.
     pub body_timeout: Duration,
 }
