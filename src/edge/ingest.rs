@@ -314,14 +314,10 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError {
-            param: Some("Content-Type".into()),
-            ..ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "invalid_request_error",
-                "Content-Type: must be application/json",
-            )
-        })
+        Err(ApiError::unsupported_media(
+            "Content-Type",
+            "application/json",
+        ))
     }
 }
 

@@ -60,6 +60,16 @@ impl ApiError {
         .with_param(param)
     }
 
+    /// 415 naming the header `param`: "`param`: must be `expected`".
+    pub fn unsupported_media(param: &str, expected: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            format!("{param}: must be {expected}"),
+        )
+        .with_param(param)
+    }
+
     /// 403.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "permission_error", message)

@@ -18,8 +18,10 @@ struct Event {
     attachments: String,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_python_sdk_works_unmodified() {
+/// Runs `tests/sdk/<script>` with the SDK's Python against `h`, sending as
+/// `key` to the project `support-prod`; returns its stdout (the ids it
+/// printed) and stderr.
+async fn run_sdk(h: &Harness, script: &str, key: &str) -> (Vec<u8>, String) {
     let python = std::env::var("DOWNPOUR_SDK_PYTHON").unwrap_or_else(|_| {
         format!(
             "{}/.cache/downpour/venv-sdk/bin/python",
@@ -30,20 +32,25 @@ async fn the_python_sdk_works_unmodified() {
         std::path::Path::new(&python).exists(),
         "{python} missing: run scripts/components.sh sdk"
     );
-    let h = Harness::start("sdk").await;
-    let key = h.write_key("sdk-org").await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/drive.py");
     let output = tokio::process::Command::new(&python)
-        .arg(script)
-        .env("DOWNPOUR_SDK_KEY", &key)
+        .arg(format!("{}/tests/sdk/{script}", env!("CARGO_MANIFEST_DIR")))
+        .env("DOWNPOUR_SDK_KEY", key)
         .env("DOWNPOUR_SDK_ENDPOINT", format!("{}/v1/", h.base))
         .env("DOWNPOUR_SDK_PROJECT", "support-prod")
         .output()
         .await
         .expect("python runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "SDK script failed: {stderr}");
-    let ids: serde_json::Value = serde_json::from_slice(&output.stdout).expect("ids JSON");
+    (output.stdout, stderr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_works_unmodified() {
+    let h = Harness::start("sdk").await;
+    let key = h.write_key("sdk-org").await;
+    let (stdout, stderr) = run_sdk(&h, "drive.py", &key).await;
+    let ids: serde_json::Value = serde_json::from_slice(&stdout).expect("ids JSON");
     let event_id = ids["event_id"].as_str().expect("event id");
     let partial_id = ids["partial_id"].as_str().expect("partial id");
 
@@ -123,25 +130,9 @@ async fn the_python_sdk_works_unmodified() {
 /// event by traceloop's association properties.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_sdk_with_tracing_on_sends_spans_linked_to_its_event() {
-    let python = std::env::var("DOWNPOUR_SDK_PYTHON").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/downpour/venv-sdk/bin/python",
-            std::env::var("HOME").unwrap_or_default()
-        )
-    });
     let h = Harness::start("sdk_tracing").await;
     let key = h.write_key("py-org").await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/drive_tracing.py");
-    let output = tokio::process::Command::new(&python)
-        .arg(script)
-        .env("DOWNPOUR_SDK_KEY", &key)
-        .env("DOWNPOUR_SDK_ENDPOINT", format!("{}/v1/", h.base))
-        .env("DOWNPOUR_SDK_PROJECT", "support-prod")
-        .output()
-        .await
-        .expect("python runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "SDK script failed: {stderr}");
+    let (_, stderr) = run_sdk(&h, "drive_tracing.py", &key).await;
     let joined = "SELECT count() FROM spans_view INNER JOIN events_view USING (org, project, event_id) \
                   WHERE org = ? AND project = 'support-prod' AND event_id = 'py-traced-1'";
     assert_eq!(

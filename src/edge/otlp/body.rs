@@ -41,14 +41,10 @@ impl Encoding {
         } else if value.eq_ignore_ascii_case("identity") || value.is_empty() {
             Ok(Encoding::Identity)
         } else {
-            Err(ApiError {
-                param: Some("Content-Encoding".into()),
-                ..ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "invalid_request_error",
-                    "Content-Encoding: must be gzip, deflate or identity",
-                )
-            })
+            Err(ApiError::unsupported_media(
+                "Content-Encoding",
+                "gzip, deflate or identity",
+            ))
         }
     }
 }

@@ -78,14 +78,10 @@ impl Format {
         } else if mime.eq_ignore_ascii_case("application/json") {
             Ok(Format::Json)
         } else {
-            Err(ApiError {
-                param: Some("Content-Type".into()),
-                ..ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "invalid_request_error",
-                    "Content-Type: must be application/x-protobuf or application/json",
-                )
-            })
+            Err(ApiError::unsupported_media(
+                "Content-Type",
+                "application/x-protobuf or application/json",
+            ))
         }
     }
 }
