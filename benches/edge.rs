@@ -25,6 +25,10 @@
 
 use std::hint::black_box;
 
+/// The binary's allocator (src/main.rs), so the figures are the edge's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use downpour::edge::validate::{Envelope, encode};
 use downpour::pipeline::{self, Limits, StreamKind};

@@ -9,6 +9,10 @@ use downpour::registry::keys::Role;
 use downpour::registry::slug::Slug;
 use downpour::runtime::{self, Parts};
 
+/// mimalloc rather than glibc malloc (Cargo.toml says why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// downpour: Raindrop-compatible ingest. SDK events over HTTP → Kafka → ClickHouse,
 /// partitioned by project.
 ///

@@ -7,7 +7,7 @@
 //! migrators racing, converge on the same schema.
 
 /// The migrations, in order (the binary carries `sql/`; a test checks the list).
-pub const MIGRATIONS: [(&str, &str); 5] = [
+pub const MIGRATIONS: [(&str, &str); 6] = [
     ("0001_init", include_str!("../../sql/0001_init.sql")),
     ("0002_projects", include_str!("../../sql/0002_projects.sql")),
     (
@@ -19,7 +19,33 @@ pub const MIGRATIONS: [(&str, &str); 5] = [
         "0005_feature_flags",
         include_str!("../../sql/0005_feature_flags.sql"),
     ),
+    (
+        "0006_span_attribute_maps",
+        include_str!("../../sql/0006_span_attribute_maps.sql"),
+    ),
 ];
+
+/// The oldest server a migration runs on, from its first line
+/// (`-- requires ClickHouse 22.1`); `None` for one that runs on every
+/// server downpour supports (ClickHouse 18.16 and newer).
+pub fn requirement(sql: &str) -> Option<(u32, u32)> {
+    let first = sql.lines().next()?;
+    let version = first.trim().strip_prefix("-- requires ClickHouse ")?;
+    server_version(version)
+}
+
+/// `major.minor` of a ClickHouse version string (`18.16.1`, `26.9.2.1`).
+pub fn server_version(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.trim().split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Whether a migration runs on the server of `version`.
+pub fn runs_on(sql: &str, version: (u32, u32)) -> bool {
+    requirement(sql).is_none_or(|needed| version >= needed)
+}
 
 /// ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`: an `ADD COLUMN` that
 /// finds the column already there (another migrator won the race, or a run
@@ -71,9 +97,14 @@ pub enum MigrateError {
     /// Bookkeeping failed.
     #[error("migrations table: {0}")]
     Bookkeeping(#[from] clickhouse::error::Error),
+    /// `SELECT version()` gave something that is not `major.minor...`.
+    #[error("server version {0:?} is not major.minor")]
+    ServerVersion(String),
 }
 
-/// Creates the database and applies pending migrations; returns those applied.
+/// Creates the database and applies pending migrations; returns those
+/// applied. A migration that needs a newer server ([`requirement`]) is left
+/// pending, logged, and applied by a later run on an upgraded server.
 pub async fn migrate(
     server: &clickhouse::Client,
     database: &str,
@@ -101,9 +132,20 @@ pub async fn migrate(
         .query("SELECT DISTINCT version FROM schema_migrations")
         .fetch_all()
         .await?;
+    let server_text: String = db.query("SELECT version()").fetch_one().await?;
+    let server_is =
+        server_version(&server_text).ok_or(MigrateError::ServerVersion(server_text.clone()))?;
     let mut applied = Vec::new();
     for (version, sql) in MIGRATIONS {
         if done.iter().any(|v| v == version) {
+            continue;
+        }
+        if !runs_on(sql, server_is) {
+            tracing::info!(
+                migration = version,
+                server = %server_text,
+                "migration needs a newer ClickHouse; left pending"
+            );
             continue;
         }
         for stmt in statements(sql) {
@@ -143,6 +185,28 @@ mod tests {
         files.sort();
         let listed: Vec<String> = MIGRATIONS.iter().map(|(v, _)| v.to_string()).collect();
         assert_eq!(files, listed);
+    }
+
+    #[test]
+    fn a_migration_names_the_oldest_server_it_runs_on() {
+        let maps = MIGRATIONS
+            .iter()
+            .find(|(v, _)| *v == "0006_span_attribute_maps")
+            .map(|(_, sql)| *sql)
+            .expect("listed");
+        assert_eq!(requirement(maps), Some((22, 1)));
+        assert!(!runs_on(maps, (18, 16)), "no Map on 18.16");
+        assert!(!runs_on(maps, (21, 12)));
+        assert!(runs_on(maps, (22, 1)) && runs_on(maps, (26, 9)));
+        // Every other migration runs on 18.16.
+        for (version, sql) in MIGRATIONS {
+            if version != "0006_span_attribute_maps" {
+                assert!(runs_on(sql, (18, 16)), "{version}");
+            }
+        }
+        assert_eq!(server_version("18.16.1"), Some((18, 16)));
+        assert_eq!(server_version("26.9.2.1"), Some((26, 9)));
+        assert_eq!(server_version("x"), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
     apply.py SESSION_DIR DATABASE STATEMENTS_JSON \
         --load TABLE COLUMNS ROWS_FILE [--load ...] \
-        --event-id ID --partial-id ID --user-id ID
+        --event-id ID --partial-id ID --user-id ID --span-id ID
 
 STATEMENTS_JSON is [{"version": "0001_init", "sql": "CREATE ..."}, ...], the
 output of downpour's own splitter, so this runs exactly what `migrate` runs.
@@ -42,6 +42,7 @@ def main():
     ap.add_argument("--event-id", required=True)
     ap.add_argument("--partial-id", required=True)
     ap.add_argument("--user-id", required=True)
+    ap.add_argument("--span-id", required=True)
     a = ap.parse_args()
     with open(a.statements) as f:
         statements = json.load(f)
@@ -99,6 +100,7 @@ def main():
         "signals_view_count": count("SELECT count() AS c FROM signals_view"),
         "users_view_count": count("SELECT count() AS c FROM users_view"),
         "user": one(f"SELECT * FROM users_view WHERE user_id = {uid}"),
+        "span": one(f"SELECT * FROM spans_view WHERE span_id = {literal(a.span_id)}"),
     }
     sess.close()
     print(json.dumps(result))

@@ -104,7 +104,21 @@ fn sql_and_edge_rows_run_on_current_clickhouse() {
     );
     let dir = TempDir::new();
 
-    // (a) Every statement of every migration, split exactly as `migrate` splits it.
+    // (a) Every statement of every migration that runs on this server (all
+    // of them: chdb is newer than any migration's floor), split exactly as
+    // `migrate` splits it.
+    let engine = Command::new(&python)
+        .args(["-c", "import chdb; print(chdb.engine_version)"])
+        .output()
+        .expect("python runs");
+    let engine = String::from_utf8_lossy(&engine.stdout).trim().to_string();
+    let server = schema::server_version(&engine).expect("chdb's engine version");
+    assert!(
+        schema::MIGRATIONS
+            .iter()
+            .all(|(_, sql)| schema::runs_on(sql, server)),
+        "chdb {engine} runs every migration, the version-gated ones too"
+    );
     let statements: Vec<Value> = schema::MIGRATIONS
         .iter()
         .flat_map(|(version, sql)| {
@@ -148,6 +162,7 @@ fn sql_and_edge_rows_run_on_current_clickhouse() {
     });
     let patch2 = json!({"event_id": "pp-1", "is_pending": false, "ai_data": {"output": "Refund requested."}});
 
+    let export = otlp_export();
     let once = rows(StreamKind::Events, &event, RECEIVED_US);
     // A record the consumer delivers twice: the same bytes, inserted twice.
     let twice = rows(StreamKind::Events, &event, RECEIVED_US);
@@ -178,6 +193,7 @@ fn sql_and_edge_rows_run_on_current_clickhouse() {
             StreamKind::PartialEvents,
             rows(StreamKind::PartialEvents, &patch2, RECEIVED_US + 2_000_000),
         ),
+        (StreamKind::Spans, span_rows(&export)),
     ];
 
     // (c) Schema and rows on current ClickHouse.
@@ -193,6 +209,8 @@ fn sql_and_edge_rows_run_on_current_clickhouse() {
             "pp-1",
             "--user-id",
             "user_123",
+            "--span-id",
+            SPAN_ID,
         ]);
     for (i, (kind, bytes)) in loads.iter().enumerate() {
         let file = dir.0.join(format!("{i}-{}.bin", table(*kind)));
@@ -224,7 +242,7 @@ fn sql_and_edge_rows_run_on_current_clickhouse() {
         .iter()
         .map(|l| l["rows"].as_u64().expect("row count"))
         .collect();
-    assert_eq!(loaded, [1, 1, 2, 1, 1, 1, 1], "rows per RowBinary load");
+    assert_eq!(loaded, [1, 1, 2, 1, 1, 1, 1, 1], "rows per RowBinary load");
 
     assert_eq!(r["event_count"], 1, "cur-1 inserted twice, seen once: {r}");
     assert_eq!(
@@ -284,4 +302,87 @@ fn sql_and_edge_rows_run_on_current_clickhouse() {
         json!({"name": "Ada", "vip": true}),
         "the latest identify wins"
     );
+
+    // Spans: the JSON columns, and the maps migration 0006 adds where the
+    // server has the Map type (every value a string).
+    let s = &r["span"];
+    assert_eq!(s["event_id"], "cur-1", "{s}");
+    assert_eq!(
+        json_str(&s["attributes"])["gen_ai.request.model"],
+        "gpt \"4o\" ✓"
+    );
+    assert_eq!(
+        s["attributes_map"],
+        json!({
+            "gen_ai.request.model": "gpt \"4o\" ✓",
+            "ai.usage.promptTokens": "12",
+            "ai.telemetry.metadata.raindrop.eventId": "cur-1",
+            "ai.settings.stop": "[\"\\n\"]",
+        }),
+        "{s}"
+    );
+    assert_eq!(
+        s["resource_attributes_map"],
+        json!({"service.name": "agent"})
+    );
+}
+
+const SPAN_ID: &str = "00f067aa0ba902b7";
+
+/// An OTLP/JSON export of one span linked to event `cur-1`.
+fn otlp_export() -> Value {
+    let attr = |key: &str, value: Value| json!({"key": key, "value": value});
+    json!({"resourceSpans": [{
+        "resource": {"attributes": [attr("service.name", json!({"stringValue": "agent"}))]},
+        "scopeSpans": [{"spans": [{
+            "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
+            "spanId": SPAN_ID,
+            "name": "ai.generateText",
+            "startTimeUnixNano": "1795000000000000000",
+            "endTimeUnixNano": "1795000000500000000",
+            "attributes": [
+                attr("gen_ai.request.model", json!({"stringValue": "gpt \"4o\" ✓"})),
+                attr("ai.usage.promptTokens", json!({"intValue": "12"})),
+                attr("ai.telemetry.metadata.raindrop.eventId", json!({"stringValue": "cur-1"})),
+                attr("ai.settings.stop", json!({"arrayValue": {"values": [{"stringValue": "\n"}]}})),
+            ],
+        }]}],
+    }]})
+}
+
+/// `export`'s rows as the edge encodes them (record headers stripped).
+fn span_rows(export: &Value) -> Vec<u8> {
+    use downpour::edge::budget::BodyBudget;
+    use downpour::edge::otlp::{self, Encoding, Format, Wire};
+    let wire = Wire {
+        format: Format::Json,
+        encoding: Encoding::Identity,
+    };
+    let pipelines = pipeline::load(None).expect("built-in pipelines");
+    let limits = &pipelines
+        .iter()
+        .find(|p| p.kind == StreamKind::Spans)
+        .expect("the spans pipeline")
+        .limits;
+    let env = Envelope {
+        org: ORG,
+        project: PROJECT,
+        received_us: RECEIVED_US,
+    };
+    let body = serde_json::to_vec(export).expect("JSON");
+    let budget = BodyBudget::new(64 << 20, 1.0);
+    let org: std::sync::Arc<str> = std::sync::Arc::from(ORG);
+    let mut reserved = budget.reserve(&org, body.len()).expect("room");
+    let (encoded, rejected) =
+        otlp::encode(wire, body, 1 << 20, &mut reserved, &budget, limits, &env).expect("encoded");
+    assert_eq!(rejected.spans, 0);
+    let mut out = Vec::new();
+    for rec in &encoded.records {
+        out.extend_from_slice(
+            record::parse(rec, StreamKind::Spans)
+                .expect("a record")
+                .body,
+        );
+    }
+    out
 }

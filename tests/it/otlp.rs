@@ -333,3 +333,50 @@ async fn what_a_receiver_meets_bombs_bad_types_bad_ids_empty_and_10k_spans() {
     assert_eq!(r.status(), 401);
     h.stop().await;
 }
+
+/// ClickHouse 18.16 has no `Map`: the span attribute maps' migration (0006,
+/// `-- requires ClickHouse 22.1`) stays pending there, run after run, and
+/// everything else is applied; on a newer server it is applied like the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_attribute_maps_wait_for_a_server_that_has_map() {
+    use downpour::sink::schema;
+    let cfg = crate::common::private_config("maps");
+    let server = downpour::sink::clickhouse::server(&cfg.clickhouse).unwrap();
+    let version: String = server
+        .query("SELECT version()")
+        .fetch_one()
+        .await
+        .expect("version");
+    let has_map = schema::server_version(&version).expect("major.minor") >= (22, 1);
+    let applied = schema::migrate(&server, &cfg.clickhouse.database)
+        .await
+        .expect("migrate");
+    assert_eq!(
+        applied.contains(&"0006_span_attribute_maps".to_string()),
+        has_map,
+        "ClickHouse {version}: {applied:?}"
+    );
+    assert_eq!(
+        applied.len(),
+        schema::MIGRATIONS.len() - usize::from(!has_map)
+    );
+    let again = schema::migrate(&server, &cfg.clickhouse.database)
+        .await
+        .expect("migrate again");
+    assert!(again.is_empty(), "nothing new on a second run: {again:?}");
+    let maps: u64 = server
+        .query(
+            "SELECT count() FROM system.columns WHERE database = ? AND table = 'spans' \
+             AND name IN ('attributes_map', 'resource_attributes_map')",
+        )
+        .bind(&cfg.clickhouse.database)
+        .fetch_one()
+        .await
+        .expect("columns");
+    assert_eq!(maps, if has_map { 2 } else { 0 }, "ClickHouse {version}");
+    server
+        .query(&format!("DROP DATABASE {}", cfg.clickhouse.database))
+        .execute()
+        .await
+        .expect("drop");
+}

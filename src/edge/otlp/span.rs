@@ -12,6 +12,8 @@
 //! path and reason are named in the answer's `partial_success`; the
 //! request's other spans are stored.
 
+use std::io::Write;
+
 use base64::Engine;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
@@ -19,7 +21,7 @@ use opentelemetry_proto::tonic::trace::v1::{Span, span};
 
 use crate::bus::record::Packer;
 use crate::edge::validate::{Encoded, Envelope, RECORD_TARGET_BYTES};
-use crate::pipeline::row::JsonText;
+use crate::pipeline::row::{JsonText, json_string};
 use crate::pipeline::rows::SpanRow;
 use crate::pipeline::{Limits, StreamKind};
 use crate::sink::rowbinary::RowWriter;
@@ -343,10 +345,8 @@ impl JsonText for Events<'_> {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(
-                format!("{{\"time_ns\":{},\"name\":", e.time_unix_nano).as_bytes(),
-            );
-            write_string(out, &e.name);
+            let _ = write!(out, "{{\"time_ns\":{},\"name\":", e.time_unix_nano);
+            json_string(out, &e.name);
             out.extend_from_slice(b",\"attributes\":");
             write_object(out, &e.attributes, 0);
             out.push(b'}');
@@ -370,11 +370,11 @@ impl JsonText for SpanLinks<'_> {
             write_hex(&mut hex[32..], &l.span_id);
             let text = std::str::from_utf8(&hex).unwrap_or("");
             out.extend_from_slice(b"{\"trace_id\":");
-            write_string(out, &text[..l.trace_id.len().min(16) * 2]);
+            json_string(out, &text[..l.trace_id.len().min(16) * 2]);
             out.extend_from_slice(b",\"span_id\":");
-            write_string(out, &text[32..32 + l.span_id.len().min(8) * 2]);
+            json_string(out, &text[32..32 + l.span_id.len().min(8) * 2]);
             out.extend_from_slice(b",\"trace_state\":");
-            write_string(out, &l.trace_state);
+            json_string(out, &l.trace_state);
             out.extend_from_slice(b",\"attributes\":");
             write_object(out, &l.attributes, 0);
             out.push(b'}');
@@ -393,7 +393,7 @@ fn write_object(out: &mut Vec<u8>, kvs: &[KeyValue], depth: usize) {
         if i > 0 {
             out.push(b',');
         }
-        write_string(out, &kv.key);
+        json_string(out, &kv.key);
         out.push(b':');
         write_value(out, kv.value.as_ref(), depth + 1);
     }
@@ -411,10 +411,15 @@ fn write_value(out: &mut Vec<u8>, value: Option<&AnyValue>, depth: usize) {
         return;
     }
     match value {
-        Value::StringValue(s) => write_string(out, s),
+        Value::StringValue(s) => json_string(out, s),
         Value::BoolValue(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::IntValue(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Value::DoubleValue(d) if d.is_finite() => out.extend_from_slice(d.to_string().as_bytes()),
+        // Writing into a Vec cannot fail.
+        Value::IntValue(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::DoubleValue(d) if d.is_finite() => {
+            let _ = write!(out, "{d}");
+        }
         Value::DoubleValue(_) => out.extend_from_slice(b"null"),
         Value::ArrayValue(a) => {
             out.push(b'[');
@@ -428,14 +433,9 @@ fn write_value(out: &mut Vec<u8>, value: Option<&AnyValue>, depth: usize) {
         }
         Value::KvlistValue(kv) => write_object(out, &kv.values, depth + 1),
         Value::BytesValue(b) => {
-            write_string(out, &base64::engine::general_purpose::STANDARD.encode(b));
+            json_string(out, &base64::engine::general_purpose::STANDARD.encode(b));
         }
     }
-}
-
-fn write_string(out: &mut Vec<u8>, s: &str) {
-    // serde_json's escaping into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 #[cfg(test)]

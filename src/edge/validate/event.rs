@@ -196,8 +196,7 @@ impl JsonText for Extra<'_, '_, '_> {
             }
             out.push(if first { b'{' } else { b',' });
             first = false;
-            // Writing into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, key);
+            crate::pipeline::row::json_string(out, key);
             out.push(b':');
             fields::write_json(&value, out);
         }

@@ -252,8 +252,7 @@ pub fn write_truncated(properties: &Value<'_, '_>, budget: usize, out: &mut Vec<
                 continue;
             }
             entry.clear();
-            // Writing into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut entry, key);
+            crate::pipeline::row::json_string(&mut entry, key);
             entry.push(b':');
             write_json(&value, &mut entry);
             entry.push(b',');
