@@ -1,17 +1,15 @@
-//! The Query API: reading back what was ingested, one project at a time.
+//! The Query API: reading back what was ingested, one project at a time,
+//! in the Raindrop Query API's routes and shapes so the official client
+//! (`@raindrop-ai/query` 0.1.13) works unmodified (issue 11, in progress):
 //!
-//! | route | filters (query string) |
-//! | `GET /v1/events` | `event`, `user_id`, `convo_id`, `since`, `until`, `limit`, `cursor` |
-//! | `GET /v1/events/{event_id}` | |
-//! | `GET /v1/signals` | `event_id`, `signal_name`, `limit`, `cursor` |
-//! | `GET /v1/users/{user_id}` | |
+//! | route | module |
+//! | --- | --- |
+//! | `GET /v1/events`, `/v1/events/count`, `/v1/events/{id}` | `events` (filters: `filter`, `conditions`) |
+//! | `GET /v1/signals`, `/v1/users/{user_id}` | `store` (downpour's earlier shapes, `{"data", "next_cursor"}`, until moved) |
 //!
-//! Lists answer `{"data": [...], "next_cursor": "..." | null}`, newest first
-//! by (timestamp_ms, id); pass `next_cursor` back as `cursor` for the next
-//! page. `limit` is 1 to 1000 (default 100). `since` (inclusive) and `until`
-//! (exclusive) are epoch milliseconds or ISO 8601 with a zone. Filters match
-//! exactly. Single objects answer `{"data": {...}}`; an unknown event or user
-//! is a 404. Errors are the edge's JSON error body, naming the parameter.
+//! Errors answer the SDK's body (`crate::http::error::query_body`, a layer
+//! on this router): `{"error": {"code", "message", "details": {"field",
+//! "allowed_fields"}}}`.
 //!
 //! Invariants:
 //! - Who: owner, admin and member keys read; SDK write keys get 403
@@ -32,6 +30,9 @@
 //!   never a panic or a 5xx.
 
 mod access;
+mod conditions;
+mod events;
+pub mod filter;
 mod params;
 mod slots;
 mod sql;
@@ -54,6 +55,7 @@ use crate::http::auth::Authenticates;
 use crate::registry::keys::KeyStore;
 use crate::registry::projects::ProjectStore;
 use access::Scope;
+use filter::Filters;
 use params::{MAX_ID_BYTES, Params};
 
 /// What the Query API handlers share.
@@ -113,6 +115,7 @@ impl Entity {
 pub fn router(state: Arc<QueryState>) -> Router {
     let mut router = Router::new()
         .route("/v1/events", get(list_events))
+        .route("/v1/events/count", get(count_events))
         .route("/v1/events/{event_id}", get(show_event))
         .route("/v1/signals", get(list_signals))
         .route("/v1/users/{user_id}", get(show_user));
@@ -135,7 +138,11 @@ pub fn router(state: Arc<QueryState>) -> Router {
             }),
         );
     }
-    router.with_state(state)
+    router
+        .layer(axum::middleware::map_response(
+            crate::http::error::query_body,
+        ))
+        .with_state(state)
 }
 
 /// A path id; an undecodable one is a 400 naming it.
@@ -144,27 +151,14 @@ fn path_id(path: Result<Path<String>, PathRejection>, what: &str) -> Result<Stri
         .map_err(|_| ApiError::bad_request(what, "is not valid UTF-8 percent-encoding"))
 }
 
-async fn list_events(State(state): Shared, scope: Scope, uri: Uri) -> Answer<Page> {
-    let p = Params::parse(
-        uri.query(),
-        &[
-            "event", "user_id", "convo_id", "since", "until", "limit", "cursor",
-        ],
-    )?;
-    let filter = store::EventFilter {
-        event: p.text("event")?,
-        user_id: p.text("user_id")?,
-        convo_id: p.text("convo_id")?,
-        since: p.time("since")?,
-        until: p.time("until")?,
-    };
-    if let (Some(since), Some(until)) = (filter.since, filter.until)
-        && until < since
-    {
-        return Err(ApiError::bad_request("until", "is before since"));
-    }
-    let page = store::events(&state.db, &scope, &filter, p.cursor()?, p.limit()?).await?;
-    Ok(Json(page))
+async fn list_events(State(state): Shared, scope: Scope, uri: Uri) -> Answer {
+    let f = Filters::parse(uri.query(), &events::list_params())?;
+    Ok(Json(events::list(&state.db, &scope, &f).await?))
+}
+
+async fn count_events(State(state): Shared, scope: Scope, uri: Uri) -> Answer {
+    let f = Filters::parse(uri.query(), &events::count_params())?;
+    Ok(Json(events::count(&state.db, &scope, &f).await?))
 }
 
 async fn list_signals(State(state): Shared, scope: Scope, uri: Uri) -> Answer<Page> {
@@ -201,7 +195,7 @@ async fn by_id(state: &QueryState, scope: &Scope, entity: Entity, id: String) ->
         None
     } else {
         match entity {
-            Entity::Event => store::event(&state.db, scope, &id).await?,
+            Entity::Event => events::get(&state.db, scope, &id).await?,
             Entity::User => store::user(&state.db, scope, &id).await?,
         }
     };

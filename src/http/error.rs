@@ -1,6 +1,10 @@
-//! The one error shape every endpoint answers with:
-//! `{"error": {"message", "type", "code", "param"}}` (docs/CONTRACT.md §C13,
-//! the OpenAI-style error body, plus `param` naming the offending item and field).
+//! The one error type every endpoint answers with, in one of two bodies:
+//! - ingest and admin: `{"error": {"message", "type", "code", "param"}}`
+//!   (docs/CONTRACT.md §C13, the OpenAI-style error body, plus `param`
+//!   naming the offending item and field);
+//! - the Query API: `{"error": {"code", "message", "details": {"field",
+//!   "allowed_fields"}}}`, the body `@raindrop-ai/query` parses (`code` a
+//!   string; [`query_body`], applied by the query router).
 //!
 //! Every handler returns `Result<_, ApiError>`; the domain errors of the
 //! layers below convert here, in one table, so a status is chosen in one
@@ -28,6 +32,8 @@ pub struct ApiError {
     pub param: Option<String>,
     /// Seconds for `Retry-After` (429s and 503s).
     pub retry_after: Option<u32>,
+    /// The names `param` may take, for an unknown or misspelled one.
+    pub allowed_fields: Vec<String>,
 }
 
 impl ApiError {
@@ -39,6 +45,15 @@ impl ApiError {
             message: message.into(),
             param: None,
             retry_after: None,
+            allowed_fields: Vec::new(),
+        }
+    }
+
+    /// The same error, listing the names `param` may take.
+    pub fn with_allowed(self, fields: &[&str]) -> ApiError {
+        ApiError {
+            allowed_fields: fields.iter().map(|f| f.to_string()).collect(),
+            ..self
         }
     }
 
@@ -113,8 +128,38 @@ impl IntoResponse for ApiError {
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        // For a router that answers in another body (`query_body`).
+        response.extensions_mut().insert(self);
         response
     }
+}
+
+/// Rewrites an error answer into the Query API's body,
+/// `{"error": {"code", "message", "details": {"field", "allowed_fields"}}}`
+/// (the `*Error$inboundSchema`s of `@raindrop-ai/query` 0.1.13); other answers
+/// pass unchanged. Status and `Retry-After` stay. Used with
+/// `axum::middleware::map_response`.
+pub async fn query_body(mut response: Response) -> Response {
+    let Some(e) = response.extensions_mut().remove::<ApiError>() else {
+        return response;
+    };
+    let mut details = serde_json::Map::new();
+    if let Some(field) = &e.param {
+        details.insert("field".into(), field.clone().into());
+    }
+    if !e.allowed_fields.is_empty() {
+        details.insert("allowed_fields".into(), e.allowed_fields.clone().into());
+    }
+    let body = serde_json::json!({"error": {
+        "code": e.kind,
+        "message": e.message,
+        "details": details,
+    }});
+    let headers = response.headers().clone();
+    let mut rewritten = (response.status(), body.to_string()).into_response();
+    *rewritten.headers_mut() = headers;
+    rewritten.headers_mut().remove(header::CONTENT_LENGTH);
+    rewritten
 }
 
 impl From<Invalid> for ApiError {

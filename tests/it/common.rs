@@ -256,10 +256,26 @@ impl Response {
             .unwrap_or_else(|_| panic!("JSON body, got {:?}", self.body))
     }
 
-    /// The parsed JSON error body `{"error": {message, type, code, param}}`.
+    /// The parsed JSON error body `{"error": {message, type, code, param}}`
+    /// (ingest, admin); a Query API answer's `{"error": {code (a string),
+    /// message, details: {field}}}` is checked and read into the same four names.
     pub fn error(&self) -> serde_json::Value {
         let v: serde_json::Value = serde_json::from_str(&self.body)
             .unwrap_or_else(|_| panic!("JSON error body, got {:?}", self.body));
+        if v["error"]["code"].is_string() {
+            let e = &v["error"];
+            assert!(e["details"].is_object(), "details: {v}");
+            assert!(
+                e["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "message: {v}"
+            );
+            return serde_json::json!({
+                "message": e["message"],
+                "type": e["code"],
+                "code": self.status,
+                "param": e["details"]["field"],
+            });
+        }
         let e = v
             .get("error")
             .cloned()

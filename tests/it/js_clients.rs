@@ -10,23 +10,20 @@ use serde_json::Value;
 use crate::common::Harness;
 
 /// Runs `tests/clients/<script>` with node from the installed clients'
-/// directory (ES modules resolve packages from the script's own place).
-async fn run_client(h: &Harness, script: &str, key: &str, project: &str) -> Value {
+/// directory (ES modules resolve packages from the script's own place), with
+/// `env`; returns the JSON of its last line.
+pub async fn run_node(h: &Harness, script: &str, env: &[(&str, String)]) -> Value {
     let dir = std::env::var("DOWNPOUR_JS_CLIENTS")
         .expect("DOWNPOUR_JS_CLIENTS: run scripts/components.sh clients (scripts/test.sh does)");
     let source = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
     let copy = format!("{dir}/{}-{script}", h.cfg.clickhouse.database);
     std::fs::copy(&source, &copy).expect("script copied next to node_modules");
-    let output = tokio::process::Command::new("node")
-        .arg(&copy)
-        .env("DOWNPOUR_KEY", key)
-        .env("DOWNPOUR_ENDPOINT", format!("{}/v1/", h.base))
-        .env("DOWNPOUR_PROJECT", project)
-        // Tracing's defaults outside production: one export per span, now.
-        .env("NODE_ENV", "test")
-        .output()
-        .await
-        .expect("node runs");
+    let mut command = tokio::process::Command::new("node");
+    command.arg(&copy);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().await.expect("node runs");
     let _ = std::fs::remove_file(&copy);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{script} failed: {stderr}");
@@ -34,6 +31,18 @@ async fn run_client(h: &Harness, script: &str, key: &str, project: &str) -> Valu
     let last = stdout.lines().last().unwrap_or("");
     serde_json::from_str(last)
         .unwrap_or_else(|e| panic!("{script} printed {stdout:?} ({e}); stderr: {stderr}"))
+}
+
+/// Runs an ingest client script against the edge.
+async fn run_client(h: &Harness, script: &str, key: &str, project: &str) -> Value {
+    let env = [
+        ("DOWNPOUR_KEY", key.to_string()),
+        ("DOWNPOUR_ENDPOINT", format!("{}/v1/", h.base)),
+        ("DOWNPOUR_PROJECT", project.to_string()),
+        // Tracing's defaults outside production: one export per span, now.
+        ("NODE_ENV", "test".to_string()),
+    ];
+    run_node(h, script, &env).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

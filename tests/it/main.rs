@@ -31,6 +31,7 @@ mod projects;
 mod properties;
 mod python_sdk;
 mod query;
+mod query_sdk;
 mod registry_outage;
 mod secure_transport;
 mod security;

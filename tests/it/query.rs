@@ -31,13 +31,13 @@ async fn ok(h: &Harness, path: &str, key: &str, project: Option<&str>) -> Value 
     r.json()
 }
 
-/// The `event_id`s of a list answer, in order.
+/// The `id`s of an events list answer, in order.
 fn ids(page: &Value) -> Vec<String> {
     page["data"]
         .as_array()
         .unwrap_or_else(|| panic!("data array in {page}"))
         .iter()
-        .map(|e| e["event_id"].as_str().unwrap_or("?").to_string())
+        .map(|e| e["id"].as_str().unwrap_or("?").to_string())
         .collect()
 }
 
@@ -54,10 +54,20 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
-/// Asserts a refusal: status and the JSON error body's `param`.
+/// The Query API's error body, `{error: {code, message, details: {field,
+/// allowed_fields}}}` (what `@raindrop-ai/query` parses).
+fn query_error(r: &Response) -> Value {
+    let v: Value = serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("JSON: {}", r.body));
+    let e = v["error"].clone();
+    assert!(e["code"].is_string() && e["message"].is_string(), "{v}");
+    assert!(e["details"].is_object(), "{v}");
+    e
+}
+
+/// Asserts a refusal: status and the error body's `details.field`.
 fn refused(r: &Response, status: u16, param: &str) {
     assert_eq!(r.status, status, "{}", r.body);
-    assert_eq!(r.error()["param"], param, "{}", r.body);
+    assert_eq!(query_error(r)["details"]["field"], param, "{}", r.body);
 }
 
 async fn track(h: &Harness, key: &str, project: Option<&str>, body: Value) {
@@ -106,7 +116,7 @@ async fn reads_are_stricter_than_writes() {
         let page = ok(&h, "/v1/events", &member, header).await;
         assert_eq!(ids(&page), ["e-default"], "{header:?}");
         assert_eq!(page["data"][0]["project"], "default");
-        assert_eq!(page["next_cursor"], Value::Null);
+        assert_eq!(page["meta"], json!({"cursor": null, "has_more": false}));
     }
     // Owner and admin keys read as well as members.
     for key in [&owner, &admin] {
@@ -238,7 +248,7 @@ async fn projects_and_orgs_are_isolated() {
             .as_array()
             .map(|a| {
                 a.iter()
-                    .filter_map(|e| e["event"].as_str().map(String::from))
+                    .filter_map(|e| e["event_name"].as_str().map(String::from))
                     .collect()
             })
             .unwrap_or_default()
@@ -248,7 +258,7 @@ async fn projects_and_orgs_are_isolated() {
     let y = ok(&h, "/v1/events", &a_member, Some("y")).await;
     assert_eq!(names(&y), ["a-y", "in-y"], "{y}");
     let shared = ok(&h, "/v1/events/shared", &a_member, Some("x")).await;
-    assert_eq!(shared["data"]["event"], "a-x");
+    assert_eq!(shared["data"]["event_name"], "a-x");
     assert_eq!(shared["data"]["project"], "x");
     // Y's event through X: not found, as if it did not exist.
     let r = get(&h, "/v1/events/e-y", Some(&a_member), Some("x")).await;
@@ -275,7 +285,7 @@ async fn projects_and_orgs_are_isolated() {
     let bx = ok(&h, "/v1/events", &b_member, Some("x")).await;
     assert_eq!(names(&bx), ["b-x", "in-bx"], "{bx}");
     assert_eq!(
-        ok(&h, "/v1/events/shared", &b_member, Some("x")).await["data"]["event"],
+        ok(&h, "/v1/events/shared", &b_member, Some("x")).await["data"]["event_name"],
         "b-x"
     );
     let r = get(&h, "/v1/events/e-x", Some(&b_member), Some("x")).await;
@@ -349,22 +359,46 @@ async fn filters_pages_partials_users_and_signals() {
     // Newest first by (timestamp, event_id); every field, JSON parsed.
     let all = ok(&h, "/v1/events", &m, None).await;
     assert_eq!(ids(&all), ["e5", "e4", "e3", "e2", "e1"]);
-    assert_eq!(all["next_cursor"], Value::Null);
+    assert_eq!(all["meta"], json!({"cursor": null, "has_more": false}));
     let e5 = &all["data"][0];
     assert_eq!(e5["timestamp"], at(5000));
     assert_eq!(e5["properties"], json!({"plan": "pro", "n": 2}));
-    assert_eq!(e5["attachments"][0]["value"], "v");
-    assert_eq!(e5["ai_data"], Value::Null);
     assert_eq!(
-        (&e5["user_id"], &e5["event"]),
+        e5["input_attachments"],
+        json!([{"attachment_type": "text", "value": "v"}])
+    );
+    assert_eq!(e5["output_attachments"], json!([]));
+    assert_eq!(
+        (&e5["user_input"], &e5["assistant_output"], &e5["convo_id"]),
+        (&Value::Null, &Value::Null, &Value::Null)
+    );
+    assert!(e5.get("model").is_none(), "no model sent: {e5}");
+    assert_eq!(
+        (&e5["user_id"], &e5["event_name"]),
         (&json!("u2"), &json!("chat"))
     );
     let e1 = ok(&h, "/v1/events/e1", &m, None).await;
+    let d = &e1["data"];
     assert_eq!(
-        e1["data"]["ai_data"],
-        json!({"model": "m", "input": "hi", "output": "hello", "convo_id": "c1"})
+        (
+            &d["model"],
+            &d["user_input"],
+            &d["assistant_output"],
+            &d["convo_id"]
+        ),
+        (&json!("m"), &json!("hi"), &json!("hello"), &json!("c1"))
     );
-    assert_eq!(e1["data"]["timestamp"], "2026-01-02T03:04:01.000Z");
+    assert_eq!(d["timestamp"], "2026-01-02T03:04:01.000Z");
+    let mut signal_names: Vec<&str> = d["signals"]
+        .as_array()
+        .expect("signals")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    signal_names.sort_unstable();
+    assert_eq!(signal_names, ["copied", "thumbs_up"], "{d}");
+    assert!(d["signals"][0]["id"].is_string(), "{d}");
+    assert_eq!(all["data"][4]["signals"].as_array().map(Vec::len), Some(2));
 
     // Pages: 5 events, limit 2 → 3 pages, no duplicates, no gaps.
     let mut seen = Vec::new();
@@ -376,28 +410,77 @@ async fn filters_pages_partials_users_and_signals() {
         };
         let page = ok(&h, &path, &m, None).await;
         seen.extend(ids(&page));
-        cursor = page["next_cursor"].as_str().map(String::from);
+        cursor = page["meta"]["cursor"].as_str().map(String::from);
         assert_eq!(cursor.is_some(), page_no < 2, "page {page_no}: {page}");
+        assert_eq!(
+            page["meta"]["has_more"],
+            page_no < 2,
+            "page {page_no}: {page}"
+        );
     }
     assert_eq!(seen, ["e5", "e4", "e3", "e2", "e1"]);
+    // Oldest first, paged the same way.
+    let oldest = ok(&h, "/v1/events?order_by=timestamp&limit=3", &m, None).await;
+    assert_eq!(ids(&oldest), ["e1", "e2", "e3"]);
+    let c = oldest["meta"]["cursor"].as_str().expect("more");
+    let rest = ok(
+        &h,
+        &format!("/v1/events?order_by=timestamp&limit=3&cursor={}", enc(c)),
+        &m,
+        None,
+    )
+    .await;
+    assert_eq!(ids(&rest), ["e4", "e5"]);
 
-    // Filters match exactly; `since` is inclusive, `until` exclusive, in ISO 8601 or epoch ms.
+    // The SDK's filters (deepObject): each operator, time bounds in ISO 8601.
     for (query, want) in [
-        ("event=chat", vec!["e5", "e3", "e1"]),
+        ("event_name=chat", vec!["e5", "e3", "e1"]),
+        ("event_name[eq]=chat", vec!["e5", "e3", "e1"]),
+        ("event_name[neq]=chat", vec!["e4", "e2"]),
+        ("event_name[startsWith]=sea", vec!["e4", "e2"]),
+        ("event_name[endsWith]=at", vec!["e5", "e3", "e1"]),
+        ("event_name[contains]=ear", vec!["e4", "e2"]),
         ("user_id=u2", vec!["e5", "e4"]),
-        ("convo_id=c1", vec!["e2", "e1"]),
-        ("event=chat&user_id=u1", vec!["e3", "e1"]),
         (
-            &format!("since={}&until={}", enc(&at(2000)), T0 + 5000),
+            "user_id[neq]=u2&user_id[startsWith]=u",
+            vec!["e3", "e2", "e1"],
+        ),
+        ("convo_id=c1", vec!["e2", "e1"]),
+        ("event_name=chat&user_id=u1", vec!["e3", "e1"]),
+        (
+            &format!(
+                "timestamp[gte]={}&timestamp[lt]={}",
+                enc(&at(2000)),
+                enc(&at(5000))
+            ),
             vec!["e4", "e3", "e2"],
         ),
-        (&format!("since={}", T0 + 3000), vec!["e5", "e4", "e3"]),
-        (&format!("until={}", enc(&at(3000))), vec!["e2", "e1"]),
         (
-            &format!("since={}", enc("2026-01-02T04:04:03.000+01:00")),
+            &format!("timestamp[gt]={}", enc(&at(2000))),
             vec!["e5", "e4", "e3"],
         ),
-        ("event=chat&limit=1", vec!["e5"]),
+        (
+            &format!("timestamp[lte]={}", enc(&at(2000))),
+            vec!["e2", "e1"],
+        ),
+        (
+            &format!("timestamp[gte]={}", enc("2026-01-02T04:04:03.000+01:00")),
+            vec!["e5", "e4", "e3"],
+        ),
+        ("properties[plan]=pro", vec!["e5"]),
+        ("properties[plan][neq]=pro", vec!["e4", "e3", "e2", "e1"]),
+        ("properties[n]=2", vec!["e5"]),
+        ("properties[n][gt]=1.5", vec!["e5"]),
+        ("properties[n][lt]=2", vec![]),
+        ("properties[n][lte]=2", vec!["e5"]),
+        ("properties[plan][gte]=0", vec![]),
+        ("signal=thumbs_up", vec!["e1"]),
+        ("signal[neq]=thumbs_up", vec!["e5", "e4", "e3", "e2"]),
+        ("signal_group=thumbs_down", vec!["e2"]),
+        ("traits[plan]=paid", vec!["e3", "e2", "e1"]),
+        ("traits[plan]=free", vec![]),
+        ("traits[seats][gte]=3&event_name=search", vec!["e2"]),
+        ("event_name=chat&limit=1", vec!["e5"]),
     ] {
         let page = ok(&h, &format!("/v1/events?{query}"), &m, None).await;
         assert_eq!(ids(&page), want, "{query}");
@@ -412,12 +495,15 @@ async fn filters_pages_partials_users_and_signals() {
         ("cursor=garbage", "cursor"),
         ("cursor=1.zz", "cursor"),
         ("cursor=", "cursor"),
-        ("since=yesterday", "since"),
-        ("until=2026-01-02", "until"),
-        ("since=2000&until=1000", "until"),
-        ("event=%FF", "event"),
+        ("timestamp[gte]=yesterday", "timestamp[gte]"),
+        ("timestamp[lt]=2026-01-02", "timestamp[lt]"),
+        ("timestamp=2026-01-02T00:00:00Z", "timestamp"),
+        ("event_name=%FF", "event_name"),
+        ("event_name[like]=a", "event_name[like]"),
+        ("properties[n][gt]=many", "properties[n][gt]"),
+        ("order_by=random", "order_by"),
         ("color=red", "color"),
-        ("event=a&event=b", "event"),
+        ("event_name=a&event_name=b", "event_name"),
     ] {
         let r = get(&h, &format!("/v1/events?{query}"), Some(&m), None).await;
         refused(&r, 400, param);
@@ -436,7 +522,14 @@ async fn filters_pages_partials_users_and_signals() {
         "\0",
         long.as_str(),
     ] {
-        for name in ["event", "user_id", "convo_id"] {
+        for name in [
+            "event_name",
+            "user_id[contains]",
+            "convo_id",
+            "properties[k]",
+            "traits[k]",
+            "signal",
+        ] {
             let page = ok(&h, &format!("/v1/events?{name}={}", enc(value)), &m, None).await;
             assert_eq!(page["data"], json!([]), "{name}={value:.20}");
         }
@@ -461,12 +554,39 @@ async fn filters_pages_partials_users_and_signals() {
     assert_eq!(ids(&page), ["e1"]);
     let r = get(
         &h,
-        &format!("/v1/events?event={}", "x".repeat(17 * 1024)),
+        &format!("/v1/events?event_name={}", "x".repeat(17 * 1024)),
         Some(&m),
         None,
     )
     .await;
-    refused(&r, 400, "event");
+    refused(&r, 400, "event_name");
+    // An unknown parameter lists the ones the endpoint takes.
+    let r = get(&h, "/v1/events?color=red", Some(&m), None).await;
+    let allowed = &query_error(&r)["details"]["allowed_fields"];
+    assert!(
+        allowed
+            .as_array()
+            .is_some_and(|a| a.contains(&json!("event_name"))),
+        "{}",
+        r.body
+    );
+
+    // Counts: distinct event_id (the default), user_id or convo_id, filtered.
+    for (query, total) in [
+        ("", 5),
+        ("?count_by=user_id", 2),
+        ("?count_by=convo_id", 1),
+        ("?event_name=chat", 3),
+        ("?signal=thumbs_up&count_by=user_id", 1),
+    ] {
+        let c = ok(&h, &format!("/v1/events/count{query}"), &m, None).await;
+        assert_eq!(c, json!({"data": {"total": total}}), "{query}");
+    }
+    refused(
+        &get(&h, "/v1/events/count?count_by=name", Some(&m), None).await,
+        400,
+        "count_by",
+    );
     // An id spelled like an ingest route is an id like any other.
     for path in [
         "/v1/events/track",
@@ -475,7 +595,7 @@ async fn filters_pages_partials_users_and_signals() {
     ] {
         let r = get(&h, path, Some(&m), None).await;
         assert_eq!(r.status, 404, "{path}: {}", r.body);
-        r.error();
+        query_error(&r);
     }
     refused(
         &get(&h, "/v1/events/nope", Some(&m), None).await,
@@ -558,9 +678,20 @@ async fn filters_pages_partials_users_and_signals() {
         6
     );
     let p1 = ok(&h, "/v1/events/p1", &m, None).await;
+    let d = &p1["data"];
     assert_eq!(
-        p1["data"]["ai_data"],
-        json!({"model": "m1", "input": "question", "output": "answer", "convo_id": "c9"})
+        (
+            &d["model"],
+            &d["user_input"],
+            &d["assistant_output"],
+            &d["convo_id"]
+        ),
+        (
+            &json!("m1"),
+            &json!("question"),
+            &json!("answer"),
+            &json!("c9")
+        )
     );
     assert_eq!(p1["data"]["properties"], json!({"step": 2}));
     assert_eq!(

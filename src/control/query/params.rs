@@ -86,21 +86,6 @@ impl Params {
             })
     }
 
-    /// A time bound in epoch milliseconds: `name` given as epoch milliseconds
-    /// (digits only) or as RFC 3339 / ISO 8601 with a zone (`Z` or an offset;
-    /// encode `+` as `%2B`).
-    pub fn time(&self, name: &str) -> Result<Option<u64>, ApiError> {
-        let Some(raw) = self.get(name) else {
-            return Ok(None);
-        };
-        parse_time(raw).map(Some).ok_or_else(|| {
-            ApiError::bad_request(
-                name,
-                "must be epoch milliseconds or an ISO 8601 time with a zone, at or after 1970",
-            )
-        })
-    }
-
     /// The `cursor` of the previous page, if given.
     pub fn cursor(&self) -> Result<Option<Cursor>, ApiError> {
         self.get("cursor").map(Cursor::decode).transpose()
@@ -108,7 +93,7 @@ impl Params {
 }
 
 /// Epoch milliseconds from digits or RFC 3339.
-fn parse_time(raw: &str) -> Option<u64> {
+pub(super) fn parse_time(raw: &str) -> Option<u64> {
     if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
         return raw.parse().ok();
     }
@@ -189,7 +174,7 @@ fn nibble(b: u8) -> Option<u8> {
 }
 
 /// `application/x-www-form-urlencoded` decoding of one name or value.
-fn decode(raw: &str) -> Result<String, &'static str> {
+pub(super) fn decode(raw: &str) -> Result<String, &'static str> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -216,7 +201,7 @@ fn hex_digit(b: u8) -> Option<u8> {
 }
 
 /// A user-supplied name cut to 64 bytes for an error message.
-fn shorten(name: &str) -> String {
+pub(super) fn shorten(name: &str) -> String {
     let mut end = name.len().min(64);
     while !name.is_char_boundary(end) {
         end -= 1;

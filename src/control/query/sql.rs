@@ -13,6 +13,8 @@ pub enum Arg {
     Text(String),
     /// An unsigned integer.
     Number(u64),
+    /// A float (numeric property filters).
+    Float(f64),
 }
 
 /// A SELECT built from constant fragments and bound values, kept in step.
@@ -20,6 +22,8 @@ pub struct Select {
     sql: String,
     args: Vec<Arg>,
     conditions: usize,
+    /// Length of the leading `SELECT columns` (for [`Select::outer`]).
+    head: usize,
 }
 
 impl Select {
@@ -53,19 +57,41 @@ impl Select {
             sql: format!("SELECT {columns} FROM ({})", branches.join(" UNION ALL ")),
             args,
             conditions: 0,
+            head: "SELECT ".len() + columns.len(),
         }
+    }
+
+    /// The same query selecting `expr` (an aggregate, say) over the
+    /// branches' columns.
+    pub fn outer(mut self, expr: &'static str) -> Select {
+        self.sql
+            .replace_range(..self.head, &format!("SELECT {expr}"));
+        self.head = "SELECT ".len() + expr.len();
+        self
     }
 
     /// Appends `fragment` (a constant with one `?` per value) and its values.
     pub fn and(&mut self, fragment: &'static str, args: impl IntoIterator<Item = Arg>) {
+        self.and_sql(fragment.to_string(), args.into_iter().collect());
+    }
+
+    /// [`Select::and`] for a fragment composed of constant pieces (column
+    /// names, operators, `?`s); never of a caller's text.
+    pub fn and_sql(&mut self, fragment: String, args: Vec<Arg>) {
         self.sql.push_str(if self.conditions == 0 {
             " WHERE "
         } else {
             " AND "
         });
         self.conditions += 1;
-        self.sql.push_str(fragment);
+        self.sql.push_str(&fragment);
         self.args.extend(args);
+    }
+
+    /// The SQL text and how many values it binds (tests).
+    #[cfg(test)]
+    pub fn parts(&self) -> (&str, usize) {
+        (&self.sql, self.args.len())
     }
 
     /// `fragment` with `value` when a filter was given.
@@ -105,6 +131,7 @@ impl Select {
             query = match arg {
                 Arg::Text(s) => query.bind(s),
                 Arg::Number(n) => query.bind(n),
+                Arg::Float(f) => query.bind(f),
             };
         }
         query.fetch_all::<T>().await.map_err(|e| {

@@ -1,4 +1,5 @@
-//! The Query API's reads from ClickHouse and the JSON they become.
+//! The Query API's reads of signals and users (events: `events.rs`) and the
+//! JSON they become.
 //!
 //! SQL text is built only from the constants below; every value (org,
 //! project, filters, cursor, limit) goes through the clickhouse crate's
@@ -25,96 +26,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::params::{Cursor, iso};
-use super::sql::{Arg, Select};
+use super::sql::Select;
 use super::{Page, Scope};
 use crate::http::ApiError;
 
-const EVENT_COLUMNS: &str = "project, event_id, user_id, event, timestamp_ms, ai_model, ai_input, ai_output, \
-     convo_id, properties, attachments, properties_truncated";
-
 const SIGNAL_COLUMNS: &str = "project, signal_id, event_id, signal_name, signal_type, sentiment, attachment_id, \
      timestamp_ms, properties";
-
-/// Filters of `GET /v1/events`.
-#[derive(Debug, Default)]
-pub struct EventFilter<'a> {
-    /// Event name.
-    pub event: Option<&'a str>,
-    /// User id.
-    pub user_id: Option<&'a str>,
-    /// `ai_data.convo_id`.
-    pub convo_id: Option<&'a str>,
-    /// Inclusive lower bound, epoch ms.
-    pub since: Option<u64>,
-    /// Exclusive upper bound, epoch ms.
-    pub until: Option<u64>,
-}
-
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct EventRow {
-    project: String,
-    event_id: String,
-    user_id: String,
-    event: String,
-    timestamp_ms: u64,
-    ai_model: String,
-    ai_input: String,
-    ai_output: String,
-    convo_id: String,
-    properties: String,
-    attachments: String,
-    properties_truncated: u8,
-}
-
-/// What `events_view` reads: events, and partial events once finalized.
-const EVENT_TABLES: &[&str] = &["events FINAL", "partial_events_final"];
-
-const EVENT_ORDER: &str = " ORDER BY timestamp_ms DESC, event_id DESC";
-const EVENT_AFTER: &str = "(timestamp_ms < ? OR (timestamp_ms = ? AND event_id < ?))";
-
-/// One page of events, newest first.
-pub async fn events(
-    db: &clickhouse::Client,
-    scope: &Scope,
-    filter: &EventFilter<'_>,
-    cursor: Option<Cursor>,
-    limit: u32,
-) -> Result<Page, ApiError> {
-    let mut q = Select::new(EVENT_COLUMNS, EVENT_TABLES, scope, None);
-    q.text_eq("event = ?", filter.event);
-    q.text_eq("user_id = ?", filter.user_id);
-    q.text_eq("convo_id = ?", filter.convo_id);
-    if let Some(since) = filter.since {
-        q.and("timestamp_ms >= ?", [Arg::Number(since)]);
-    }
-    if let Some(until) = filter.until {
-        q.and("timestamp_ms < ?", [Arg::Number(until)]);
-    }
-    q.after(EVENT_AFTER, cursor);
-    let rows: Vec<EventRow> = q.page(EVENT_ORDER, limit).fetch(db).await?;
-    Ok(page(
-        rows,
-        limit,
-        |r| (r.timestamp_ms, &r.event_id),
-        event_json,
-    ))
-}
-
-/// One event, if the project has it.
-pub async fn event(
-    db: &clickhouse::Client,
-    scope: &Scope,
-    event_id: &str,
-) -> Result<Option<Value>, ApiError> {
-    let q = Select::new(
-        EVENT_COLUMNS,
-        EVENT_TABLES,
-        scope,
-        Some(("event_id", event_id)),
-    );
-    let rows: Vec<EventRow> = q.page(EVENT_ORDER, 1).fetch(db).await?;
-    Ok(rows.into_iter().next().map(event_json))
-}
 
 /// Filters of `GET /v1/signals`.
 #[derive(Debug, Default)]
@@ -223,31 +140,6 @@ fn page<R>(
         data: rows.into_iter().map(to_json).collect(),
         next_cursor,
     }
-}
-
-fn event_json(r: EventRow) -> Value {
-    let ai = [&r.ai_model, &r.ai_input, &r.ai_output, &r.convo_id];
-    let ai_data = if ai.iter().all(|s| s.is_empty()) {
-        Value::Null
-    } else {
-        json!({
-            "model": optional(r.ai_model),
-            "input": optional(r.ai_input),
-            "output": optional(r.ai_output),
-            "convo_id": optional(r.convo_id),
-        })
-    };
-    json!({
-        "event_id": r.event_id,
-        "user_id": r.user_id,
-        "event": r.event,
-        "timestamp": iso(r.timestamp_ms),
-        "properties": parsed(r.properties),
-        "attachments": parsed(r.attachments),
-        "properties_truncated": r.properties_truncated != 0,
-        "ai_data": ai_data,
-        "project": r.project,
-    })
 }
 
 fn signal_json(r: SignalRow) -> Value {
