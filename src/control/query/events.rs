@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 use super::Scope;
 use super::conditions::{self, EVENT_FILTERS};
 use super::filter::{Filters, Shape};
-use super::params::{Cursor, MAX_ID_BYTES, MAX_LIMIT, iso};
+use super::params::{self, Cursor, MAX_ID_BYTES, iso};
 use super::sql::{Arg, Select};
 use crate::http::ApiError;
 
@@ -73,20 +73,9 @@ pub fn count_params() -> Vec<(&'static str, Shape)> {
     p
 }
 
-/// `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
+/// `limit`: 1 to `MAX_LIMIT`, [`DEFAULT_LIMIT`] when absent.
 pub fn limit(f: &Filters) -> Result<u32, ApiError> {
-    let Some(raw) = f.plain("limit") else {
-        return Ok(DEFAULT_LIMIT);
-    };
-    raw.parse::<u32>()
-        .ok()
-        .filter(|n| (1..=MAX_LIMIT).contains(n))
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "limit",
-                &format!("must be an integer from 1 to {MAX_LIMIT}"),
-            )
-        })
+    params::limit(f.plain("limit"), DEFAULT_LIMIT)
 }
 
 /// One page of events.

@@ -72,24 +72,29 @@ impl Params {
 
     /// `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
     pub fn limit(&self) -> Result<u32, ApiError> {
-        let Some(raw) = self.get("limit") else {
-            return Ok(DEFAULT_LIMIT);
-        };
-        raw.parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "limit",
-                    &format!("must be an integer from 1 to {MAX_LIMIT}"),
-                )
-            })
+        limit(self.get("limit"), DEFAULT_LIMIT)
     }
 
     /// The `cursor` of the previous page, if given.
     pub fn cursor(&self) -> Result<Option<Cursor>, ApiError> {
         self.get("cursor").map(Cursor::decode).transpose()
     }
+}
+
+/// A `limit` parameter: 1 to [`MAX_LIMIT`], `default` when absent.
+pub(super) fn limit(raw: Option<&str>, default: u32) -> Result<u32, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    raw.parse::<u32>()
+        .ok()
+        .filter(|n| (1..=MAX_LIMIT).contains(n))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "limit",
+                &format!("must be an integer from 1 to {MAX_LIMIT}"),
+            )
+        })
 }
 
 /// Epoch milliseconds from digits or RFC 3339.
