@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 use super::Scope;
 use super::conditions::{self, EVENT_FILTERS};
 use super::filter::{Filters, Shape};
-use super::params::{self, Cursor, MAX_ID_BYTES, iso};
+use super::params::{self, Cursor, iso, optional};
 use super::sql::{Arg, Select};
 use crate::http::ApiError;
 
@@ -112,19 +112,8 @@ pub async fn list(db: &clickhouse::Client, scope: &Scope, f: &Filters) -> Result
         " ORDER BY timestamp_ms ASC, event_id ASC"
     };
     let mut rows: Vec<EventRow> = q.page(order, limit).fetch(db).await?;
-    let has_more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let cursor = if has_more {
-        rows.last().map(|r| {
-            Cursor {
-                ms: r.timestamp_ms,
-                id: r.event_id.clone(),
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
+    let cursor = params::cut_page(&mut rows, limit, |r| (r.timestamp_ms, &r.event_id));
+    let has_more = cursor.is_some();
     let ids: Vec<&str> = rows.iter().map(|r| r.event_id.as_str()).collect();
     let signals = signals_of(db, scope, &ids).await?;
     let data: Vec<Value> = rows
@@ -165,15 +154,13 @@ pub async fn count(db: &clickhouse::Client, scope: &Scope, f: &Filters) -> Resul
     Ok(json!({"data": {"total": total.first().copied().unwrap_or(0)}}))
 }
 
-/// One event with its signals, if the project has it.
+/// One event with its signals, if the project has it (the caller has
+/// already answered an id over `MAX_ID_BYTES` as not found).
 pub async fn get(
     db: &clickhouse::Client,
     scope: &Scope,
     id: &str,
 ) -> Result<Option<Value>, ApiError> {
-    if id.len() > MAX_ID_BYTES {
-        return Ok(None);
-    }
     let q = Select::new(COLUMNS, TABLES, scope, Some(("event_id", id)));
     let rows: Vec<EventRow> = q.page(" ORDER BY timestamp_ms DESC", 1).fetch(db).await?;
     let Some(row) = rows.into_iter().next() else {
@@ -297,15 +284,6 @@ fn object(text: &str) -> Value {
     match serde_json::from_str::<Value>(text) {
         Ok(v @ Value::Object(_)) => v,
         _ => json!({}),
-    }
-}
-
-/// Empty columns mean "not sent".
-fn optional(s: String) -> Value {
-    if s.is_empty() {
-        Value::Null
-    } else {
-        Value::String(s)
     }
 }
 

@@ -97,6 +97,30 @@ pub(super) fn limit(raw: Option<&str>, default: u32) -> Result<u32, ApiError> {
         })
 }
 
+/// Cuts `rows`, fetched with one row beyond `limit` (`Select::page`), to
+/// `limit`; returns the cursor after the last row kept when there were more.
+pub(super) fn cut_page<R>(
+    rows: &mut Vec<R>,
+    limit: u32,
+    key: impl Fn(&R) -> (u64, &String),
+) -> Option<String> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let last = rows.last().filter(|_| more)?;
+    let (ms, id) = key(last);
+    Some(Cursor { ms, id: id.clone() }.encode())
+}
+
+/// An empty column means "not sent": `null`.
+pub(super) fn optional(s: String) -> serde_json::Value {
+    if s.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::Value::String(s)
+    }
+}
+
 /// Epoch milliseconds from digits or RFC 3339.
 pub(super) fn parse_time(raw: &str) -> Option<u64> {
     if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {

@@ -25,7 +25,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::params::{Cursor, iso};
+use super::params::{Cursor, cut_page, iso, optional};
 use super::sql::Select;
 use super::{Page, Scope};
 use crate::http::ApiError;
@@ -125,17 +125,7 @@ fn page<R>(
     key: impl Fn(&R) -> (u64, &String),
     to_json: impl Fn(R) -> Value,
 ) -> Page {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next_cursor = if more {
-        rows.last().map(|r| {
-            let (ms, id) = key(r);
-            Cursor { ms, id: id.clone() }.encode()
-        })
-    } else {
-        None
-    };
+    let next_cursor = cut_page(&mut rows, limit, key);
     Page {
         data: rows.into_iter().map(to_json).collect(),
         next_cursor,
@@ -160,13 +150,4 @@ fn signal_json(r: SignalRow) -> Value {
 /// fallback is for rows written some other way.
 fn parsed(text: String) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::String(text))
-}
-
-/// Empty columns mean "not sent".
-fn optional(s: String) -> Value {
-    if s.is_empty() {
-        Value::Null
-    } else {
-        Value::String(s)
-    }
 }
