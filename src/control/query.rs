@@ -1,15 +1,22 @@
 //! The Query API: reading back what was ingested, one project at a time,
 //! in the Raindrop Query API's routes and shapes so the official client
-//! (`@raindrop-ai/query` 0.1.13) works unmodified (issue 11, in progress):
+//! (`@raindrop-ai/query` 0.1.13; its zod schemas are the contract) works
+//! unmodified:
 //!
 //! | route | module |
 //! | --- | --- |
-//! | `GET /v1/events`, `/v1/events/count`, `/v1/events/{id}` | `events` (filters: `filter`, `conditions`) |
-//! | `GET /v1/signals`, `/v1/users/{user_id}` | `store` (downpour's earlier shapes, `{"data", "next_cursor"}`, until moved) |
+//! | `GET /v1/events`, `/count`, `/{id}` | `events` (filters: `filter`, `conditions`) |
+//! | `GET /v1/events/search` | `search` |
+//! | `GET /v1/events/timeseries`, `/facets` | `aggregate` |
+//! | `GET /v1/signals`, `/{id}`, `/v1/signal-groups`, `/{id}`, `/{id}/signals` | `signals` |
+//! | `GET /v1/users`, `/{id}` | `users` |
+//! | `GET /v1/conversations`, `/{id}` | `conversations` |
+//! | `GET /v1/traces?event_id=` | `traces` |
 //!
-//! Errors answer the SDK's body (`crate::http::error::query_body`, a layer
-//! on this router): `{"error": {"code", "message", "details": {"field",
-//! "allowed_fields"}}}`.
+//! Lists page alike (`list`): `{data, meta: {cursor, has_more}}`. Errors
+//! answer the SDK's body (`crate::http::error::query_body`, a layer on this
+//! router): `{"error": {"code", "message", "details": {"field",
+//! "allowed_fields"}}}`; an unknown id is a 404.
 //!
 //! Invariants:
 //! - Who: owner, admin and member keys read; SDK write keys get 403
@@ -19,35 +26,45 @@
 //!   project that exists and is active is readable, an unknown or archived
 //!   slug is a 403). A pending slug (data sent, project not created) is unknown: 403 until
 //!   created. A project-scoped key reads only its project.
-//! - Isolation: every read is bound to the caller's org and the one project.
-//! - Event views are finalized-only (docs/CONTRACT.md §C11): events are what `events_view` holds
-//!   (a partial event only once a patch finalized it), read with the (org,
-//!   project) predicates on the tables, not through the views, because on
-//!   ClickHouse 18.16 the views' `FINAL` merges equal ids across orgs and
-//!   projects (`store` explains).
+//! - Isolation: every read is bound to the caller's org and the one project,
+//!   in each table it reads (`Select::new`, or the `org = ? AND project = ?`
+//!   of each module's constant SQL), never through the `*_view` views: on
+//!   ClickHouse 18.16 a `WHERE` outside a view is not pushed into its
+//!   `FINAL`, which then merges rows of every partition by the sorting key
+//!   alone, so the same id in two orgs collapsed to one row (checked on
+//!   18.16.1).
+//! - Exactly once: lists of events read `FINAL` (plus `partial_events_final`:
+//!   a partial event only once finalized, docs/CONTRACT.md §C11); aggregates
+//!   use functions a redelivered row cannot change (`uniqExact`, min, max).
 //! - Values never become SQL: every filter, cursor and scope is bound with
-//!   `.bind()`; table names are constants (`sql`, `store`). Bad input is a 400,
-//!   never a panic or a 5xx.
+//!   `.bind()`; table and column names are constants (`sql`). Bad input is a
+//!   400, never a panic or a 5xx.
 
 mod access;
+mod aggregate;
 mod conditions;
+mod conversations;
 mod events;
 pub mod filter;
+mod list;
 mod params;
+mod search;
+mod signals;
 mod slots;
 mod sql;
-mod store;
+mod traces;
+mod users;
 
 pub use slots::OrgSlots;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::Uri;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::http::ApiError;
@@ -55,8 +72,8 @@ use crate::http::auth::Authenticates;
 use crate::registry::keys::KeyStore;
 use crate::registry::projects::ProjectStore;
 use access::Scope;
-use filter::Filters;
-use params::{MAX_ID_BYTES, Params};
+use filter::{Filters, Shape};
+use params::MAX_ID_BYTES;
 
 /// What the Query API handlers share.
 pub struct QueryState {
@@ -77,64 +94,117 @@ impl Authenticates for QueryState {
 }
 
 type Shared = State<Arc<QueryState>>;
-type Answer<T = Value> = Result<Json<T>, ApiError>;
-
-/// One page of a list.
-#[derive(Debug, Serialize)]
-pub struct Page {
-    /// The rows, newest first.
-    pub data: Vec<Value>,
-    /// The `cursor` of the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
-
-/// What a single-object route looks up.
-#[derive(Debug, Clone, Copy)]
-enum Entity {
-    Event,
-    User,
-}
-
-impl Entity {
-    fn param(self) -> &'static str {
-        match self {
-            Entity::Event => "event_id",
-            Entity::User => "user_id",
-        }
-    }
-
-    fn noun(self) -> &'static str {
-        match self {
-            Entity::Event => "event",
-            Entity::User => "user",
-        }
-    }
-}
+type Answer = Result<Json<Value>, ApiError>;
+type Handled<'a> = std::pin::Pin<Box<dyn Future<Output = Result<Value, ApiError>> + Send + 'a>>;
 
 /// The Query API routes.
 pub fn router(state: Arc<QueryState>) -> Router {
     let mut router = Router::new()
-        .route("/v1/events", get(list_events))
-        .route("/v1/events/count", get(count_events))
-        .route("/v1/events/{event_id}", get(show_event))
-        .route("/v1/signals", get(list_signals))
-        .route("/v1/users/{user_id}", get(show_user));
+        .route(
+            "/v1/events",
+            filtered(events::list_params, |s, scope, f| {
+                Box::pin(async move { events::list(&s.db, scope, f).await })
+            }),
+        )
+        .route(
+            "/v1/events/count",
+            filtered(events::count_params, |s, scope, f| {
+                Box::pin(async move { events::count(&s.db, scope, f).await })
+            }),
+        )
+        .route(
+            "/v1/events/search",
+            filtered(search::params, |s, scope, f| {
+                Box::pin(async move { search::search(&s.db, scope, f).await })
+            }),
+        )
+        .route(
+            "/v1/events/timeseries",
+            filtered(aggregate::timeseries_params, |s, scope, f| {
+                Box::pin(async move { aggregate::timeseries(&s.db, scope, f).await })
+            }),
+        )
+        .route(
+            "/v1/events/facets",
+            filtered(aggregate::facets_params, |s, scope, f| {
+                Box::pin(async move { aggregate::facets(&s.db, scope, f).await })
+            }),
+        )
+        .route(
+            "/v1/signals",
+            filtered(list::params_only, |s, scope, f| {
+                Box::pin(async move { signals::list(&s.db, scope, f, None).await })
+            }),
+        )
+        .route(
+            "/v1/signal-groups",
+            filtered(list::params_only, |s, scope, f| {
+                Box::pin(async move { signals::list_groups(&s.db, scope, f).await })
+            }),
+        )
+        .route(
+            "/v1/signal-groups/{id}/signals",
+            get(
+                |State(s): Shared,
+                 scope: Scope,
+                 uri: Uri,
+                 path: Result<Path<String>, PathRejection>| async move {
+                    let id = path_id(path)?;
+                    let f = Filters::parse(uri.query(), list::PARAMS)?;
+                    Ok::<_, ApiError>(Json(signals::list(&s.db, &scope, &f, Some(&id)).await?))
+                },
+            ),
+        )
+        .route(
+            "/v1/users",
+            filtered(users::params, |s, scope, f| {
+                Box::pin(async move { users::list(&s.db, scope, f).await })
+            }),
+        )
+        .route(
+            "/v1/conversations",
+            filtered(conversations::params, |s, scope, f| {
+                Box::pin(async move { conversations::list(&s.db, scope, f).await })
+            }),
+        )
+        .route(
+            "/v1/traces",
+            filtered(traces::params, |s, scope, f| {
+                Box::pin(async move { traces::list(&s.db, scope, f).await })
+            }),
+        );
+    for (path, entity) in [
+        ("/v1/events/{id}", Entity::Event),
+        ("/v1/signals/{id}", Entity::Signal),
+        ("/v1/signal-groups/{id}", Entity::SignalGroup),
+        ("/v1/users/{id}", Entity::User),
+        ("/v1/conversations/{id}", Entity::Conversation),
+    ] {
+        router =
+            router.route(
+                path,
+                get(
+                    move |State(s): Shared,
+                          scope: Scope,
+                          path: Result<Path<String>, PathRejection>| async move {
+                        by_id(&s, &scope, entity, path_id(path)?).await
+                    },
+                ),
+            );
+    }
     // The ingest routes are static paths under the same prefixes; a GET of
     // an id spelled like one would match them (POST only, 405), so these
     // ids get their own GET route.
-    for (entity, id) in [
-        (Entity::Event, "track"),
-        (Entity::Event, "track_partial"),
-        (Entity::User, "identify"),
+    for (path, entity, id) in [
+        ("/v1/events/track", Entity::Event, "track"),
+        ("/v1/events/track_partial", Entity::Event, "track_partial"),
+        ("/v1/signals/track", Entity::Signal, "track"),
+        ("/v1/users/identify", Entity::User, "identify"),
     ] {
-        let prefix = match entity {
-            Entity::Event => "events",
-            Entity::User => "users",
-        };
         router = router.route(
-            &format!("/v1/{prefix}/{id}"),
-            get(move |State(state): Shared, scope: Scope| async move {
-                by_id(&state, &scope, entity, id.to_string()).await
+            path,
+            get(move |State(s): Shared, scope: Scope| async move {
+                by_id(&s, &scope, entity, id.to_string()).await
             }),
         );
     }
@@ -145,67 +215,69 @@ pub fn router(state: Arc<QueryState>) -> Router {
         .with_state(state)
 }
 
-/// A path id; an undecodable one is a 400 naming it.
-fn path_id(path: Result<Path<String>, PathRejection>, what: &str) -> Result<String, ApiError> {
-    path.map(|Path(id)| id)
-        .map_err(|_| ApiError::bad_request(what, "is not valid UTF-8 percent-encoding"))
+/// A GET route whose query string is checked against `params` before `op`
+/// runs.
+fn filtered(
+    params: fn() -> Vec<(&'static str, Shape)>,
+    op: for<'a> fn(&'a QueryState, &'a Scope, &'a Filters) -> Handled<'a>,
+) -> MethodRouter<Arc<QueryState>> {
+    get(move |State(s): Shared, scope: Scope, uri: Uri| async move {
+        let f = Filters::parse(uri.query(), &params())?;
+        Ok::<_, ApiError>(Json(op(&s, &scope, &f).await?))
+    })
 }
 
-async fn list_events(State(state): Shared, scope: Scope, uri: Uri) -> Answer {
-    let f = Filters::parse(uri.query(), &events::list_params())?;
-    Ok(Json(events::list(&state.db, &scope, &f).await?))
+/// What a single-object route looks up.
+#[derive(Debug, Clone, Copy)]
+enum Entity {
+    Event,
+    Signal,
+    SignalGroup,
+    User,
+    Conversation,
 }
 
-async fn count_events(State(state): Shared, scope: Scope, uri: Uri) -> Answer {
-    let f = Filters::parse(uri.query(), &events::count_params())?;
-    Ok(Json(events::count(&state.db, &scope, &f).await?))
-}
-
-async fn list_signals(State(state): Shared, scope: Scope, uri: Uri) -> Answer<Page> {
-    let p = Params::parse(uri.query(), &["event_id", "signal_name", "limit", "cursor"])?;
-    let filter = store::SignalFilter {
-        event_id: p.text("event_id")?,
-        signal_name: p.text("signal_name")?,
-    };
-    let page = store::signals(&state.db, &scope, &filter, p.cursor()?, p.limit()?).await?;
-    Ok(Json(page))
-}
-
-async fn show_event(
-    State(state): Shared,
-    scope: Scope,
-    path: Result<Path<String>, PathRejection>,
-) -> Answer {
-    let id = path_id(path, Entity::Event.param())?;
-    by_id(&state, &scope, Entity::Event, id).await
-}
-
-async fn show_user(
-    State(state): Shared,
-    scope: Scope,
-    path: Result<Path<String>, PathRejection>,
-) -> Answer {
-    let id = path_id(path, Entity::User.param())?;
-    by_id(&state, &scope, Entity::User, id).await
-}
-
-/// One event or user: `{"data": {...}}`, or a 404 naming the id.
-async fn by_id(state: &QueryState, scope: &Scope, entity: Entity, id: String) -> Answer {
-    let found = if id.len() > MAX_ID_BYTES {
-        None
-    } else {
-        match entity {
-            Entity::Event => events::get(&state.db, scope, &id).await?,
-            Entity::User => store::user(&state.db, scope, &id).await?,
+impl Entity {
+    fn noun(self) -> &'static str {
+        match self {
+            Entity::Event => "event",
+            Entity::Signal => "signal",
+            Entity::SignalGroup => "signal group",
+            Entity::User => "user",
+            Entity::Conversation => "conversation",
         }
+    }
+}
+
+/// A path id; an undecodable one is a 400 naming it.
+fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    path.map(|Path(id)| id)
+        .map_err(|_| ApiError::bad_request("id", "is not valid UTF-8 percent-encoding"))
+}
+
+/// One object: `{"data": {...}}`, or a 404 naming the id.
+async fn by_id(state: &QueryState, scope: &Scope, entity: Entity, id: String) -> Answer {
+    if id.len() > MAX_ID_BYTES {
+        return Err(not_found(entity.noun(), &id));
+    }
+    let db = &state.db;
+    let found = match entity {
+        Entity::Event => events::get(db, scope, &id).await?,
+        Entity::User => users::get(db, scope, &id).await?,
+        Entity::Signal => signals::get(db, scope, &id).await?,
+        Entity::SignalGroup => signals::get_group(db, scope, &id).await?,
+        Entity::Conversation => conversations::get(db, scope, &id).await?,
     };
-    let data = found.ok_or_else(|| {
-        let message = if id.len() <= 128 {
-            format!("no {} {id:?} in this project", entity.noun())
-        } else {
-            format!("no such {} in this project", entity.noun())
-        };
-        ApiError::not_found(message).with_param(entity.param())
-    })?;
+    let data = found.ok_or_else(|| not_found(entity.noun(), &id))?;
     Ok(Json(json!({ "data": data })))
+}
+
+/// A 404 naming what was looked up (the id itself only when short).
+fn not_found(noun: &str, id: &str) -> ApiError {
+    let message = if id.len() <= 128 {
+        format!("no {noun} {id:?} in this project")
+    } else {
+        format!("no such {noun} in this project")
+    };
+    ApiError::not_found(message).with_param("id")
 }

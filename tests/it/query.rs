@@ -134,8 +134,20 @@ async fn reads_are_stricter_than_writes() {
             "/v1/events",
             "/v1/events/e-old",
             "/v1/events/e-later",
+            "/v1/events/count",
+            "/v1/events/search?query=x",
+            "/v1/events/timeseries",
+            "/v1/events/facets",
             "/v1/signals",
+            "/v1/signals/s",
+            "/v1/signal-groups",
+            "/v1/signal-groups/g",
+            "/v1/signal-groups/g/signals",
+            "/v1/users",
             "/v1/users/u",
+            "/v1/conversations",
+            "/v1/conversations/c",
+            "/v1/traces?event_id=e",
         ] {
             let r = get(&h, path, Some(&member), Some(slug)).await;
             refused(&r, 403, "X-Raindrop-Project-Id");
@@ -262,15 +274,17 @@ async fn projects_and_orgs_are_isolated() {
     assert_eq!(shared["data"]["project"], "x");
     // Y's event through X: not found, as if it did not exist.
     let r = get(&h, "/v1/events/e-y", Some(&a_member), Some("x")).await;
-    refused(&r, 404, "event_id");
+    refused(&r, 404, "id");
     let r = get(&h, "/v1/users/u-shared", Some(&a_member), Some("default")).await;
-    refused(&r, 404, "user_id");
+    refused(&r, 404, "id");
     let by_user = ok(&h, "/v1/events?user_id=u-y", &a_member, Some("x")).await;
     assert_eq!(ids(&by_user), Vec::<String>::new());
-    let signals = ok(&h, "/v1/signals?event_id=e-y", &a_member, Some("x")).await;
+    let signals = ok(&h, "/v1/signals", &a_member, Some("x")).await;
     assert_eq!(signals["data"], json!([]));
-    let signals = ok(&h, "/v1/signals?event_id=e-y", &a_member, Some("y")).await;
+    let signals = ok(&h, "/v1/signals", &a_member, Some("y")).await;
     assert_eq!(signals["data"].as_array().map(Vec::len), Some(1));
+    let r = get(&h, "/v1/signals/thumbs_up", Some(&a_member), Some("x")).await;
+    refused(&r, 404, "id");
     for (key, project, plan) in [
         (&a_member, "y", "a-y"),
         (&a_member, "x", "a-x"),
@@ -278,7 +292,7 @@ async fn projects_and_orgs_are_isolated() {
     ] {
         let user = ok(&h, "/v1/users/u-shared", key, Some(project)).await;
         assert_eq!(user["data"]["traits"], json!({"plan": plan}), "{project}");
-        assert_eq!(user["data"]["project"], project);
+        assert_eq!(user["data"]["event_count"], 0, "{project}");
     }
 
     // Org B's member, same slug: only org B's rows.
@@ -289,7 +303,7 @@ async fn projects_and_orgs_are_isolated() {
         "b-x"
     );
     let r = get(&h, "/v1/events/e-x", Some(&b_member), Some("x")).await;
-    refused(&r, 404, "event_id");
+    refused(&r, 404, "id");
     // Org A's project y does not exist in org B.
     let r = get(&h, "/v1/events", Some(&b_member), Some("y")).await;
     refused(&r, 403, "X-Raindrop-Project-Id");
@@ -328,7 +342,7 @@ async fn filters_pages_partials_users_and_signals() {
     ]);
     track(&h, &write, None, events).await;
     let signals = r#"[{"event_id": "e1", "signal_name": "thumbs_up", "sentiment": "POSITIVE", "properties": {"k": 1}},
-                      {"event_id": "e2", "signal_name": "thumbs_down", "sentiment": "NEGATIVE"},
+                      {"event_id": "e2", "signal_name": "thumbs_down", "sentiment": "NEGATIVE", "signal_type": "feedback"},
                       {"event_id": "e1", "signal_name": "copied"}]"#;
     let r = h
         .post("/v1/signals/track", Some(&write), None, signals)
@@ -476,7 +490,9 @@ async fn filters_pages_partials_users_and_signals() {
         ("properties[plan][gte]=0", vec![]),
         ("signal=thumbs_up", vec!["e1"]),
         ("signal[neq]=thumbs_up", vec!["e5", "e4", "e3", "e2"]),
-        ("signal_group=thumbs_down", vec!["e2"]),
+        ("signal_group=feedback", vec!["e2"]),
+        ("signal_group=default", vec!["e1"]),
+        ("signal_group=thumbs_down", vec![]),
         ("traits[plan]=paid", vec!["e3", "e2", "e1"]),
         ("traits[plan]=free", vec![]),
         ("traits[seats][gte]=3&event_name=search", vec!["e2"]),
@@ -533,11 +549,13 @@ async fn filters_pages_partials_users_and_signals() {
             let page = ok(&h, &format!("/v1/events?{name}={}", enc(value)), &m, None).await;
             assert_eq!(page["data"], json!([]), "{name}={value:.20}");
         }
-        for name in ["event_id", "signal_name"] {
-            let page = ok(&h, &format!("/v1/signals?{name}={}", enc(value)), &m, None).await;
-            assert_eq!(page["data"], json!([]), "{name}={value:.20}");
-        }
-        for path in ["events", "users"] {
+        for path in [
+            "events",
+            "users",
+            "signals",
+            "signal-groups",
+            "conversations",
+        ] {
             let r = get(&h, &format!("/v1/{path}/{}", enc(value)), Some(&m), None).await;
             assert_eq!(r.status, 404, "{path}/{value:.20}: {}", r.body);
         }
@@ -591,78 +609,100 @@ async fn filters_pages_partials_users_and_signals() {
     for path in [
         "/v1/events/track",
         "/v1/events/track_partial",
+        "/v1/signals/track",
         "/v1/users/identify",
     ] {
         let r = get(&h, path, Some(&m), None).await;
         assert_eq!(r.status, 404, "{path}: {}", r.body);
         query_error(&r);
     }
-    refused(
-        &get(&h, "/v1/events/nope", Some(&m), None).await,
-        404,
-        "event_id",
-    );
+    refused(&get(&h, "/v1/events/nope", Some(&m), None).await, 404, "id");
 
-    // "GET /v1/users/{id}": the latest identify's traits.
+    // "GET /v1/users/{id}": the latest identify's traits; first and last
+    // seen over events and identifies; a user known only from events.
     let u1 = ok(&h, "/v1/users/u1", &m, None).await;
     assert_eq!(u1["data"]["traits"], json!({"plan": "paid", "seats": 3}));
-    assert_eq!(u1["data"]["user_id"], "u1");
-    refused(
-        &get(&h, "/v1/users/u2", Some(&m), None).await,
-        404,
-        "user_id",
-    );
-
-    // Signals, filtered by event_id, newest first, paged.
-    let s = ok(&h, "/v1/signals?event_id=e1", &m, None).await;
-    let rows = s["data"].as_array().expect("data");
-    assert_eq!(rows.len(), 2, "{s}");
-    assert!(rows.iter().all(|r| r["event_id"] == "e1"), "{s}");
-    let mut names: Vec<&str> = rows
-        .iter()
-        .filter_map(|r| r["signal_name"].as_str())
-        .collect();
-    names.sort_unstable();
-    assert_eq!(names, ["copied", "thumbs_up"]);
-    let up = rows
-        .iter()
-        .find(|r| r["signal_name"] == "thumbs_up")
-        .expect("thumbs_up");
+    assert_eq!(u1["data"]["id"], "u1");
+    assert_eq!(u1["data"]["event_count"], 3);
+    assert_eq!(u1["data"]["first_seen"], at(1000));
+    let u2 = ok(&h, "/v1/users/u2", &m, None).await;
     assert_eq!(
-        (&up["sentiment"], &up["properties"]),
-        (&json!("POSITIVE"), &json!({"k": 1}))
+        u2["data"],
+        json!({"id": "u2", "traits": null, "first_seen": at(3000),
+               "last_seen": at(5000), "event_count": 2})
     );
-    let s = ok(&h, "/v1/signals?signal_name=thumbs_down", &m, None).await;
-    assert_eq!(s["data"].as_array().map(Vec::len), Some(1));
-    assert_eq!(s["data"][0]["event_id"], "e2");
+    refused(&get(&h, "/v1/users/u3", Some(&m), None).await, 404, "id");
+
+    // Signals: one definition per name, its group the signal type, its
+    // sentiment the latest one sent (NEUTRAL without); paged.
+    let s = ok(&h, "/v1/signals?order_by=timestamp", &m, None).await;
+    let rows = s["data"].as_array().expect("data");
+    let by_name = |name: &str| {
+        rows.iter().find(|r| r["name"] == name).map(|r| {
+            (
+                r["id"].clone(),
+                r["group_id"].clone(),
+                r["sentiment"].clone(),
+            )
+        })
+    };
+    assert_eq!(rows.len(), 3, "{s}");
+    assert_eq!(
+        by_name("thumbs_up"),
+        Some((json!("thumbs_up"), json!("default"), json!("POSITIVE")))
+    );
+    assert_eq!(
+        by_name("thumbs_down"),
+        Some((json!("thumbs_down"), json!("feedback"), json!("NEGATIVE")))
+    );
+    assert_eq!(
+        by_name("copied"),
+        Some((json!("copied"), json!("default"), json!("NEUTRAL")))
+    );
+    let one = ok(&h, "/v1/signals/thumbs_down", &m, None).await;
+    assert_eq!(one["data"]["type"], "instrumented");
+    let groups = ok(&h, "/v1/signal-groups", &m, None).await;
+    let mut counts: Vec<(String, u64)> = groups["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| {
+            (
+                g["id"].as_str().unwrap_or("").to_string(),
+                g["signal_count"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [("default".to_string(), 2), ("feedback".to_string(), 1)]
+    );
     let first = ok(&h, "/v1/signals?limit=2", &m, None).await;
-    let cursor = first["next_cursor"].as_str().expect("a next page");
+    assert_eq!(first["meta"]["has_more"], true, "{first}");
+    let cursor = first["meta"]["cursor"].as_str().expect("a next page");
     let rest = ok(
         &h,
-        &format!("/v1/signals?limit=2&cursor={cursor}"),
+        &format!("/v1/signals?limit=2&cursor={}", enc(cursor)),
         &m,
         None,
     )
     .await;
-    assert_eq!(rest["next_cursor"], Value::Null);
+    assert_eq!(rest["meta"], json!({"cursor": null, "has_more": false}));
     let mut all_ids: Vec<&str> = first["data"]
         .as_array()
         .into_iter()
         .chain(rest["data"].as_array())
         .flatten()
-        .filter_map(|r| r["signal_id"].as_str())
+        .filter_map(|r| r["id"].as_str())
         .collect();
     all_ids.sort_unstable();
-    all_ids.dedup();
-    assert_eq!(all_ids.len(), 3);
+    assert_eq!(all_ids, ["copied", "thumbs_down", "thumbs_up"]);
 
     // docs/CONTRACT.md §C11: event views are finalized-only; a partial event
     // appears once finalized, not while still pending.
-    refused(
-        &get(&h, "/v1/events/p1", Some(&m), None).await,
-        404,
-        "event_id",
-    );
+    refused(&get(&h, "/v1/events/p1", Some(&m), None).await, 404, "id");
+    refused(&get(&h, "/v1/users/u9", Some(&m), None).await, 404, "id");
     assert_eq!(
         ok(&h, "/v1/events?user_id=u9", &m, None).await["data"],
         json!([])
@@ -697,6 +737,15 @@ async fn filters_pages_partials_users_and_signals() {
     assert_eq!(
         ids(&ok(&h, "/v1/events?convo_id=c9", &m, None).await),
         ["p1"]
+    );
+    // Finalized, it counts for its user and its conversation too.
+    let u9 = ok(&h, "/v1/users/u9", &m, None).await;
+    assert_eq!(u9["data"]["event_count"], 1, "{u9}");
+    let c9 = ok(&h, "/v1/conversations/c9", &m, None).await;
+    assert_eq!(
+        (&c9["data"]["user_id"], &c9["data"]["message_count"]),
+        (&json!("u9"), &json!(1)),
+        "{c9}"
     );
     h.stop().await;
 }

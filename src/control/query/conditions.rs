@@ -4,8 +4,9 @@
 //! - strings (`user_id`, `convo_id`, `event_name`): `=`, `!=`, `startsWith`,
 //!   `endsWith`, `position(..) > 0` (all on ClickHouse 18.16);
 //! - `timestamp`: bounds on `timestamp_ms`;
-//! - `signal` / `signal_group`: the event has (or, for `neq`, has no) signal
-//!   of that name; a signal group is the signals of one name;
+//! - `signal`: the event has (or, for `neq`, has no) signal of that name;
+//!   `signal_group`: the event has a signal of that `signal_type` (a signal
+//!   group is a signal type, `signals.rs`);
 //! - `properties[k]`: the event's property, read with
 //!   `visitParamExtractRaw` (ClickHouse 18.16 has no JSON functions beyond
 //!   `visitParam*`: it finds the first `"k":` in the object, nested objects
@@ -13,9 +14,10 @@
 //!   `true`/`false`, or a number equal to it; `gt`..`lte` compare numbers;
 //! - `traits[k]`: the same on the user's latest identify.
 
+use super::Scope;
+use super::filter::Shape;
 use super::filter::{Filters, TextOp, ValueFilter, ValueOp};
 use super::sql::{Arg, Select};
-use super::{Scope, filter::Shape};
 use crate::http::ApiError;
 use crate::pipeline::row::json_string;
 
@@ -38,28 +40,9 @@ pub fn events(q: &mut Select, scope: &Scope, f: &Filters) -> Result<(), ApiError
         ("convo_id", "convo_id"),
         ("event_name", "event"),
     ] {
-        for t in f.text(name) {
-            let sql = match t.op {
-                TextOp::Eq => format!("{column} = ?"),
-                TextOp::Neq => format!("{column} != ?"),
-                TextOp::StartsWith => format!("startsWith({column}, ?)"),
-                TextOp::EndsWith => format!("endsWith({column}, ?)"),
-                TextOp::Contains => format!("position({column}, ?) > 0"),
-            };
-            q.and_sql(sql, vec![Arg::Text(t.value)]);
-        }
+        text(q, f, name, column);
     }
-    let range = f.range("timestamp")?;
-    for (bound, op) in [
-        (range.gte, ">="),
-        (range.gt, ">"),
-        (range.lte, "<="),
-        (range.lt, "<"),
-    ] {
-        if let Some(ms) = bound {
-            q.and_sql(format!("timestamp_ms {op} ?"), vec![Arg::Number(ms)]);
-        }
-    }
+    range(q, f, "timestamp", "timestamp_ms")?;
     let signals = "event_id IN (SELECT event_id FROM signals WHERE org = ? AND project = ? AND signal_name = ?)";
     for s in f.text("signal") {
         let sql = match s.op {
@@ -70,14 +53,12 @@ pub fn events(q: &mut Select, scope: &Scope, f: &Filters) -> Result<(), ApiError
     }
     if let Some(group) = f.plain("signal_group") {
         q.and_sql(
-            signals.to_string(),
+            "event_id IN (SELECT event_id FROM signals WHERE org = ? AND project = ? AND signal_type = ?)"
+                .to_string(),
             scoped(scope, [Arg::Text(group.to_string())]),
         );
     }
-    for p in f.values("properties")? {
-        let (sql, args) = value("properties", &p);
-        q.and_sql(sql, args);
-    }
+    values(q, f, "properties", "properties")?;
     let traits = f.values("traits")?;
     if !traits.is_empty() {
         let mut sql = String::from(
@@ -99,8 +80,60 @@ pub fn events(q: &mut Select, scope: &Scope, f: &Filters) -> Result<(), ApiError
     Ok(())
 }
 
+/// The [`Shape::Text`] conditions of parameter `name` on the
+/// string `column`.
+pub fn text(q: &mut Select, f: &Filters, name: &str, column: &'static str) {
+    for t in f.text(name) {
+        let sql = match t.op {
+            TextOp::Eq => format!("{column} = ?"),
+            TextOp::Neq => format!("{column} != ?"),
+            TextOp::StartsWith => format!("startsWith({column}, ?)"),
+            TextOp::EndsWith => format!("endsWith({column}, ?)"),
+            TextOp::Contains => format!("position({column}, ?) > 0"),
+        };
+        q.and_sql(sql, vec![Arg::Text(t.value)]);
+    }
+}
+
+/// The bounds of the [`Shape::Range`] parameter `name` on the
+/// epoch-milliseconds `column`.
+pub fn range(
+    q: &mut Select,
+    f: &Filters,
+    name: &str,
+    column: &'static str,
+) -> Result<(), ApiError> {
+    let range = f.range(name)?;
+    for (bound, op) in [
+        (range.gte, ">="),
+        (range.gt, ">"),
+        (range.lte, "<="),
+        (range.lt, "<"),
+    ] {
+        if let Some(ms) = bound {
+            q.and_sql(format!("{column} {op} ?"), vec![Arg::Number(ms)]);
+        }
+    }
+    Ok(())
+}
+
+/// The [`Shape::Values`] conditions of parameter `name` on the
+/// JSON object `column`.
+pub fn values(
+    q: &mut Select,
+    f: &Filters,
+    name: &str,
+    column: &'static str,
+) -> Result<(), ApiError> {
+    for p in f.values(name)? {
+        let (sql, args) = value(column, &p);
+        q.and_sql(sql, args);
+    }
+    Ok(())
+}
+
 /// The scope's org and project, then `more`.
-fn scoped(scope: &Scope, more: impl IntoIterator<Item = Arg>) -> Vec<Arg> {
+pub fn scoped(scope: &Scope, more: impl IntoIterator<Item = Arg>) -> Vec<Arg> {
     let mut args = vec![
         Arg::Text(scope.org.to_string()),
         Arg::Text(scope.project.as_str().to_string()),

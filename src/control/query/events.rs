@@ -1,10 +1,8 @@
 //! Events in the Raindrop Query API's shapes (`@raindrop-ai/query` 0.1.13,
 //! `events-list.ts`, `events-get.ts`, `events-count.ts`):
 //!
-//! - `GET /v1/events`: `{data: [event], meta: {cursor, has_more}}`, newest
-//!   first (`order_by=-timestamp`, the default) or oldest first
-//!   (`timestamp`), the filters of [`EVENT_FILTERS`], `limit` 1 to 1000
-//!   (default 50, the SDK's), `cursor` from the previous page's `meta`;
+//! - `GET /v1/events`: a list (`list.rs`: `limit`, `cursor`, `order_by`)
+//!   under the filters of [`EVENT_FILTERS`];
 //! - `GET /v1/events/count`: `{data: {total}}`, distinct `count_by`
 //!   (`event_id`, the default, `user_id` or `convo_id`) under the same filters;
 //! - `GET /v1/events/{id}`: `{data: event}` with its signals, or a 404.
@@ -13,7 +11,8 @@
 //! sent), `timestamp`, `received_at`, `user_input` / `assistant_output` (the
 //! AI input and output, null when not sent), `model`, `input_attachments`
 //! / `output_attachments` (by the attachment's `role`; `context` ones with
-//! the input), `signals` (`{id, name}`), `feature_flags` (values as
+//! the input), `signals` (`{id, name}`, once per name; the id is the name),
+//! `feature_flags` (values as
 //! strings), `properties`.
 //!
 //! Reads see what `events_view` holds, scoped before `FINAL` (`store`
@@ -25,18 +24,16 @@ use serde_json::{Map, Value, json};
 use super::Scope;
 use super::conditions::{self, EVENT_FILTERS};
 use super::filter::{Filters, Shape};
-use super::params::{self, Cursor, iso, optional};
+use super::list::{self, Listing};
+use super::params::{iso, optional};
 use super::sql::{Arg, Select};
 use crate::http::ApiError;
-
-/// Rows per page when `limit` is not given (the SDK's default).
-pub const DEFAULT_LIMIT: u32 = 50;
 
 const COLUMNS: &str = "project, event_id, user_id, event, timestamp_ms, received_at, ai_model, \
      ai_input, ai_output, convo_id, properties, attachments, feature_flags";
 
 /// What `events_view` reads: events, and partial events once finalized.
-const TABLES: &[&str] = &["events FINAL", "partial_events_final"];
+pub(super) const TABLES: &[&str] = &["events FINAL", "partial_events_final"];
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct EventRow {
@@ -57,13 +54,7 @@ struct EventRow {
 
 /// The parameters of `GET /v1/events`.
 pub fn list_params() -> Vec<(&'static str, Shape)> {
-    let mut p = vec![
-        ("limit", Shape::Plain),
-        ("cursor", Shape::Plain),
-        ("order_by", Shape::Plain),
-    ];
-    p.extend_from_slice(EVENT_FILTERS);
-    p
+    list::params(EVENT_FILTERS)
 }
 
 /// The parameters of `GET /v1/events/count`.
@@ -73,85 +64,77 @@ pub fn count_params() -> Vec<(&'static str, Shape)> {
     p
 }
 
-/// `limit`: 1 to `MAX_LIMIT`, [`DEFAULT_LIMIT`] when absent.
-pub fn limit(f: &Filters) -> Result<u32, ApiError> {
-    params::limit(f.plain("limit"), DEFAULT_LIMIT)
+/// The events' columns over [`TABLES`], scoped: the query that
+/// [`page`] answers once conditions are added.
+pub(super) fn select(scope: &Scope) -> Select {
+    Select::new(COLUMNS, TABLES, scope, None)
 }
 
 /// One page of events.
 pub async fn list(db: &clickhouse::Client, scope: &Scope, f: &Filters) -> Result<Value, ApiError> {
-    let limit = limit(f)?;
-    let newest_first = match f.plain("order_by").unwrap_or("-timestamp") {
-        "-timestamp" => true,
-        "timestamp" => false,
-        _ => {
-            return Err(ApiError::bad_request(
-                "order_by",
-                "must be -timestamp (newest first) or timestamp",
-            )
-            .with_allowed(&["-timestamp", "timestamp"]));
-        }
-    };
-    let cursor = f.plain("cursor").map(Cursor::decode).transpose()?;
-    let mut q = Select::new(COLUMNS, TABLES, scope, None);
+    let listing = Listing::parse(f)?;
+    let mut q = select(scope);
     conditions::events(&mut q, scope, f)?;
-    if let Some(c) = cursor {
-        let after = if newest_first {
-            "(timestamp_ms < ? OR (timestamp_ms = ? AND event_id < ?))"
-        } else {
-            "(timestamp_ms > ? OR (timestamp_ms = ? AND event_id > ?))"
-        };
-        q.and(
-            after,
-            [Arg::Number(c.ms), Arg::Number(c.ms), Arg::Text(c.id)],
-        );
-    }
-    let order = if newest_first {
-        " ORDER BY timestamp_ms DESC, event_id DESC"
-    } else {
-        " ORDER BY timestamp_ms ASC, event_id ASC"
-    };
-    let mut rows: Vec<EventRow> = q.page(order, limit).fetch(db).await?;
-    let cursor = params::cut_page(&mut rows, limit, |r| (r.timestamp_ms, &r.event_id));
-    let has_more = cursor.is_some();
+    page(db, scope, &listing, q, |_| None).await
+}
+
+/// One page of the events `q` ([`select`] plus conditions) finds, each with
+/// its signals; `refused` as in [`Select::fetch_or`].
+pub(super) async fn page(
+    db: &clickhouse::Client,
+    scope: &Scope,
+    listing: &Listing,
+    q: Select,
+    refused: impl Fn(&str) -> Option<ApiError>,
+) -> Result<Value, ApiError> {
+    let rows: Vec<EventRow> = listing
+        .page(q, "timestamp_ms", "event_id")
+        .fetch_or(db, refused)
+        .await?;
     let ids: Vec<&str> = rows.iter().map(|r| r.event_id.as_str()).collect();
     let signals = signals_of(db, scope, &ids).await?;
-    let data: Vec<Value> = rows
-        .into_iter()
-        .map(|r| {
-            let mine = signals
-                .iter()
-                .filter(|s| s.event_id == r.event_id)
-                .map(signal_json)
-                .collect();
+    Ok(listing.answer(
+        rows,
+        |r| (r.timestamp_ms, &r.event_id),
+        |r| {
+            let mine = signal_refs(&signals, &r.event_id);
             event_json(r, mine)
-        })
-        .collect();
-    Ok(json!({"data": data, "meta": {"cursor": cursor, "has_more": has_more}}))
+        },
+    ))
 }
 
 /// `{data: {total}}`.
 pub async fn count(db: &clickhouse::Client, scope: &Scope, f: &Filters) -> Result<Value, ApiError> {
-    let outer = match f.plain("count_by").unwrap_or("event_id") {
-        "event_id" => "uniqExact(event_id)",
-        "user_id" => "uniqExactIf(user_id, user_id != '')",
-        "convo_id" => "uniqExactIf(convo_id, convo_id != '')",
-        _ => {
-            return Err(
-                ApiError::bad_request("count_by", "must be event_id, user_id or convo_id")
-                    .with_allowed(&["event_id", "user_id", "convo_id"]),
-            );
-        }
-    };
-    let mut q = Select::new(
+    let outer = count_by(f)?;
+    let mut q = filtered(scope);
+    conditions::events(&mut q, scope, f)?;
+    let total: Vec<u64> = q.outer(outer).fetch(db).await?;
+    Ok(json!({"data": {"total": total.first().copied().unwrap_or(0)}}))
+}
+
+/// The aggregate `count_by` asks for: distinct `event_id` (the default),
+/// `user_id` or `convo_id` (events without one do not count).
+pub(super) fn count_by(f: &Filters) -> Result<&'static str, ApiError> {
+    match f.plain("count_by").unwrap_or("event_id") {
+        "event_id" => Ok("uniqExact(event_id)"),
+        "user_id" => Ok("uniqExactIf(user_id, user_id != '')"),
+        "convo_id" => Ok("uniqExactIf(convo_id, convo_id != '')"),
+        _ => Err(
+            ApiError::bad_request("count_by", "must be event_id, user_id or convo_id")
+                .with_allowed(&["event_id", "user_id", "convo_id"]),
+        ),
+    }
+}
+
+/// The columns the filters and the aggregates read, over [`TABLES`],
+/// scoped; for counting ([`Select::outer`]) once conditions are added.
+pub(super) fn filtered(scope: &Scope) -> Select {
+    Select::new(
         "event_id, user_id, convo_id, event, timestamp_ms, properties",
         TABLES,
         scope,
         None,
-    );
-    conditions::events(&mut q, scope, f)?;
-    let total: Vec<u64> = q.outer(outer).fetch(db).await?;
-    Ok(json!({"data": {"total": total.first().copied().unwrap_or(0)}}))
+    )
 }
 
 /// One event with its signals, if the project has it (the caller has
@@ -167,16 +150,13 @@ pub async fn get(
         return Ok(None);
     };
     let signals = signals_of(db, scope, &[id]).await?;
-    Ok(Some(event_json(
-        row,
-        signals.iter().map(signal_json).collect(),
-    )))
+    let mine = signal_refs(&signals, id);
+    Ok(Some(event_json(row, mine)))
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct SignalRef {
     event_id: String,
-    signal_id: String,
     signal_name: String,
     /// Selected for the order.
     #[allow(dead_code)]
@@ -193,7 +173,7 @@ async fn signals_of(
         return Ok(Vec::new());
     }
     let mut q = Select::new(
-        "event_id, signal_id, signal_name, timestamp_ms",
+        "event_id, signal_name, timestamp_ms",
         &["signals FINAL"],
         scope,
         None,
@@ -203,13 +183,24 @@ async fn signals_of(
         format!("event_id IN ({marks})"),
         ids.iter().map(|id| Arg::Text(id.to_string())).collect(),
     );
-    q.page(" ORDER BY timestamp_ms ASC, signal_id ASC", 10_000)
+    q.page(" ORDER BY timestamp_ms ASC, signal_name ASC", 10_000)
         .fetch(db)
         .await
 }
 
-fn signal_json(s: &SignalRef) -> Value {
-    json!({"id": s.signal_id, "name": s.signal_name})
+/// The signals `event_id` carries as the SDK's `{id, name}`, once per
+/// name: a signal's id is its name (`signals.rs`), so `signals.get` finds it.
+fn signal_refs(signals: &[SignalRef], event_id: &str) -> Vec<Value> {
+    let mut names: Vec<&str> = Vec::new();
+    for s in signals.iter().filter(|s| s.event_id == event_id) {
+        if !names.contains(&s.signal_name.as_str()) {
+            names.push(&s.signal_name);
+        }
+    }
+    names
+        .into_iter()
+        .map(|n| json!({"id": n, "name": n}))
+        .collect()
 }
 
 fn event_json(r: EventRow, signals: Vec<Value>) -> Value {

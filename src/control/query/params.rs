@@ -1,12 +1,8 @@
-//! The Query API's query string: percent-decoding, `limit`, `since`/`until`
-//! and `cursor`. Pure functions; every refusal is a 400 naming the parameter.
+//! The Query API's values: percent-decoding, `limit`, times and `cursor`. Pure functions; every refusal is a 400 naming the parameter.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::http::ApiError;
-
-/// Rows per page when `limit` is not given.
-pub const DEFAULT_LIMIT: u32 = 100;
 
 /// Largest `limit`.
 pub const MAX_LIMIT: u32 = 1000;
@@ -19,67 +15,6 @@ pub const MAX_VALUE_BYTES: usize = 16 * 1024;
 /// Longest id the edge stores (`MAX_ID_BYTES` of `edge::validate::fields`):
 /// a longer event or user id cannot exist.
 pub const MAX_ID_BYTES: usize = 1024;
-
-/// The decoded parameters of one request, each name at most once.
-#[derive(Debug, Default)]
-pub struct Params {
-    pairs: Vec<(String, String)>,
-}
-
-impl Params {
-    /// Decodes `raw` (`a=1&b=2`, `+` and `%XX` decoded). A name outside
-    /// `allowed`, a repeated name, bad percent-encoding or non-UTF-8 is a 400.
-    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Params, ApiError> {
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for piece in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-            let name = decode(name).map_err(|why| ApiError::bad_request("query", why))?;
-            if !allowed.contains(&name.as_str()) {
-                return Err(ApiError::bad_request(
-                    &shorten(&name),
-                    &format!(
-                        "unknown parameter (this endpoint takes {})",
-                        allowed.join(", ")
-                    ),
-                ));
-            }
-            if pairs.iter().any(|(n, _)| *n == name) {
-                return Err(ApiError::bad_request(&name, "given more than once"));
-            }
-            let value = decode(value).map_err(|why| ApiError::bad_request(&name, why))?;
-            pairs.push((name, value));
-        }
-        Ok(Params { pairs })
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// A filter value, matched exactly (at most [`MAX_VALUE_BYTES`]).
-    pub fn text(&self, name: &str) -> Result<Option<&str>, ApiError> {
-        match self.get(name) {
-            Some(v) if v.len() > MAX_VALUE_BYTES => Err(ApiError::bad_request(
-                name,
-                &format!("longer than {MAX_VALUE_BYTES} bytes"),
-            )),
-            v => Ok(v),
-        }
-    }
-
-    /// `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
-    pub fn limit(&self) -> Result<u32, ApiError> {
-        limit(self.get("limit"), DEFAULT_LIMIT)
-    }
-
-    /// The `cursor` of the previous page, if given.
-    pub fn cursor(&self) -> Result<Option<Cursor>, ApiError> {
-        self.get("cursor").map(Cursor::decode).transpose()
-    }
-}
 
 /// A `limit` parameter: 1 to [`MAX_LIMIT`], `default` when absent.
 pub(super) fn limit(raw: Option<&str>, default: u32) -> Result<u32, ApiError> {
@@ -242,47 +177,24 @@ pub(super) fn shorten(name: &str) -> String {
 mod tests {
     use super::*;
 
-    fn param(e: ApiError) -> Option<String> {
-        e.param
-    }
-
     #[test]
-    fn decodes_and_refuses_unknown_or_repeated_names() {
-        let p = Params::parse(
-            Some("event=a+b%27%20c&user_id=%E2%9C%93"),
-            &["event", "user_id"],
-        )
-        .expect("parses");
-        assert_eq!(p.text("event").ok().flatten(), Some("a b' c"));
-        assert_eq!(p.text("user_id").ok().flatten(), Some("✓"));
-        let err = |raw| Params::parse(Some(raw), &["event"]).err().and_then(param);
-        assert_eq!(err("nope=1"), Some("nope".into()));
-        assert_eq!(err("event=1&event=2"), Some("event".into()));
-        assert_eq!(err("event=%zz"), Some("event".into()));
-        assert_eq!(err("event=%ff"), Some("event".into()));
-        assert_eq!(err("event=%4"), Some("event".into()));
-        assert!(Params::parse(Some("&&event=&"), &["event"]).is_ok());
+    fn decodes_form_encoding_and_refuses_bad_escapes() {
+        assert_eq!(decode("a+b%27%20c").as_deref(), Ok("a b' c"));
+        assert_eq!(decode("%E2%9C%93").as_deref(), Ok("✓"));
+        for bad in ["%zz", "%ff", "%4"] {
+            assert!(decode(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
     fn limit_is_one_to_a_thousand() {
-        let limit = |raw: &str| {
-            Params::parse(Some(raw), &["limit"])
-                .and_then(|p| p.limit())
-                .ok()
-        };
-        assert_eq!(limit(""), Some(DEFAULT_LIMIT));
-        assert_eq!(limit("limit=1"), Some(1));
-        assert_eq!(limit("limit=1000"), Some(1000));
-        for bad in [
-            "limit=0",
-            "limit=1001",
-            "limit=-1",
-            "limit=abc",
-            "limit=",
-            "limit=1.5",
-        ] {
-            assert_eq!(limit(bad), None, "{bad}");
+        assert_eq!(limit(None, 50).ok(), Some(50));
+        for (raw, n) in [("1", 1), ("1000", 1000)] {
+            assert_eq!(limit(Some(raw), 50).ok(), Some(n));
+        }
+        for bad in ["0", "1001", "-1", "abc", "", "1.5"] {
+            let e = limit(Some(bad), 50).expect_err(bad);
+            assert_eq!(e.param.as_deref(), Some("limit"), "{bad}");
         }
     }
 

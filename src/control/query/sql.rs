@@ -4,7 +4,6 @@
 //! text ever becomes SQL.
 
 use super::Scope;
-use super::params::Cursor;
 use crate::http::ApiError;
 
 /// A value bound to one `?`.
@@ -61,9 +60,34 @@ impl Select {
         }
     }
 
+    /// `SELECT columns FROM (source)`: a source composed of constant SQL
+    /// (a grouped subquery, say) with its bound values in order.
+    pub fn over(columns: &str, source: &str, args: Vec<Arg>) -> Select {
+        Select {
+            sql: format!("SELECT {columns} FROM ({source})"),
+            args,
+            conditions: 0,
+            head: "SELECT ".len() + columns.len(),
+        }
+    }
+
+    /// The SQL and its values, to nest this query in another
+    /// ([`Select::over`]).
+    pub fn into_source(self) -> (String, Vec<Arg>) {
+        (self.sql, self.args)
+    }
+
+    /// Appends constant SQL after the conditions (`GROUP BY ...`, an
+    /// `ORDER BY` without a page).
+    pub fn tail(mut self, sql: &str, args: impl IntoIterator<Item = Arg>) -> Select {
+        self.sql.push_str(sql);
+        self.args.extend(args);
+        self
+    }
+
     /// The same query selecting `expr` (an aggregate, say) over the
     /// branches' columns.
-    pub fn outer(mut self, expr: &'static str) -> Select {
+    pub fn outer(mut self, expr: &str) -> Select {
         self.sql
             .replace_range(..self.head, &format!("SELECT {expr}"));
         self.head = "SELECT ".len() + expr.len();
@@ -94,27 +118,9 @@ impl Select {
         (&self.sql, self.args.len())
     }
 
-    /// `fragment` with `value` when a filter was given.
-    pub fn text_eq(&mut self, fragment: &'static str, value: Option<&str>) {
-        if let Some(v) = value {
-            self.and(fragment, [Arg::Text(v.to_string())]);
-        }
-    }
-
-    /// Rows strictly after `cursor` in (timestamp_ms DESC, `id` DESC) order.
-    /// Spelled out: ClickHouse 18.16 has no tuple comparison.
-    pub fn after(&mut self, fragment: &'static str, cursor: Option<Cursor>) {
-        if let Some(c) = cursor {
-            self.and(
-                fragment,
-                [Arg::Number(c.ms), Arg::Number(c.ms), Arg::Text(c.id)],
-            );
-        }
-    }
-
     /// Appends `order` and a LIMIT one row beyond `limit`: the extra row
     /// tells whether there is a next page.
-    pub fn page(mut self, order: &'static str, limit: u32) -> Select {
+    pub fn page(mut self, order: &str, limit: u32) -> Select {
         self.sql.push_str(order);
         self.sql.push_str(" LIMIT ?");
         self.args.push(Arg::Number(u64::from(limit) + 1));
@@ -123,6 +129,20 @@ impl Select {
 
     /// Runs the query; a ClickHouse failure is a 503 (input never causes one).
     pub async fn fetch<T>(self, db: &clickhouse::Client) -> Result<Vec<T>, ApiError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        self.fetch_or(db, |_| None).await
+    }
+
+    /// [`Select::fetch`], where `refused` may turn ClickHouse's error text
+    /// into a 4xx (a pattern ClickHouse cannot compile, say); anything it
+    /// leaves is a 503.
+    pub async fn fetch_or<T>(
+        self,
+        db: &clickhouse::Client,
+        refused: impl Fn(&str) -> Option<ApiError>,
+    ) -> Result<Vec<T>, ApiError>
     where
         T: clickhouse::RowOwned + clickhouse::RowRead,
     {
@@ -135,6 +155,9 @@ impl Select {
             };
         }
         query.fetch_all::<T>().await.map_err(|e| {
+            if let Some(answer) = refused(&e.to_string()) {
+                return answer;
+            }
             tracing::warn!(error = %e, "query API read failed");
             ApiError::unavailable("event store unavailable, retry shortly")
         })
@@ -151,14 +174,10 @@ mod tests {
         let hostile = "' OR 1=1 -- ?";
         let scope = Scope::for_test(hostile, Slug::default_project());
         let mut q = Select::new("a, b", &["t FINAL", "u"], &scope, Some(("id", hostile)));
-        q.text_eq("b = ?", Some(hostile));
-        q.text_eq("c = ?", None);
-        q.after(
+        q.and("b = ?", [Arg::Text(hostile.into())]);
+        q.and(
             "(a < ? OR (a = ? AND b < ?))",
-            Some(Cursor {
-                ms: 1,
-                id: hostile.into(),
-            }),
+            [Arg::Number(1), Arg::Number(1), Arg::Text(hostile.into())],
         );
         let q = q.page(" ORDER BY a DESC", 10);
         assert!(!q.sql.contains(hostile) && !q.sql.contains("default"));
