@@ -53,6 +53,10 @@ enum Command {
     /// percentiles and the edge's CPU-seconds per million events.
     #[cfg(feature = "load")]
     Load(downpour::load::LoadArgs),
+    /// The Query API's latency on a large project: p50/p99 per operation against its
+    /// target, with exactly-once checks (`scripts/query_bench.sh` builds the data set).
+    #[cfg(feature = "load")]
+    QueryBench(downpour::load::query_bench::QueryBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -119,6 +123,8 @@ async fn main() -> anyhow::Result<()> {
         }
         #[cfg(feature = "load")]
         Command::Load(args) => downpour::load::run(args).await,
+        #[cfg(feature = "load")]
+        Command::QueryBench(args) => downpour::load::query_bench::run(args).await,
     }
 }
 

@@ -9,23 +9,38 @@
 //! Only Owner and Admin create, rename and archive projects; Members send
 //! data and view existing projects (§C14). SDK write keys are not admin
 //! credentials: 403.
+//!
+//! Every route is in the OpenAPI document: its handler's
+//! `#[utoipa::path]`, registered by `routes!` (so a route is served only as
+//! documented), its answer types, and its error statuses (`ERRORS`).
+//! Request bodies are parsed by hand (`body`), which stays authoritative
+//! over the body types the document shows.
+
+mod body;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use body::{CreateProject, OrgSettings, ProjectChanges, SettingsChanges};
+use body::{changes_from, parse_object};
 
 use crate::http::ApiError;
 use crate::http::auth::{Authenticates, Caller, Manage, OwnerOnly, Read, Roles};
+use crate::http::openapi;
 use crate::registry::admission::Admission;
 use crate::registry::keys::KeyStore;
-use crate::registry::projects::{
-    Changes, DEFAULT_NAME, Project, ProjectError, ProjectStore, normalize_origin,
-};
+use crate::registry::projects::{DEFAULT_NAME, PendingSlug, Project, ProjectError, ProjectStore};
 use crate::registry::slug::Slug;
 
 /// What the admin handlers share.
@@ -59,20 +74,56 @@ impl Authenticates for AdminState {
 }
 
 type Shared = State<Arc<AdminState>>;
-type Answer<T = Value> = Result<Json<T>, ApiError>;
+type Answer<T> = Result<Json<T>, ApiError>;
 
-/// The admin routes.
-pub fn router(state: Arc<AdminState>) -> Router {
-    Router::new()
-        .route("/v1/projects", get(list).post(create))
-        .route("/v1/projects/pending", get(pending))
-        .route(
-            "/v1/projects/{slug}",
-            get(show).patch(patch).put(replace).delete(archive),
-        )
-        .route("/v1/projects/{slug}/archive", post(archive))
-        .route("/v1/org/settings", put(org_settings))
-        .with_state(state)
+/// The admin routes, documented.
+pub fn router(state: Arc<AdminState>) -> OpenApiRouter {
+    let mut router = OpenApiRouter::new()
+        .routes(routes!(list_projects, create_project))
+        .routes(routes!(pending_slugs))
+        .routes(routes!(
+            get_project,
+            patch_project,
+            replace_project,
+            delete_project
+        ))
+        .routes(routes!(archive_project))
+        .routes(routes!(put_org_settings))
+        .with_state(state);
+    document_errors(router.get_openapi_mut(), ERRORS);
+    router
+}
+
+/// The error statuses each operation (by id: its handler's name) can
+/// answer. Every route authenticates: 401 (no or a bad key), 403 (a role
+/// not allowed, or a project-scoped key outside its project), 429 (too many
+/// unknown keys from one address), 503 (the key store or the registry is
+/// down). Then 400 for a malformed `{slug}` or body, 404 for an unknown
+/// project, 409 for one whose state forbids it (archived, `default`, a
+/// taken slug), 413 for a body over axum's 2 MB limit.
+const ERRORS: &[(&str, &[u16])] = &[
+    ("list_projects", &[401, 403, 429, 503]),
+    ("create_project", &[400, 401, 403, 409, 413, 429, 503]),
+    ("pending_slugs", &[401, 403, 429, 503]),
+    ("get_project", &[400, 401, 403, 404, 429, 503]),
+    ("patch_project", &[400, 401, 403, 404, 409, 413, 429, 503]),
+    ("replace_project", &[400, 401, 403, 404, 409, 413, 429, 503]),
+    ("delete_project", &[400, 401, 403, 404, 409, 429, 503]),
+    ("archive_project", &[400, 401, 403, 404, 409, 429, 503]),
+    ("put_org_settings", &[400, 401, 403, 413, 429, 503]),
+];
+
+/// Adds to each operation of `doc` the error answers `table` gives for its
+/// operation id (shared with the keys API).
+pub(super) fn document_errors(doc: &mut utoipa::openapi::OpenApi, table: &[(&str, &[u16])]) {
+    for item in doc.paths.paths.values_mut() {
+        for op in openapi::operations(item) {
+            let id = op.operation_id.as_deref().unwrap_or_default();
+            if let Some((_, statuses)) = table.iter().find(|(name, _)| *name == id) {
+                openapi::api_errors(op, statuses);
+            }
+        }
+    }
 }
 
 /// A `{slug}` path segment; a malformed one is a 400.
@@ -103,15 +154,44 @@ pub(super) fn org_wide<R: Roles>(caller: &Caller<R>) -> Result<(), ApiError> {
     }
 }
 
-async fn list(State(state): Shared, who: Caller<Read>) -> Answer {
+/// The org's projects.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectList {
+    /// `default` first, then by slug (a project-scoped key: its project only).
+    pub projects: Vec<Project>,
+}
+
+// Fields in alphabetical order, as the answer always had them (`json!`).
+/// The pending slugs: data received, no project yet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingList {
+    /// The org's pending limit.
+    pub limit: u32,
+    /// The pending slugs, newest first.
+    pub pending: Vec<PendingSlug>,
+    /// How many more new slugs the org may send data to.
+    pub remaining: u32,
+}
+
+/// The path parameter of the routes under `/v1/projects/{slug}`.
+const SLUG: &str = "The project's slug.";
+
+#[utoipa::path(get, path = "/v1/projects", tag = "admin",
+    summary = "The org's projects, `default` first.",
+    responses((status = 200, description = "The projects.", body = ProjectList)))]
+async fn list_projects(State(state): Shared, who: Caller<Read>) -> Answer<ProjectList> {
     let mut projects = state.projects.list(who.org()).await?;
     if let Some(scoped) = who.scoped_to() {
         projects.retain(|p| p.slug == scoped.as_str());
     }
-    Ok(Json(json!({ "projects": projects })))
+    Ok(Json(ProjectList { projects }))
 }
 
-async fn show(
+#[utoipa::path(get, path = "/v1/projects/{slug}", tag = "admin",
+    summary = "One project.",
+    params(("slug" = String, Path, description = SLUG)),
+    responses((status = 200, description = "The project.", body = Project)))]
+async fn get_project(
     State(state): Shared,
     who: Caller<Read>,
     Path(slug): Path<String>,
@@ -126,17 +206,26 @@ async fn show(
     Ok(Json(project))
 }
 
-async fn pending(State(state): Shared, who: Caller<Read>) -> Answer {
+#[utoipa::path(get, path = "/v1/projects/pending", tag = "admin",
+    summary = "Slugs that received data but have no project yet, and the org's pending limit.",
+    responses((status = 200, description = "The pending slugs.", body = PendingList)))]
+async fn pending_slugs(State(state): Shared, who: Caller<Read>) -> Answer<PendingList> {
     org_wide(&who)?;
     let pending = state.projects.pending(who.org()).await?;
     let limit = state.projects.pending_limit(who.org()).await?;
     let remaining = limit.saturating_sub(u32::try_from(pending.len()).unwrap_or(u32::MAX));
-    Ok(Json(
-        json!({ "pending": pending, "limit": limit, "remaining": remaining }),
-    ))
+    Ok(Json(PendingList {
+        limit,
+        pending,
+        remaining,
+    }))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/v1/projects", tag = "admin",
+    summary = "Creates a project (adopting a pending slug's data).",
+    request_body = CreateProject,
+    responses((status = 201, description = "Created.", body = Project)))]
+async fn create_project(
     State(state): Shared,
     who: Caller<Manage>,
     body: Bytes,
@@ -166,7 +255,12 @@ async fn create(
     Ok((StatusCode::CREATED, Json(project)))
 }
 
-async fn patch(
+#[utoipa::path(patch, path = "/v1/projects/{slug}", tag = "admin",
+    summary = "Changes the fields given.",
+    params(("slug" = String, Path, description = SLUG)),
+    request_body = ProjectChanges,
+    responses((status = 200, description = "The project as changed.", body = Project)))]
+async fn patch_project(
     state: Shared,
     who: Caller<Manage>,
     Path(slug): Path<String>,
@@ -175,7 +269,12 @@ async fn patch(
     update(state, who, slug, body, false).await
 }
 
-async fn replace(
+#[utoipa::path(put, path = "/v1/projects/{slug}", tag = "admin",
+    summary = "Replaces every mutable field: those not given return to their defaults.",
+    params(("slug" = String, Path, description = SLUG)),
+    request_body = ProjectChanges,
+    responses((status = 200, description = "The project as replaced.", body = Project)))]
+async fn replace_project(
     state: Shared,
     who: Caller<Manage>,
     Path(slug): Path<String>,
@@ -219,6 +318,26 @@ async fn update(
     Ok(Json(project))
 }
 
+#[utoipa::path(delete, path = "/v1/projects/{slug}", tag = "admin",
+    summary = "Archives the project (there is no hard delete).",
+    params(("slug" = String, Path, description = SLUG)),
+    responses((status = 200, description = "The archived project.", body = Project)))]
+async fn delete_project(state: Shared, who: Caller<Manage>, slug: Path<String>) -> Answer<Project> {
+    archive(state, who, slug).await
+}
+
+#[utoipa::path(post, path = "/v1/projects/{slug}/archive", tag = "admin",
+    summary = "Archives the project: it accepts no data and its slug is never reused.",
+    params(("slug" = String, Path, description = SLUG)),
+    responses((status = 200, description = "The archived project.", body = Project)))]
+async fn archive_project(
+    state: Shared,
+    who: Caller<Manage>,
+    slug: Path<String>,
+) -> Answer<Project> {
+    archive(state, who, slug).await
+}
+
 async fn archive(
     State(state): Shared,
     who: Caller<Manage>,
@@ -231,7 +350,15 @@ async fn archive(
     Ok(Json(project))
 }
 
-async fn org_settings(State(state): Shared, who: Caller<OwnerOnly>, body: Bytes) -> Answer {
+#[utoipa::path(put, path = "/v1/org/settings", tag = "admin",
+    summary = "Sets the org's pending limit (owner only).",
+    request_body = OrgSettings,
+    responses((status = 200, description = "The org's settings.", body = OrgSettings)))]
+async fn put_org_settings(
+    State(state): Shared,
+    who: Caller<OwnerOnly>,
+    body: Bytes,
+) -> Answer<OrgSettings> {
     org_wide(&who)?;
     let body = parse_object(&body)?;
     let limit = body
@@ -250,100 +377,7 @@ async fn org_settings(State(state): Shared, who: Caller<OwnerOnly>, body: Bytes)
     }
     state.projects.set_pending_limit(who.org(), limit).await?;
     state.admission.invalidate(who.org()).await;
-    Ok(Json(json!({ "pending_limit": limit })))
-}
-
-/// The body as a JSON object (400 otherwise).
-pub(super) fn parse_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::bad_request("body", "must be a JSON object")),
-        Err(e) => Err(ApiError::bad_request(
-            "body",
-            &format!("is not valid JSON ({e})"),
-        )),
-    }
-}
-
-/// Reads name, metadata and settings. Settings may be nested under
-/// `settings` or given flat (`{"rate_limit_rpm": 60}`, docs/CONTRACT.md
-/// §C18); fields not given are left out of the patch.
-fn changes_from(body: &serde_json::Map<String, serde_json::Value>) -> Result<Changes, ApiError> {
-    let mut changes = Changes::default();
-    if let Some(v) = body.get("name") {
-        let name = v
-            .as_str()
-            .ok_or_else(|| ApiError::bad_request("name", "must be a string"))?;
-        if name.trim().is_empty() || name.len() > 256 {
-            return Err(ApiError::bad_request("name", "must be 1 to 256 characters"));
-        }
-        changes.name = Some(name.to_string());
-    }
-    if let Some(v) = body.get("metadata") {
-        if !v.is_object() {
-            return Err(ApiError::bad_request("metadata", "must be an object"));
-        }
-        changes.metadata = Some(v.clone());
-    }
-    let nested = match body.get("settings") {
-        None => None,
-        Some(serde_json::Value::Object(map)) => Some(map),
-        Some(_) => return Err(ApiError::bad_request("settings", "must be an object")),
-    };
-    let field = |name: &str| nested.and_then(|m| m.get(name)).or_else(|| body.get(name));
-    let invalid = |name: &str, why: &str| ApiError::bad_request(&format!("settings.{name}"), why);
-    if let Some(v) = field("rate_limit_rpm") {
-        changes.settings.rate_limit_rpm =
-            Some(match v {
-                serde_json::Value::Null => None,
-                v => Some(positive_u32(v).ok_or_else(|| {
-                    invalid("rate_limit_rpm", "must be null or a positive integer")
-                })?),
-            });
-    }
-    if let Some(v) = field("body_retention_hours") {
-        let hours = positive_u32(v)
-            .ok_or_else(|| invalid("body_retention_hours", "must be a positive integer"))?;
-        changes.settings.body_retention_hours = Some(hours);
-    }
-    if let Some(v) = field("log_retention_days") {
-        let days = positive_u32(v)
-            .ok_or_else(|| invalid("log_retention_days", "must be a positive integer"))?;
-        changes.settings.log_retention_days = Some(days);
-    }
-    if let Some(v) = field("allowed_origins") {
-        changes.settings.allowed_origins = Some(allowed_origins(v)?);
-    }
-    Ok(changes)
-}
-
-/// `null` (any origin) or a list of web origins, normalized to lowercase.
-fn allowed_origins(v: &Value) -> Result<Option<Vec<String>>, ApiError> {
-    let Some(items) = v.as_array() else {
-        return match v {
-            Value::Null => Ok(None),
-            _ => Err(ApiError::bad_request(
-                "settings.allowed_origins",
-                "must be null (any origin) or an array of origins",
-            )),
-        };
-    };
-    let mut origins = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let field = format!("settings.allowed_origins[{i}]");
-        let origin = item
-            .as_str()
-            .ok_or_else(|| ApiError::bad_request(&field, "must be a string"))?;
-        let origin = normalize_origin(origin).map_err(|why| ApiError::bad_request(&field, why))?;
-        if !origins.contains(&origin) {
-            origins.push(origin);
-        }
-    }
-    Ok(Some(origins))
-}
-
-fn positive_u32(v: &serde_json::Value) -> Option<u32> {
-    v.as_u64()
-        .filter(|n| *n > 0)
-        .and_then(|n| u32::try_from(n).ok())
+    Ok(Json(OrgSettings {
+        pending_limit: limit,
+    }))
 }

@@ -54,26 +54,37 @@ mod slots;
 mod sql;
 mod traces;
 mod users;
+mod window;
 
 pub use slots::OrgSlots;
 
-use std::future::Future;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::Uri;
-use axum::routing::{MethodRouter, get};
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use axum::routing::get;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::ApiError;
 use crate::http::auth::Authenticates;
+use crate::http::openapi;
 use crate::registry::keys::KeyStore;
 use crate::registry::projects::ProjectStore;
 use access::Scope;
+use aggregate::{Facets, Timeseries};
+use conversations::Conversation;
+use events::{Count, Event};
 use filter::{Filters, Shape};
+use list::Page;
 use params::MAX_ID_BYTES;
+use signals::{Signal, SignalGroup};
+use traces::Spans;
+use users::User;
 
 /// What the Query API handlers share.
 pub struct QueryState {
@@ -94,182 +105,302 @@ impl Authenticates for QueryState {
 }
 
 type Shared = State<Arc<QueryState>>;
-type Answer = Result<Json<Value>, ApiError>;
-type Handled<'a> = std::pin::Pin<Box<dyn Future<Output = Result<Value, ApiError>> + Send + 'a>>;
+type Answer<T> = Result<Json<T>, ApiError>;
+type IdPath = Result<Path<String>, PathRejection>;
 
-/// The Query API routes.
-pub fn router(state: Arc<QueryState>) -> Router {
-    let mut router = Router::new()
-        .route(
-            "/v1/events",
-            filtered(events::list_params, |s, scope, f| {
-                Box::pin(async move { events::list(&s.db, scope, f).await })
-            }),
-        )
-        .route(
-            "/v1/events/count",
-            filtered(events::count_params, |s, scope, f| {
-                Box::pin(async move { events::count(&s.db, scope, f).await })
-            }),
-        )
-        .route(
-            "/v1/events/search",
-            filtered(search::params, |s, scope, f| {
-                Box::pin(async move { search::search(&s.db, scope, f).await })
-            }),
-        )
-        .route(
-            "/v1/events/timeseries",
-            filtered(aggregate::timeseries_params, |s, scope, f| {
-                Box::pin(async move { aggregate::timeseries(&s.db, scope, f).await })
-            }),
-        )
-        .route(
-            "/v1/events/facets",
-            filtered(aggregate::facets_params, |s, scope, f| {
-                Box::pin(async move { aggregate::facets(&s.db, scope, f).await })
-            }),
-        )
-        .route(
-            "/v1/signals",
-            filtered(list::params_only, |s, scope, f| {
-                Box::pin(async move { signals::list(&s.db, scope, f, None).await })
-            }),
-        )
-        .route(
-            "/v1/signal-groups",
-            filtered(list::params_only, |s, scope, f| {
-                Box::pin(async move { signals::list_groups(&s.db, scope, f).await })
-            }),
-        )
-        .route(
-            "/v1/signal-groups/{id}/signals",
-            get(
-                |State(s): Shared,
-                 scope: Scope,
-                 uri: Uri,
-                 path: Result<Path<String>, PathRejection>| async move {
-                    let id = path_id(path)?;
-                    let f = Filters::parse(uri.query(), list::PARAMS)?;
-                    Ok::<_, ApiError>(Json(signals::list(&s.db, &scope, &f, Some(&id)).await?))
-                },
-            ),
-        )
-        .route(
-            "/v1/users",
-            filtered(users::params, |s, scope, f| {
-                Box::pin(async move { users::list(&s.db, scope, f).await })
-            }),
-        )
-        .route(
-            "/v1/conversations",
-            filtered(conversations::params, |s, scope, f| {
-                Box::pin(async move { conversations::list(&s.db, scope, f).await })
-            }),
-        )
-        .route(
-            "/v1/traces",
-            filtered(traces::params, |s, scope, f| {
-                Box::pin(async move { traces::list(&s.db, scope, f).await })
-            }),
-        );
-    for (path, entity) in [
-        ("/v1/events/{id}", Entity::Event),
-        ("/v1/signals/{id}", Entity::Signal),
-        ("/v1/signal-groups/{id}", Entity::SignalGroup),
-        ("/v1/users/{id}", Entity::User),
-        ("/v1/conversations/{id}", Entity::Conversation),
-    ] {
-        router =
-            router.route(
-                path,
-                get(
-                    move |State(s): Shared,
-                          scope: Scope,
-                          path: Result<Path<String>, PathRejection>| async move {
-                        by_id(&s, &scope, entity, path_id(path)?).await
-                    },
-                ),
-            );
-    }
+/// One object: the SDK's `{data}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct One<T: ToSchema> {
+    /// The object.
+    pub data: T,
+}
+
+/// A route's parameters: (name, shape) pairs.
+type ParamsOf = fn() -> Vec<(&'static str, Shape)>;
+
+/// The query parameters of every route that takes some: the lists the
+/// handlers parse with, and the source of the OpenAPI document's
+/// parameters (`openapi_parameters`), so the two cannot disagree.
+const PARAMETERS: &[(&str, ParamsOf)] = &[
+    ("/v1/events", events::list_params),
+    ("/v1/events/count", events::count_params),
+    ("/v1/events/search", search::params),
+    ("/v1/events/timeseries", aggregate::timeseries_params),
+    ("/v1/events/facets", aggregate::facets_params),
+    ("/v1/signals", list::params_only),
+    ("/v1/signal-groups", list::params_only),
+    ("/v1/signal-groups/{id}/signals", list::params_only),
+    ("/v1/users", users::params),
+    ("/v1/conversations", conversations::params),
+    ("/v1/traces", traces::params),
+];
+
+/// The query string of a request to `path`, checked against its parameters.
+fn filters(path: &str, uri: &Uri) -> Result<Filters, ApiError> {
+    let params = PARAMETERS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map_or_else(Vec::new, |(_, params)| params());
+    Filters::parse(uri.query(), &params)
+}
+
+/// The Query API routes, documented.
+pub fn router(state: Arc<QueryState>) -> OpenApiRouter {
+    let router = OpenApiRouter::new()
+        .routes(routes!(list_events))
+        .routes(routes!(count_events))
+        .routes(routes!(search_events))
+        .routes(routes!(events_timeseries))
+        .routes(routes!(events_facets))
+        .routes(routes!(get_event))
+        .routes(routes!(list_signals))
+        .routes(routes!(get_signal))
+        .routes(routes!(list_signal_groups))
+        .routes(routes!(get_signal_group))
+        .routes(routes!(list_group_signals))
+        .routes(routes!(list_users))
+        .routes(routes!(get_user))
+        .routes(routes!(list_conversations))
+        .routes(routes!(get_conversation))
+        .routes(routes!(list_traces));
     // The ingest routes are static paths under the same prefixes; a GET of
     // an id spelled like one would match them (POST only, 405), so these
-    // ids get their own GET route.
-    for (path, entity, id) in [
-        ("/v1/events/track", Entity::Event, "track"),
-        ("/v1/events/track_partial", Entity::Event, "track_partial"),
-        ("/v1/signals/track", Entity::Signal, "track"),
-        ("/v1/users/identify", Entity::User, "identify"),
-    ] {
-        router = router.route(
-            path,
-            get(move |State(s): Shared, scope: Scope| async move {
-                by_id(&s, &scope, entity, id.to_string()).await
-            }),
+    // ids get their own GET route: instances of the documented `{id}`
+    // routes, not routes of their own.
+    let router = router
+        .route(
+            "/v1/events/track",
+            get(|st: Shared, scope: Scope| get_event(st, scope, fixed("track"))),
+        )
+        .route(
+            "/v1/events/track_partial",
+            get(|st: Shared, scope: Scope| get_event(st, scope, fixed("track_partial"))),
+        )
+        .route(
+            "/v1/signals/track",
+            get(|st: Shared, scope: Scope| get_signal(st, scope, fixed("track"))),
+        )
+        .route(
+            "/v1/users/identify",
+            get(|st: Shared, scope: Scope| get_user(st, scope, fixed("identify"))),
         );
-    }
-    router
+    let mut router = router
         .layer(axum::middleware::map_response(
             crate::http::error::query_body,
         ))
-        .with_state(state)
+        .with_state(state);
+    openapi_parameters(router.get_openapi_mut());
+    router
 }
 
-/// A GET route whose query string is checked against `params` before `op`
-/// runs.
-fn filtered(
-    params: fn() -> Vec<(&'static str, Shape)>,
-    op: for<'a> fn(&'a QueryState, &'a Scope, &'a Filters) -> Handled<'a>,
-) -> MethodRouter<Arc<QueryState>> {
-    get(move |State(s): Shared, scope: Scope, uri: Uri| async move {
-        let f = Filters::parse(uri.query(), &params())?;
-        Ok::<_, ApiError>(Json(op(&s, &scope, &f).await?))
-    })
-}
-
-/// What a single-object route looks up.
-#[derive(Debug, Clone, Copy)]
-enum Entity {
-    Event,
-    Signal,
-    SignalGroup,
-    User,
-    Conversation,
-}
-
-impl Entity {
-    fn noun(self) -> &'static str {
-        match self {
-            Entity::Event => "event",
-            Entity::Signal => "signal",
-            Entity::SignalGroup => "signal group",
-            Entity::User => "user",
-            Entity::Conversation => "conversation",
+/// Adds to the document what every Query API operation shares: its query
+/// parameters (from [`PARAMETERS`]), `X-Raindrop-Project-Id`, and the
+/// SDK's error body for 400, 401, 403, 404 (routes with an id), 429 and
+/// 503.
+fn openapi_parameters(doc: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let Some(op) = item.get.as_mut() else {
+            continue;
+        };
+        let by_id = path.contains('{');
+        let mut parameters = vec![openapi::project_header()];
+        if by_id {
+            parameters.push(openapi::path_parameter(
+                "id",
+                "The id (a name, for signals and groups).",
+            ));
         }
+        if let Some((_, params)) = PARAMETERS.iter().find(|(p, _)| p == path) {
+            for (name, shape) in params() {
+                let (schema, deep) = shape.schema(name);
+                parameters.push(openapi::query_parameter(name, schema, deep));
+            }
+        }
+        op.parameters = Some(
+            parameters
+                .into_iter()
+                .flatten()
+                .map(utoipa::openapi::RefOr::T)
+                .collect(),
+        );
+        let statuses: &[u16] = if by_id {
+            &[400, 401, 403, 404, 429, 503]
+        } else {
+            &[400, 401, 403, 429, 503]
+        };
+        openapi::query_errors(op, statuses);
     }
 }
 
+macro_rules! list_route {
+    ($name:ident, $path:literal, $answer:ty, $summary:literal, $run:expr) => {
+        #[doc = $summary]
+        #[utoipa::path(get, path = $path, tag = "query", summary = $summary,
+                            responses((status = 200, description = "The page.", body = $answer)))]
+        async fn $name(State(s): Shared, scope: Scope, uri: Uri) -> Answer<$answer> {
+            let f = filters($path, &uri)?;
+            let run = $run;
+            Ok(Json(run(&s.db, &scope, &f).await?))
+        }
+    };
+}
+
+list_route!(
+    list_events,
+    "/v1/events",
+    Page<Event>,
+    "Events, newest first, filtered.",
+    events::list
+);
+list_route!(
+    count_events,
+    "/v1/events/count",
+    Count,
+    "How many events (or users, conversations) match.",
+    events::count
+);
+list_route!(
+    search_events,
+    "/v1/events/search",
+    Page<Event>,
+    "Events whose AI input or output holds a text or matches a pattern.",
+    search::search
+);
+list_route!(
+    events_timeseries,
+    "/v1/events/timeseries",
+    Timeseries,
+    "Events per minute, hour, day, week or month.",
+    aggregate::timeseries
+);
+list_route!(
+    events_facets,
+    "/v1/events/facets",
+    Facets,
+    "The most frequent event names, users or signals.",
+    aggregate::facets
+);
+list_route!(
+    list_users,
+    "/v1/users",
+    Page<User>,
+    "Users seen in events or identifies.",
+    users::list
+);
+list_route!(
+    list_conversations,
+    "/v1/conversations",
+    Page<Conversation>,
+    "Conversations, by their last message.",
+    conversations::list
+);
+list_route!(
+    list_traces,
+    "/v1/traces",
+    Spans,
+    "The spans of one event's traces.",
+    traces::list
+);
+
+/// Signals (one per signal name).
+#[utoipa::path(get, path = "/v1/signals", tag = "query", summary = "Signals: one per signal name.",
+    responses((status = 200, description = "The page.", body = Page<Signal>)))]
+async fn list_signals(State(s): Shared, scope: Scope, uri: Uri) -> Answer<Page<Signal>> {
+    let f = filters("/v1/signals", &uri)?;
+    Ok(Json(signals::list(&s.db, &scope, &f, None).await?))
+}
+
+/// Signal groups (one per signal type).
+#[utoipa::path(get, path = "/v1/signal-groups", tag = "query", summary = "Signal groups: one per signal type.",
+    responses((status = 200, description = "The page.", body = Page<SignalGroup>)))]
+async fn list_signal_groups(State(s): Shared, scope: Scope, uri: Uri) -> Answer<Page<SignalGroup>> {
+    let f = filters("/v1/signal-groups", &uri)?;
+    Ok(Json(signals::list_groups(&s.db, &scope, &f).await?))
+}
+
+/// The signals of one group.
+#[utoipa::path(get, path = "/v1/signal-groups/{id}/signals", tag = "query", summary = "The signals of one group.",
+    responses((status = 200, description = "The page.", body = Page<Signal>)))]
+async fn list_group_signals(
+    State(s): Shared,
+    scope: Scope,
+    uri: Uri,
+    path: IdPath,
+) -> Answer<Page<Signal>> {
+    let id = path_id(path)?;
+    let f = filters("/v1/signal-groups/{id}/signals", &uri)?;
+    Ok(Json(signals::list(&s.db, &scope, &f, Some(&id)).await?))
+}
+
+macro_rules! get_route {
+    ($name:ident, $path:literal, $item:ty, $noun:literal, $get:path, $summary:literal) => {
+        #[doc = $summary]
+        #[utoipa::path(get, path = $path, tag = "query", summary = $summary,
+                            responses((status = 200, description = "Found.", body = One<$item>)))]
+        async fn $name(State(s): Shared, scope: Scope, path: IdPath) -> Answer<One<$item>> {
+            let id = path_id(path)?;
+            let found = if id.len() > MAX_ID_BYTES {
+                None
+            } else {
+                $get(&s.db, &scope, &id).await?
+            };
+            found
+                .map(|data| Json(One { data }))
+                .ok_or_else(|| not_found($noun, &id))
+        }
+    };
+}
+
+get_route!(
+    get_event,
+    "/v1/events/{id}",
+    Event,
+    "event",
+    events::get,
+    "One event, with its signals."
+);
+get_route!(
+    get_signal,
+    "/v1/signals/{id}",
+    Signal,
+    "signal",
+    signals::get,
+    "One signal, by name."
+);
+get_route!(
+    get_signal_group,
+    "/v1/signal-groups/{id}",
+    SignalGroup,
+    "signal group",
+    signals::get_group,
+    "One signal group, by signal type."
+);
+get_route!(
+    get_user,
+    "/v1/users/{id}",
+    User,
+    "user",
+    users::get,
+    "One user."
+);
+get_route!(
+    get_conversation,
+    "/v1/conversations/{id}",
+    Conversation,
+    "conversation",
+    conversations::get,
+    "One conversation."
+);
+
 /// A path id; an undecodable one is a 400 naming it.
-fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+fn path_id(path: IdPath) -> Result<String, ApiError> {
     path.map(|Path(id)| id)
         .map_err(|_| ApiError::bad_request("id", "is not valid UTF-8 percent-encoding"))
 }
 
-/// One object: `{"data": {...}}`, or a 404 naming the id.
-async fn by_id(state: &QueryState, scope: &Scope, entity: Entity, id: String) -> Answer {
-    if id.len() > MAX_ID_BYTES {
-        return Err(not_found(entity.noun(), &id));
-    }
-    let db = &state.db;
-    let found = match entity {
-        Entity::Event => events::get(db, scope, &id).await?,
-        Entity::User => users::get(db, scope, &id).await?,
-        Entity::Signal => signals::get(db, scope, &id).await?,
-        Entity::SignalGroup => signals::get_group(db, scope, &id).await?,
-        Entity::Conversation => conversations::get(db, scope, &id).await?,
-    };
-    let data = found.ok_or_else(|| not_found(entity.noun(), &id))?;
-    Ok(Json(json!({ "data": data })))
+/// The id `id` as a path would carry it (the ingest routes' GET aliases).
+fn fixed(id: &str) -> IdPath {
+    Ok(Path(id.to_string()))
 }
 
 /// A 404 naming what was looked up (the id itself only when short).

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::budget::{CHUNK_BYTES, Reservation};
+use super::openapi::{EventId, EventIds};
 use super::otlp;
 use super::project::project_of;
 use super::rate_limit::RateInfo;
@@ -116,17 +117,10 @@ enum Answer {
     Otlp(otlp::Format, otlp::Rejected),
 }
 
-/// `{"events":[{"event_id": ...}, ...]}`, 200.
+/// `{"events":[{"event_id": ...}, ...]}` ([`EventIds`]), 200.
 fn ids_answer(ids: &[String]) -> Response {
-    let events: Vec<serde_json::Value> = ids
-        .iter()
-        .map(|id| serde_json::json!({ "event_id": id }))
-        .collect();
-    (
-        StatusCode::OK,
-        axum::Json(serde_json::json!({ "events": events })),
-    )
-        .into_response()
+    let events = ids.iter().map(|id| EventId { event_id: id }).collect();
+    (StatusCode::OK, axum::Json(EventIds { events })).into_response()
 }
 
 async fn process(

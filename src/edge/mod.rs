@@ -8,6 +8,7 @@
 
 pub mod budget;
 mod ingest;
+pub mod openapi;
 pub mod otlp;
 pub mod project;
 pub mod rate_limit;
@@ -16,9 +17,9 @@ pub mod validate;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::routing::post;
 use tokio::sync::Semaphore;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::bus::producer::Producer;
 use crate::pipeline::{Limits, Pipeline, StreamKind};
@@ -84,9 +85,10 @@ impl RouteMetrics {
     }
 }
 
-/// The ingest routes of `pipelines`.
-pub fn router(state: Arc<EdgeState>, pipelines: &[Pipeline], topic_prefix: &str) -> Router {
-    let mut router = Router::new();
+/// The ingest routes of `pipelines`, each documented by [`openapi::route`]
+/// from its pipeline.
+pub fn router(state: Arc<EdgeState>, pipelines: &[Pipeline], topic_prefix: &str) -> OpenApiRouter {
+    let mut router = OpenApiRouter::new();
     for p in pipelines {
         let route = Arc::new(Route {
             kind: p.kind,
@@ -95,15 +97,52 @@ pub fn router(state: Arc<EdgeState>, pipelines: &[Pipeline], topic_prefix: &str)
             metrics: RouteMetrics::new(p.kind.name()),
         });
         let state = state.clone();
-        router = router.route(
-            &p.route,
-            post(move |request| ingest::handle(state.clone(), route.clone(), request))
-                // A preflight is answered by the CORS layer; an OPTIONS
-                // without one gets this. Without an OPTIONS route here the
-                // router's method-not-allowed fallback answers it, outside
-                // the layer.
-                .options(|| async { axum::http::StatusCode::NO_CONTENT }),
-        );
+        let methods = post(move |request| ingest::handle(state.clone(), route.clone(), request))
+            // The CORS layer answers every OPTIONS itself (200, as a
+            // preflight), so this answer is not reached today. Without an
+            // OPTIONS route here the router's method-not-allowed fallback
+            // answers it, outside the layer.
+            .options(|| async { axum::http::StatusCode::NO_CONTENT });
+        router = router.routes(openapi::route(p, methods));
     }
     router.layer(crate::http::cors::ingest())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::http::served::assert_served_as_documented;
+    use crate::registry::lookups::LookupBudget;
+
+    /// An edge whose broker and stores are never reached: every probe
+    /// lacks a key (401) or is a preflight.
+    pub(crate) fn state() -> Arc<EdgeState> {
+        let mut kafka = Config::default().kafka;
+        kafka.brokers = "127.0.0.1:1".into();
+        let db = clickhouse::Client::default();
+        let projects = crate::registry::projects::ProjectStore::new(db.clone(), 50);
+        let ttl = Duration::from_secs(5);
+        Arc::new(EdgeState {
+            keys: KeyStore::new(db, ttl, ttl, ttl, LookupBudget::new(10)),
+            admission: Admission::new(projects, ttl, ttl),
+            rate_limiter: Default::default(),
+            producer: Producer::new(&kafka).expect("producer"),
+            in_flight: Semaphore::new(8),
+            max_body_bytes: 1 << 20,
+            body_budget: budget::BodyBudget::new(1 << 24, 1.0),
+            decode_budget: budget::BodyBudget::new(1 << 24, 1.0),
+            body_timeout: Duration::from_secs(5),
+        })
+    }
+
+    #[tokio::test]
+    async fn every_pipeline_route_is_served_as_documented() {
+        let pipelines = crate::pipeline::load(None).expect("built-in pipelines");
+        let expected: Vec<(&str, &[&str])> = pipelines
+            .iter()
+            .map(|p| (p.route.as_str(), &["POST", "OPTIONS"][..]))
+            .collect();
+        assert_served_as_documented(router(state(), &pipelines, "t."), &expected).await;
+    }
 }

@@ -13,6 +13,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::bus::producer::PublishError;
 use crate::edge::validate::Invalid;
@@ -109,17 +111,68 @@ impl ApiError {
     }
 }
 
+/// The error body of the ingest and admin routes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    /// What went wrong.
+    pub error: ErrorDetail<'a>,
+}
+
+/// What went wrong, naming the item and field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// Human-readable; names the item and field when there is one.
+    pub message: &'a str,
+    /// Category: `invalid_request_error`, `authentication_error`, ...
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    /// The HTTP status.
+    pub code: u16,
+    /// The offending item and field (`[3].user_id`), or null.
+    pub param: Option<&'a str>,
+}
+
+/// The Query API's error body (`@raindrop-ai/query` 0.1.13's `*Error`s).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueryErrorBody<'a> {
+    /// What went wrong.
+    pub error: QueryErrorDetail<'a>,
+}
+
+/// What went wrong on a Query API route.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueryErrorDetail<'a> {
+    /// Category: `invalid_request_error`, `not_found`, ...
+    pub code: &'a str,
+    /// Human-readable.
+    pub message: &'a str,
+    /// The parameter at fault, and the names it may take.
+    pub details: QueryErrorDetails<'a>,
+}
+
+/// The parameter at fault.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueryErrorDetails<'a> {
+    /// The parameter as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'a str>,
+    /// The names it may take (an unknown parameter, a bad enum value).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub allowed_fields: &'a [String],
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "error": {
-                "message": self.message,
-                "type": self.kind,
-                "code": self.status.as_u16(),
-                "param": self.param,
-            }
-        });
-        let mut response = (self.status, body.to_string()).into_response();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                message: &self.message,
+                kind: self.kind,
+                code: self.status.as_u16(),
+                param: self.param.as_deref(),
+            },
+        };
+        let body = serde_json::to_string(&body).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -143,20 +196,19 @@ pub async fn query_body(mut response: Response) -> Response {
     let Some(e) = response.extensions_mut().remove::<ApiError>() else {
         return response;
     };
-    let mut details = serde_json::Map::new();
-    if let Some(field) = &e.param {
-        details.insert("field".into(), field.clone().into());
-    }
-    if !e.allowed_fields.is_empty() {
-        details.insert("allowed_fields".into(), e.allowed_fields.clone().into());
-    }
-    let body = serde_json::json!({"error": {
-        "code": e.kind,
-        "message": e.message,
-        "details": details,
-    }});
+    let body = QueryErrorBody {
+        error: QueryErrorDetail {
+            code: e.kind,
+            message: &e.message,
+            details: QueryErrorDetails {
+                field: e.param.as_deref(),
+                allowed_fields: &e.allowed_fields,
+            },
+        },
+    };
+    let body = serde_json::to_string(&body).unwrap_or_default();
     let headers = response.headers().clone();
-    let mut rewritten = (response.status(), body.to_string()).into_response();
+    let mut rewritten = (response.status(), body).into_response();
     *rewritten.headers_mut() = headers;
     rewritten.headers_mut().remove(header::CONTENT_LENGTH);
     rewritten

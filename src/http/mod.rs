@@ -10,6 +10,9 @@ pub mod auth;
 pub mod cors;
 pub mod error;
 pub mod fallback;
+pub mod openapi;
+#[cfg(test)]
+pub(crate) mod served;
 pub mod source;
 
 pub use auth::Caller;

@@ -13,6 +13,7 @@
 
 pub mod clickhouse_poll;
 pub mod metrics_scrape;
+pub mod query_bench;
 pub mod report;
 pub mod traffic;
 pub mod visibility;

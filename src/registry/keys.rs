@@ -313,7 +313,7 @@ impl KeyStore {
 }
 
 /// A key as listings show it: never the secret.
-#[derive(Debug, Clone, serde::Serialize, clickhouse::Row, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, clickhouse::Row, Deserialize, utoipa::ToSchema)]
 pub struct KeyInfo {
     /// Public id.
     pub id: String,

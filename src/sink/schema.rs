@@ -7,7 +7,7 @@
 //! migrators racing, converge on the same schema.
 
 /// The migrations, in order (the binary carries `sql/`; a test checks the list).
-pub const MIGRATIONS: [(&str, &str); 6] = [
+pub const MIGRATIONS: [(&str, &str); 7] = [
     ("0001_init", include_str!("../../sql/0001_init.sql")),
     ("0002_projects", include_str!("../../sql/0002_projects.sql")),
     (
@@ -22,6 +22,10 @@ pub const MIGRATIONS: [(&str, &str); 6] = [
     (
         "0006_span_attribute_maps",
         include_str!("../../sql/0006_span_attribute_maps.sql"),
+    ),
+    (
+        "0007_query_tables",
+        include_str!("../../sql/0007_query_tables.sql"),
     ),
 ];
 

@@ -24,6 +24,7 @@ mod fair_share;
 mod js_clients;
 mod keys;
 mod listener;
+mod openapi;
 mod otlp;
 mod overload;
 mod pipeline;

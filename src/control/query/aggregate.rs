@@ -23,13 +23,13 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::Scope;
 use super::conditions::{self, EVENT_FILTERS, scoped};
 use super::events;
-use super::filter::{Filters, Shape};
+use super::filter::{Filters, Shape, TimeRange};
 use super::params::{self, iso, parse_time};
 use super::sql::{Arg, Select};
 use crate::http::ApiError;
@@ -137,8 +137,59 @@ pub fn timeseries_params() -> Vec<(&'static str, Shape)> {
     p
 }
 
+/// `GET /v1/events/timeseries`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Timeseries {
+    /// The buckets and their total.
+    pub data: Buckets,
+    /// The interval used.
+    pub meta: TimeseriesMeta,
+}
+
+/// Buckets, ascending, and their sum.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Buckets {
+    /// One per interval, empty ones included.
+    pub buckets: Vec<Bucket>,
+    /// The sum of the buckets' counts.
+    pub total: u64,
+}
+
+/// One bucket.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Bucket {
+    /// Where the bucket starts, ISO 8601 (UTC).
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+    /// Distinct events in it.
+    pub count: u64,
+}
+
+/// The interval a timeseries used.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimeseriesMeta {
+    /// `minute`, `hour`, `day`, `week` or `month`.
+    pub interval: &'static str,
+}
+
+/// `GET /v1/events/facets`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Facets {
+    /// The most frequent values first.
+    pub data: Vec<Facet>,
+}
+
+/// One value and how often it occurs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Facet {
+    /// The value.
+    pub value: String,
+    /// Distinct `count_by` among the events with it.
+    pub count: u64,
+}
+
 #[derive(Debug, clickhouse::Row, Deserialize)]
-struct Bucket {
+struct UnitRow {
     unit: u64,
     n: u64,
 }
@@ -148,16 +199,16 @@ pub async fn timeseries(
     db: &clickhouse::Client,
     scope: &Scope,
     f: &Filters,
-) -> Result<Value, ApiError> {
+) -> Result<Timeseries, ApiError> {
     let interval = Interval::parse(f.plain("interval"))?;
     let range = f.range("timestamp")?;
-    let mut q = events::filtered(scope);
+    let mut q = events::filtered(scope, &range);
     conditions::events(&mut q, scope, f)?;
     let outer = format!(
         "toUInt64(intDiv(timestamp_ms, {})) AS unit, uniqExact(event_id) AS n",
         interval.unit_ms()
     );
-    let rows: Vec<Bucket> = q
+    let rows: Vec<UnitRow> = q
         .outer(&outer)
         .tail(" GROUP BY unit ORDER BY unit", [])
         .fetch(db)
@@ -192,14 +243,19 @@ pub async fn timeseries(
             }
             let n = counts.get(&at).copied().unwrap_or(0);
             total += n;
-            buckets.push(json!({"timestamp": iso(at), "count": n}));
+            buckets.push(Bucket {
+                timestamp: iso(at),
+                count: n,
+            });
             at = interval.next(at);
         }
     }
-    Ok(json!({
-        "data": {"buckets": buckets, "total": total},
-        "meta": {"interval": interval.name()},
-    }))
+    Ok(Timeseries {
+        data: Buckets { buckets, total },
+        meta: TimeseriesMeta {
+            interval: interval.name(),
+        },
+    })
 }
 
 /// The parameters of `GET /v1/events/facets`.
@@ -218,7 +274,7 @@ pub fn facets_params() -> Vec<(&'static str, Shape)> {
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
-struct Facet {
+struct FacetRow {
     value: String,
     n: u64,
 }
@@ -228,23 +284,26 @@ pub async fn facets(
     db: &clickhouse::Client,
     scope: &Scope,
     f: &Filters,
-) -> Result<Value, ApiError> {
+) -> Result<Facets, ApiError> {
     let field = f.plain("field").unwrap_or("event_name");
     let count = events::count_by(f)?;
     let limit = params::limit(f.plain("limit"), DEFAULT_FACETS)?;
-    let mut q = events::filtered(scope);
-    conditions::events(&mut q, scope, f)?;
-    for (name, op) in [("timestamp.gte", ">="), ("timestamp.lt", "<")] {
+    let mut range = TimeRange::default();
+    for (name, bound) in [
+        ("timestamp.gte", &mut range.gte),
+        ("timestamp.lt", &mut range.lt),
+    ] {
         if let Some(raw) = f.plain(name) {
-            let ms = parse_time(raw).ok_or_else(|| {
+            *bound = Some(parse_time(raw).ok_or_else(|| {
                 ApiError::bad_request(
                     name,
                     "must be an ISO 8601 time with a zone (or epoch milliseconds)",
                 )
-            })?;
-            q.and_sql(format!("timestamp_ms {op} ?"), vec![Arg::Number(ms)]);
+            })?);
         }
     }
+    let mut q = events::filtered(scope, &range);
+    conditions::events(&mut q, scope, f)?;
     let order = " GROUP BY value ORDER BY n DESC, value ASC LIMIT ?";
     let q = match field {
         "event_name" => q
@@ -272,12 +331,16 @@ pub async fn facets(
             );
         }
     };
-    let rows: Vec<Facet> = q.fetch(db).await?;
-    let data: Vec<Value> = rows
-        .into_iter()
-        .map(|r| json!({"value": r.value, "count": r.n}))
-        .collect();
-    Ok(json!({ "data": data }))
+    let rows: Vec<FacetRow> = q.fetch(db).await?;
+    Ok(Facets {
+        data: rows
+            .into_iter()
+            .map(|r| Facet {
+                value: r.value,
+                count: r.n,
+            })
+            .collect(),
+    })
 }
 
 #[cfg(test)]

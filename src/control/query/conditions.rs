@@ -203,7 +203,7 @@ mod tests {
         );
         let f = Filters::parse(Some(&raw), EVENT_FILTERS).expect("parses");
         let scope = Scope::for_test("acme", Slug::default_project());
-        let mut q = Select::new("event_id", &["events FINAL"], &scope, None);
+        let mut q = Select::new("event_id", &["events FINAL"], &scope, &[]);
         events(&mut q, &scope, &f).expect("conditions");
         let (sql, args) = q.parts();
         assert!(!sql.contains("OR 1=1"), "{sql}");

@@ -13,16 +13,46 @@
 //! argMin, uniqExact), so no `FINAL`; partial events count once finalized
 //! (`partial_events_final`); every value bound.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::Scope;
 use super::conditions::{self, scoped};
 use super::filter::{Filters, Shape};
-use super::list::{self, Listing};
+use super::list::{self, Listing, Page};
 use super::params::{iso, optional};
 use super::sql::{Arg, Select};
 use crate::http::ApiError;
+
+/// A conversation (`ConversationsListData`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Conversation {
+    /// The `convo_id`.
+    pub id: String,
+    /// The user of its first event; null when that event had none.
+    pub user_id: Option<String>,
+    /// Its first event, ISO 8601.
+    #[schema(format = DateTime)]
+    pub started_at: String,
+    /// Its last event, ISO 8601.
+    #[schema(format = DateTime)]
+    pub last_message_at: String,
+    /// Distinct events.
+    pub message_count: u64,
+    /// The signals its events carry, per name.
+    pub signals: Vec<ConversationSignal>,
+}
+
+/// A signal name and how often the conversation's events carry it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationSignal {
+    /// The signal's id: its name.
+    pub id: String,
+    /// The signal's name.
+    pub name: String,
+    /// Instances on the conversation's events.
+    pub count: u64,
+}
 
 /// One row per conversation. `/*one*/` marks where a lookup of one
 /// conversation narrows each branch.
@@ -73,7 +103,11 @@ fn conversations(scope: &Scope, one: Option<&str>) -> Select {
 }
 
 /// One page of conversations.
-pub async fn list(db: &clickhouse::Client, scope: &Scope, f: &Filters) -> Result<Value, ApiError> {
+pub async fn list(
+    db: &clickhouse::Client,
+    scope: &Scope,
+    f: &Filters,
+) -> Result<Page<Conversation>, ApiError> {
     let listing = Listing::parse(f)?;
     let mut q = conversations(scope, None);
     conditions::text(&mut q, f, "user_id", "user_id");
@@ -93,7 +127,7 @@ pub async fn get(
     db: &clickhouse::Client,
     scope: &Scope,
     id: &str,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<Conversation>, ApiError> {
     let rows: Vec<ConvoRow> = conversations(scope, Some(id)).page("", 1).fetch(db).await?;
     let Some(row) = rows.into_iter().next() else {
         return Ok(None);
@@ -133,18 +167,22 @@ async fn signals_of(
         .await
 }
 
-fn convo_json(r: ConvoRow, signals: &[SignalCount]) -> Value {
-    let mine: Vec<Value> = signals
+fn convo_json(r: ConvoRow, signals: &[SignalCount]) -> Conversation {
+    let signals = signals
         .iter()
         .filter(|s| s.convo_id == r.convo_id)
-        .map(|s| json!({"id": s.signal_name, "name": s.signal_name, "count": s.n}))
+        .map(|s| ConversationSignal {
+            id: s.signal_name.clone(),
+            name: s.signal_name.clone(),
+            count: s.n,
+        })
         .collect();
-    json!({
-        "id": r.convo_id,
-        "user_id": optional(r.user_id),
-        "started_at": iso(r.started_ms),
-        "last_message_at": iso(r.last_ms),
-        "message_count": r.message_count,
-        "signals": mine,
-    })
+    Conversation {
+        id: r.convo_id,
+        user_id: optional(r.user_id),
+        started_at: iso(r.started_ms),
+        last_message_at: iso(r.last_ms),
+        message_count: r.message_count,
+        signals,
+    }
 }

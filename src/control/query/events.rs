@@ -18,22 +18,109 @@
 //! Reads see what `events_view` holds, scoped before `FINAL` (`store`
 //! explains why), every value bound.
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::Scope;
 use super::conditions::{self, EVENT_FILTERS};
-use super::filter::{Filters, Shape};
-use super::list::{self, Listing};
+use super::filter::{Filters, Shape, TimeRange};
+use super::list::{self, Listing, Page};
 use super::params::{iso, optional};
-use super::sql::{Arg, Select};
+use super::sql::{Arg, Narrow, Select};
+use super::window::{self, Windows};
 use crate::http::ApiError;
 
 const COLUMNS: &str = "project, event_id, user_id, event, timestamp_ms, received_at, ai_model, \
      ai_input, ai_output, convo_id, properties, attachments, feature_flags";
 
-/// What `events_view` reads: events, and partial events once finalized.
-pub(super) const TABLES: &[&str] = &["events FINAL", "partial_events_final"];
+/// What `events_view` reads, for a lookup by id: events (sorted by id),
+/// and partial events once finalized.
+const BY_ID: &[&str] = &["events FINAL", PARTIALS];
+
+/// Partial events once finalized (a view; few rows beside the events).
+const PARTIALS: &str = "partial_events_final";
+
+/// An event as the Query API answers it (`EventsListData` of the SDK).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Event {
+    /// `event_id`.
+    pub id: String,
+    /// The event's name (`event` on ingest).
+    pub event_name: String,
+    /// Null when not sent.
+    pub user_id: Option<String>,
+    /// `ai_data.convo_id`; null when not sent.
+    pub convo_id: Option<String>,
+    /// When it happened, ISO 8601.
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+    /// When the edge received it, ISO 8601.
+    #[schema(format = DateTime)]
+    pub received_at: String,
+    /// `ai_data.input`.
+    pub user_input: Option<String>,
+    /// `ai_data.output`.
+    pub assistant_output: Option<String>,
+    /// `ai_data.model`; absent when not sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Attachments with the `input` or `context` role (or none).
+    pub input_attachments: Vec<Attachment>,
+    /// Attachments with the `output` role.
+    pub output_attachments: Vec<Attachment>,
+    /// The signals it carries, once per name.
+    pub signals: Vec<SignalRef>,
+    /// Feature flags, every value as a string.
+    pub feature_flags: BTreeMap<String, String>,
+    /// Its properties as sent.
+    #[schema(value_type = Object)]
+    pub properties: Map<String, Value>,
+    /// The project's slug.
+    pub project: String,
+}
+
+/// An attachment (`QueryEventAttachment`).
+#[derive(Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct Attachment {
+    /// The attachment's id, when sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment_id: Option<String>,
+    /// `code`, `text`, `image` or `iframe`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment_type: Option<String>,
+    /// Its name, when sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// A signal an event carries: its definition's id (the name) and name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignalRef {
+    /// The signal's id: its name (`GET /v1/signals/{id}`).
+    pub id: String,
+    /// The signal's name.
+    pub name: String,
+}
+
+/// `{data: {total}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Count {
+    /// The count.
+    pub data: Total,
+}
+
+/// A count.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Total {
+    /// Distinct `count_by` values.
+    pub total: u64,
+}
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct EventRow {
@@ -64,33 +151,46 @@ pub fn count_params() -> Vec<(&'static str, Shape)> {
     p
 }
 
-/// The events' columns over [`TABLES`], scoped: the query that
-/// [`page`] answers once conditions are added.
-pub(super) fn select(scope: &Scope) -> Select {
-    Select::new(COLUMNS, TABLES, scope, None)
-}
-
 /// One page of events.
-pub async fn list(db: &clickhouse::Client, scope: &Scope, f: &Filters) -> Result<Value, ApiError> {
+pub async fn list(
+    db: &clickhouse::Client,
+    scope: &Scope,
+    f: &Filters,
+) -> Result<Page<Event>, ApiError> {
     let listing = Listing::parse(f)?;
-    let mut q = select(scope);
-    conditions::events(&mut q, scope, f)?;
-    page(db, scope, &listing, q, |_| None).await
+    page(db, scope, &listing, f, |_| Ok(()), |_| None).await
 }
 
-/// One page of the events `q` ([`select`] plus conditions) finds, each with
-/// its signals; `refused` as in [`Select::fetch_or`].
+/// One page of the events under the event filters of `f` and whatever
+/// `more` adds, each with its signals: read newest (or oldest) first in
+/// widening time windows (`window.rs`) from the time-sorted copies, one row
+/// per event; `refused` as in [`Select::fetch_or`].
 pub(super) async fn page(
     db: &clickhouse::Client,
     scope: &Scope,
     listing: &Listing,
-    q: Select,
+    f: &Filters,
+    more: impl Fn(&mut Select) -> Result<(), ApiError>,
     refused: impl Fn(&str) -> Option<ApiError>,
-) -> Result<Value, ApiError> {
-    let rows: Vec<EventRow> = listing
-        .page(q, "timestamp_ms", "event_id")
-        .fetch_or(db, refused)
-        .await?;
+) -> Result<Page<Event>, ApiError> {
+    let source = window::source(f);
+    let now = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+    let mut windows = Windows::new(listing, &f.range("timestamp")?, now);
+    let mut rows: Vec<EventRow> = Vec::new();
+    while let Some((time, last)) = windows.next_window() {
+        let mut narrow = source.narrow.clone();
+        narrow.extend(time);
+        let mut q = Select::new(COLUMNS, &[source.table, PARTIALS], scope, &narrow);
+        conditions::events(&mut q, scope, f)?;
+        more(&mut q)?;
+        rows = listing
+            .page_once(q, "timestamp_ms", "event_id")
+            .fetch_or(db, &refused)
+            .await?;
+        if last || rows.len() > usize::try_from(listing.limit).unwrap_or(usize::MAX) {
+            break;
+        }
+    }
     let ids: Vec<&str> = rows.iter().map(|r| r.event_id.as_str()).collect();
     let signals = signals_of(db, scope, &ids).await?;
     Ok(listing.answer(
@@ -104,12 +204,16 @@ pub(super) async fn page(
 }
 
 /// `{data: {total}}`.
-pub async fn count(db: &clickhouse::Client, scope: &Scope, f: &Filters) -> Result<Value, ApiError> {
+pub async fn count(db: &clickhouse::Client, scope: &Scope, f: &Filters) -> Result<Count, ApiError> {
     let outer = count_by(f)?;
-    let mut q = filtered(scope);
+    let mut q = filtered(scope, &f.range("timestamp")?);
     conditions::events(&mut q, scope, f)?;
     let total: Vec<u64> = q.outer(outer).fetch(db).await?;
-    Ok(json!({"data": {"total": total.first().copied().unwrap_or(0)}}))
+    Ok(Count {
+        data: Total {
+            total: total.first().copied().unwrap_or(0),
+        },
+    })
 }
 
 /// The aggregate `count_by` asks for: distinct `event_id` (the default),
@@ -126,14 +230,17 @@ pub(super) fn count_by(f: &Filters) -> Result<&'static str, ApiError> {
     }
 }
 
-/// The columns the filters and the aggregates read, over [`TABLES`],
-/// scoped; for counting ([`Select::outer`]) once conditions are added.
-pub(super) fn filtered(scope: &Scope) -> Select {
+/// The columns the filters and the aggregates read, scoped and within
+/// `range`, from the time-sorted copy (the range prunes it)
+/// and the finalized partial events; for counting ([`Select::outer`]) once
+/// conditions are added. No `FINAL`: the aggregates count distinct
+/// `event_id`s, which an unmerged copy does not change.
+pub(super) fn filtered(scope: &Scope, range: &TimeRange) -> Select {
     Select::new(
         "event_id, user_id, convo_id, event, timestamp_ms, properties",
-        TABLES,
+        &["events_by_time", PARTIALS],
         scope,
-        None,
+        &window::bounds(range),
     )
 }
 
@@ -143,8 +250,13 @@ pub async fn get(
     db: &clickhouse::Client,
     scope: &Scope,
     id: &str,
-) -> Result<Option<Value>, ApiError> {
-    let q = Select::new(COLUMNS, TABLES, scope, Some(("event_id", id)));
+) -> Result<Option<Event>, ApiError> {
+    let q = Select::new(
+        COLUMNS,
+        BY_ID,
+        scope,
+        &[Narrow::Eq("event_id", id.to_string())],
+    );
     let rows: Vec<EventRow> = q.page(" ORDER BY timestamp_ms DESC", 1).fetch(db).await?;
     let Some(row) = rows.into_iter().next() else {
         return Ok(None);
@@ -155,7 +267,7 @@ pub async fn get(
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
-struct SignalRef {
+struct SignalRow {
     event_id: String,
     signal_name: String,
     /// Selected for the order.
@@ -168,7 +280,7 @@ async fn signals_of(
     db: &clickhouse::Client,
     scope: &Scope,
     ids: &[&str],
-) -> Result<Vec<SignalRef>, ApiError> {
+) -> Result<Vec<SignalRow>, ApiError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -176,7 +288,7 @@ async fn signals_of(
         "event_id, signal_name, timestamp_ms",
         &["signals FINAL"],
         scope,
-        None,
+        &[],
     );
     let marks = vec!["?"; ids.len()].join(", ");
     q.and_sql(
@@ -190,7 +302,7 @@ async fn signals_of(
 
 /// The signals `event_id` carries as the SDK's `{id, name}`, once per
 /// name: a signal's id is its name (`signals.rs`), so `signals.get` finds it.
-fn signal_refs(signals: &[SignalRef], event_id: &str) -> Vec<Value> {
+fn signal_refs(signals: &[SignalRow], event_id: &str) -> Vec<SignalRef> {
     let mut names: Vec<&str> = Vec::new();
     for s in signals.iter().filter(|s| s.event_id == event_id) {
         if !names.contains(&s.signal_name.as_str()) {
@@ -199,57 +311,56 @@ fn signal_refs(signals: &[SignalRef], event_id: &str) -> Vec<Value> {
     }
     names
         .into_iter()
-        .map(|n| json!({"id": n, "name": n}))
+        .map(|n| SignalRef {
+            id: n.to_string(),
+            name: n.to_string(),
+        })
         .collect()
 }
 
-fn event_json(r: EventRow, signals: Vec<Value>) -> Value {
-    let (input, output) = attachments(&r.attachments);
-    let mut e = json!({
-        "id": r.event_id,
-        "event_name": r.event,
-        "user_id": optional(r.user_id),
-        "convo_id": optional(r.convo_id),
-        "timestamp": iso(r.timestamp_ms),
-        "received_at": iso(u64::from(r.received_at) * 1000),
-        "user_input": optional(r.ai_input),
-        "assistant_output": optional(r.ai_output),
-        "input_attachments": input,
-        "output_attachments": output,
-        "signals": signals,
-        "feature_flags": flags(&r.feature_flags),
-        "properties": object(&r.properties),
-        "project": r.project,
-    });
-    if !r.ai_model.is_empty() {
-        e["model"] = Value::String(r.ai_model);
+fn event_json(r: EventRow, signals: Vec<SignalRef>) -> Event {
+    let (input_attachments, output_attachments) = attachments(&r.attachments);
+    Event {
+        id: r.event_id,
+        event_name: r.event,
+        user_id: optional(r.user_id),
+        convo_id: optional(r.convo_id),
+        timestamp: iso(r.timestamp_ms),
+        received_at: iso(u64::from(r.received_at) * 1000),
+        user_input: optional(r.ai_input),
+        assistant_output: optional(r.ai_output),
+        model: optional(r.ai_model),
+        input_attachments,
+        output_attachments,
+        signals,
+        feature_flags: flags(&r.feature_flags),
+        properties: object(&r.properties),
+        project: r.project,
     }
-    e
 }
 
 /// Stored attachments (`[{type, value, name?, role?, attachment_id?}]`) as
 /// the SDK's `QueryEventAttachment`s, split by role.
-fn attachments(text: &str) -> (Vec<Value>, Vec<Value>) {
+fn attachments(text: &str) -> (Vec<Attachment>, Vec<Attachment>) {
     let (mut input, mut output) = (Vec::new(), Vec::new());
     let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) else {
         return (input, output);
     };
     for a in items {
-        let mut out = Map::new();
-        for (from, to) in [
-            ("attachment_id", "attachment_id"),
-            ("type", "attachment_type"),
-            ("name", "name"),
-            ("value", "value"),
-        ] {
-            if let Some(v) = a.get(from).filter(|v| !v.is_null()) {
-                let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-                out.insert(to.into(), Value::String(text));
-            }
-        }
+        let field = |name: &str| {
+            a.get(name)
+                .filter(|v| !v.is_null())
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+        };
+        let out = Attachment {
+            attachment_id: field("attachment_id"),
+            attachment_type: field("type"),
+            name: field("name"),
+            value: field("value"),
+        };
         match a.get("role").and_then(Value::as_str) {
-            Some("output") => output.push(Value::Object(out)),
-            _ => input.push(Value::Object(out)),
+            Some("output") => output.push(out),
+            _ => input.push(out),
         }
     }
     (input, output)
@@ -257,24 +368,21 @@ fn attachments(text: &str) -> (Vec<Value>, Vec<Value>) {
 
 /// `feature_flags` with every value a string (the SDK's `record<string,
 /// string>`): strings as they are, anything else as its JSON.
-fn flags(text: &str) -> Value {
-    let Value::Object(map) = object(text) else {
-        return json!({});
-    };
-    map.into_iter()
+fn flags(text: &str) -> BTreeMap<String, String> {
+    object(text)
+        .into_iter()
         .map(|(k, v)| {
             let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-            (k, Value::String(text))
+            (k, text)
         })
-        .collect::<Map<_, _>>()
-        .into()
+        .collect()
 }
 
-/// A stored JSON object; `{}` for anything else (an empty column).
-fn object(text: &str) -> Value {
+/// A stored JSON object; empty for anything else (an empty column).
+fn object(text: &str) -> Map<String, Value> {
     match serde_json::from_str::<Value>(text) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => json!({}),
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
     }
 }
 
@@ -289,23 +397,28 @@ mod tests {
                 {"type":"text","value":"ok","role":"output"},
                 {"type":"image","value":"u","role":"context","attachment_id":"a1"}]"#,
         );
+        let json = |a: &[Attachment]| serde_json::to_value(a).expect("serializes");
         assert_eq!(
-            i,
-            vec![
-                json!({"attachment_type": "code", "value": "SELECT 1", "name": "q"}),
-                json!({"attachment_type": "image", "value": "u", "attachment_id": "a1"}),
-            ]
+            json(&i),
+            serde_json::json!([
+                {"attachment_type": "code", "value": "SELECT 1", "name": "q"},
+                {"attachment_type": "image", "value": "u", "attachment_id": "a1"},
+            ])
         );
-        assert_eq!(o, vec![json!({"attachment_type": "text", "value": "ok"})]);
+        assert_eq!(
+            json(&o),
+            serde_json::json!([{"attachment_type": "text", "value": "ok"}])
+        );
         assert_eq!(attachments("").0.len(), 0);
     }
 
     #[test]
     fn feature_flags_are_strings() {
+        let f = flags(r#"{"a":"on","b":true,"c":3}"#);
         assert_eq!(
-            flags(r#"{"a":"on","b":true,"c":3}"#),
-            json!({"a": "on", "b": "true", "c": "3"})
+            serde_json::to_value(f).expect("serializes"),
+            serde_json::json!({"a": "on", "b": "true", "c": "3"})
         );
-        assert_eq!(flags(""), json!({}));
+        assert!(flags("").is_empty());
     }
 }

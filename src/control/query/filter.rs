@@ -20,6 +20,8 @@
 
 use std::borrow::Cow;
 
+use serde_json::{Value, json};
+
 use crate::http::ApiError;
 
 use super::params::{MAX_VALUE_BYTES, decode, parse_time, shorten};
@@ -40,6 +42,49 @@ pub enum Shape {
     Range,
     /// JSON values by key: `name[key]=v` or `name[key][op]=v`, op one of [`ValueOp`].
     Values,
+}
+
+impl Shape {
+    /// The JSON Schema of a parameter of this shape named `name` (the
+    /// OpenAPI document's), and whether it is a deepObject.
+    pub fn schema(self, name: &str) -> (Value, bool) {
+        let string = json!({"type": "string"});
+        let ops = |names: &[&str], value: &Value| {
+            let properties: serde_json::Map<String, Value> = names
+                .iter()
+                .map(|n| (n.to_string(), value.clone()))
+                .collect();
+            json!({"type": "object", "properties": properties, "additionalProperties": false})
+        };
+        let text_ops: Vec<&str> = TextOp::ALL.iter().map(|(n, _)| *n).collect();
+        let value_ops: Vec<&str> = ValueOp::ALL.iter().map(|(n, _)| *n).collect();
+        match self {
+            Shape::Plain if ["limit", "trunc_len"].contains(&name) => {
+                (json!({"type": "integer", "minimum": 0}), false)
+            }
+            Shape::Plain => (string, false),
+            Shape::Text => (json!({"oneOf": [string, ops(&text_ops, &string)]}), true),
+            Shape::Choice => (
+                json!({"oneOf": [string, ops(&["eq", "neq"], &string)]}),
+                true,
+            ),
+            Shape::Range => (
+                ops(
+                    &["gte", "gt", "lte", "lt"],
+                    &json!({"type": "string", "format": "date-time"}),
+                ),
+                true,
+            ),
+            Shape::Values => {
+                let scalar = json!({"type": ["string", "number", "boolean"]});
+                (
+                    json!({"type": "object", "additionalProperties": {
+                        "oneOf": [scalar, ops(&value_ops, &scalar)]}}),
+                    true,
+                )
+            }
+        }
+    }
 }
 
 /// How a string field compares.

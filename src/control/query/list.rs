@@ -7,7 +7,8 @@
 //! rows; the page is fetched one row long (`Select::page`), and that extra
 //! row alone decides `has_more`. Column names are constants of the callers.
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::filter::{Filters, Shape};
 use super::params::{self, Cursor};
@@ -34,6 +35,24 @@ pub fn params(own: &[(&'static str, Shape)]) -> Vec<(&'static str, Shape)> {
     let mut all = PARAMS.to_vec();
     all.extend_from_slice(own);
     all
+}
+
+/// One page of a list: the SDK's `{data, meta}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    /// The rows, in the order asked for.
+    pub data: Vec<T>,
+    /// Where the next page starts.
+    pub meta: Meta,
+}
+
+/// A page's continuation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Meta {
+    /// The `cursor` of the next page; null on the last page.
+    pub cursor: Option<String>,
+    /// Whether another page follows.
+    pub has_more: bool,
 }
 
 /// One list request's paging.
@@ -70,7 +89,17 @@ impl Listing {
 
     /// `q` from the cursor on, ordered by (`time`, `id`), one page long.
     /// `time` and `id` are constant column names.
-    pub fn page(&self, mut q: Select, time: &str, id: &str) -> Select {
+    pub fn page(&self, q: Select, time: &str, id: &str) -> Select {
+        self.paged(q, time, id, "")
+    }
+
+    /// [`Listing::page`] over rows that may repeat (unmerged copies of one
+    /// row, read without `FINAL`): one row per `id` (`LIMIT 1 BY`).
+    pub fn page_once(&self, q: Select, time: &str, id: &str) -> Select {
+        self.paged(q, time, id, &format!(" LIMIT 1 BY {id}"))
+    }
+
+    fn paged(&self, mut q: Select, time: &str, id: &str, once: &str) -> Select {
         let (cmp, dir) = if self.newest_first {
             ("<", "DESC")
         } else {
@@ -87,19 +116,24 @@ impl Listing {
                 ],
             );
         }
-        q.page(&format!(" ORDER BY {time} {dir}, {id} {dir}"), self.limit)
+        q.page(
+            &format!(" ORDER BY {time} {dir}, {id} {dir}{once}"),
+            self.limit,
+        )
     }
 
     /// Cuts the fetched rows to the page and answers `{data, meta}`.
-    pub fn answer<R>(
+    pub fn answer<R, T: ToSchema>(
         &self,
         mut rows: Vec<R>,
         key: impl Fn(&R) -> (u64, &String),
-        to_json: impl FnMut(R) -> Value,
-    ) -> Value {
+        to_item: impl FnMut(R) -> T,
+    ) -> Page<T> {
         let cursor = params::cut_page(&mut rows, self.limit, key);
         let has_more = cursor.is_some();
-        let data: Vec<Value> = rows.into_iter().map(to_json).collect();
-        json!({"data": data, "meta": {"cursor": cursor, "has_more": has_more}})
+        Page {
+            data: rows.into_iter().map(to_item).collect(),
+            meta: Meta { cursor, has_more },
+        }
     }
 }

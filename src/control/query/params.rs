@@ -48,12 +48,8 @@ pub(super) fn cut_page<R>(
 }
 
 /// An empty column means "not sent": `null`.
-pub(super) fn optional(s: String) -> serde_json::Value {
-    if s.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::Value::String(s)
-    }
+pub(super) fn optional(s: String) -> Option<String> {
+    if s.is_empty() { None } else { Some(s) }
 }
 
 /// Epoch milliseconds from digits or RFC 3339.
@@ -66,12 +62,12 @@ pub(super) fn parse_time(raw: &str) -> Option<u64> {
 }
 
 /// `timestamp_ms` as ISO 8601 with milliseconds (`2026-01-02T03:04:05.678Z`).
-pub fn iso(ms: u64) -> serde_json::Value {
+pub fn iso(ms: u64) -> String {
     i64::try_from(ms)
         .ok()
         .and_then(DateTime::<Utc>::from_timestamp_millis)
-        .map(|t| serde_json::Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true)))
-        .unwrap_or(serde_json::Value::Null)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// Where the next page starts: the (timestamp_ms, id) of the last row

@@ -17,14 +17,13 @@
 //! `convo_id`, `signal` and `timestamp[gte|lt]` narrow it like the list's
 //! filters (`conditions.rs`). Every value is bound.
 
-use serde_json::Value;
-
 use super::Scope;
-use super::conditions;
+
 use super::events;
+use super::events::Event;
 use super::filter::{Filters, Shape};
-use super::list::{self, Listing};
-use super::sql::Arg;
+use super::list::{self, Listing, Page};
+use super::sql::{Arg, Select};
 use crate::http::ApiError;
 
 /// The fields `search_in` may name, and their columns.
@@ -63,7 +62,7 @@ pub async fn search(
     db: &clickhouse::Client,
     scope: &Scope,
     f: &Filters,
-) -> Result<Value, ApiError> {
+) -> Result<Page<Event>, ApiError> {
     let listing = Listing::parse(f)?;
     let query = f
         .plain("query")
@@ -76,8 +75,6 @@ pub async fn search(
             .map_err(|e| bad_pattern(&e.to_string()))?;
     }
     let columns = columns(f.plain("search_in"))?;
-    let mut q = events::select(scope);
-    conditions::events(&mut q, scope, f)?;
     let test = match mode {
         Mode::Text => "positionCaseInsensitiveUTF8(COLUMN, ?) > 0",
         Mode::Regex => "match(COLUMN, ?)",
@@ -90,11 +87,15 @@ pub async fn search(
         Mode::Text => query.to_string(),
         Mode::Regex => format!("(?:{query})"),
     };
-    q.and_sql(
-        format!("({})", any.join(" OR ")),
-        columns.iter().map(|_| Arg::Text(bound.clone())).collect(),
-    );
-    events::page(db, scope, &listing, q, |error| {
+    let matches = format!("({})", any.join(" OR "));
+    let more = |q: &mut Select| {
+        q.and_sql(
+            matches.clone(),
+            columns.iter().map(|_| Arg::Text(bound.clone())).collect(),
+        );
+        Ok(())
+    };
+    events::page(db, scope, &listing, f, more, |error| {
         error
             .contains(CANNOT_COMPILE_REGEXP)
             .then(|| bad_pattern("ClickHouse (RE2) cannot compile it"))

@@ -24,16 +24,80 @@
 //! argMax, uniqExact), which a redelivered row cannot change, so no
 //! `FINAL`; every value bound.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::conditions::scoped;
 use super::filter::Filters;
-use super::list::Listing;
+use super::list::{Listing, Page};
 use super::params::{iso, optional};
 use super::sql::{Arg, Select};
 use super::{Scope, not_found};
 use crate::http::ApiError;
+
+/// A signal: one name of the project's signals (`SignalsListData`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Signal {
+    /// The name, which is the id.
+    pub id: String,
+    /// Always `instrumented`: sent by an SDK.
+    #[serde(rename = "type")]
+    pub kind: SignalKind,
+    /// The name.
+    pub name: String,
+    /// Always null: signals are not described on ingest.
+    pub description: Option<String>,
+    /// When the name was first sent, ISO 8601.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// Its group: the `signal_type` it was last sent with.
+    pub group_id: Option<String>,
+    /// The group's name (the same).
+    pub group_name: Option<String>,
+    /// The latest sentiment sent with it; `NEUTRAL` when none.
+    pub sentiment: Sentiment,
+}
+
+/// How a signal came to be.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SignalKind {
+    /// Sent by an SDK (`POST /v1/signals/track`).
+    Instrumented,
+}
+
+/// A signal's sentiment.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Sentiment {
+    /// Sent as `POSITIVE`.
+    Positive,
+    /// Sent as `NEGATIVE`.
+    Negative,
+    /// None sent.
+    Neutral,
+}
+
+/// A signal group: one `signal_type` (`SignalGroupsListData`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignalGroup {
+    /// The signal type, which is the id.
+    pub id: String,
+    /// The same.
+    pub name: String,
+    /// Always null.
+    pub description: Option<String>,
+    /// The caller's org.
+    pub org_id: String,
+    /// First instance of one of its signals, ISO 8601.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// Latest instance of one of its signals, ISO 8601.
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    /// Signal names in the group.
+    pub signal_count: u64,
+}
 
 /// One row per signal name: the definitions.
 const DEFINITIONS: &str = "SELECT signal_name AS id, min(timestamp_ms) AS created_ms, \
@@ -86,7 +150,7 @@ pub async fn list(
     scope: &Scope,
     f: &Filters,
     group: Option<&str>,
-) -> Result<Value, ApiError> {
+) -> Result<Page<Signal>, ApiError> {
     let listing = Listing::parse(f)?;
     if let Some(id) = group
         && find_group(db, scope, id).await?.is_none()
@@ -106,7 +170,7 @@ pub async fn get(
     db: &clickhouse::Client,
     scope: &Scope,
     id: &str,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<Signal>, ApiError> {
     let mut q = definitions(scope);
     q.and("id = ?", [Arg::Text(id.to_string())]);
     let rows: Vec<Definition> = q.page("", 1).fetch(db).await?;
@@ -118,7 +182,7 @@ pub async fn list_groups(
     db: &clickhouse::Client,
     scope: &Scope,
     f: &Filters,
-) -> Result<Value, ApiError> {
+) -> Result<Page<SignalGroup>, ApiError> {
     let listing = Listing::parse(f)?;
     let rows: Vec<Group> = listing
         .page(groups(scope), "created_ms", "id")
@@ -132,7 +196,7 @@ pub async fn get_group(
     db: &clickhouse::Client,
     scope: &Scope,
     id: &str,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<SignalGroup>, ApiError> {
     Ok(find_group(db, scope, id)
         .await?
         .map(|row| group_json(scope, row)))
@@ -149,31 +213,32 @@ async fn find_group(
     Ok(rows.into_iter().next())
 }
 
-fn definition_json(r: Definition) -> Value {
+fn definition_json(r: Definition) -> Signal {
     let sentiment = match r.sentiment.as_str() {
-        "POSITIVE" | "NEGATIVE" => r.sentiment.as_str(),
-        _ => "NEUTRAL",
+        "POSITIVE" => Sentiment::Positive,
+        "NEGATIVE" => Sentiment::Negative,
+        _ => Sentiment::Neutral,
     };
-    json!({
-        "id": r.id,
-        "type": "instrumented",
-        "name": r.id,
-        "description": null,
-        "created_at": iso(r.created_ms),
-        "group_id": optional(r.grp.clone()),
-        "group_name": optional(r.grp),
-        "sentiment": sentiment,
-    })
+    Signal {
+        name: r.id.clone(),
+        id: r.id,
+        kind: SignalKind::Instrumented,
+        description: None,
+        created_at: iso(r.created_ms),
+        group_id: optional(r.grp.clone()),
+        group_name: optional(r.grp),
+        sentiment,
+    }
 }
 
-fn group_json(scope: &Scope, r: Group) -> Value {
-    json!({
-        "id": r.id,
-        "name": r.id,
-        "description": null,
-        "org_id": &*scope.org,
-        "created_at": iso(r.created_ms),
-        "updated_at": iso(r.updated_ms),
-        "signal_count": r.signal_count,
-    })
+fn group_json(scope: &Scope, r: Group) -> SignalGroup {
+    SignalGroup {
+        name: r.id.clone(),
+        id: r.id,
+        description: None,
+        org_id: scope.org.to_string(),
+        created_at: iso(r.created_ms),
+        updated_at: iso(r.updated_ms),
+        signal_count: r.signal_count,
+    }
 }

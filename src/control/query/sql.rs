@@ -7,6 +7,7 @@ use super::Scope;
 use crate::http::ApiError;
 
 /// A value bound to one `?`.
+#[derive(Debug, Clone)]
 pub enum Arg {
     /// A string, quoted and escaped by the crate.
     Text(String),
@@ -14,6 +15,18 @@ pub enum Arg {
     Number(u64),
     /// A float (numeric property filters).
     Float(f64),
+}
+
+/// A condition put inside each branch of [`Select::new`] (column names are
+/// constants).
+#[derive(Debug, Clone)]
+pub enum Narrow {
+    /// `column = value`.
+    Eq(&'static str, String),
+    /// `column >= n`.
+    AtLeast(&'static str, u64),
+    /// `column <= n`.
+    AtMost(&'static str, u64),
 }
 
 /// A SELECT built from constant fragments and bound values, kept in step.
@@ -26,14 +39,14 @@ pub struct Select {
 }
 
 impl Select {
-    /// `SELECT columns FROM (one branch per table, each scoped)`; `id` adds
-    /// `id_column = ?` inside each branch (a sorting-key lookup, safe before
-    /// the merge).
+    /// `SELECT columns FROM (one branch per table, each scoped)`; `narrow`
+    /// adds its conditions inside each branch, on the table's rows (so the
+    /// sorting key prunes before any merge: an id, a user, a time window).
     pub fn new(
         columns: &'static str,
         tables: &[&'static str],
         scope: &Scope,
-        id: Option<(&'static str, &str)>,
+        narrow: &[Narrow],
     ) -> Select {
         let mut args = Vec::new();
         let branches: Vec<String> = tables
@@ -43,11 +56,14 @@ impl Select {
                 args.push(Arg::Text(scope.project.as_str().to_string()));
                 let mut branch =
                     format!("SELECT {columns} FROM {table} WHERE org = ? AND project = ?");
-                if let Some((column, value)) = id {
-                    branch.push_str(" AND ");
-                    branch.push_str(column);
-                    branch.push_str(" = ?");
-                    args.push(Arg::Text(value.to_string()));
+                for n in narrow {
+                    let (column, op, arg) = match n {
+                        Narrow::Eq(column, value) => (column, "=", Arg::Text(value.clone())),
+                        Narrow::AtLeast(column, n) => (column, ">=", Arg::Number(*n)),
+                        Narrow::AtMost(column, n) => (column, "<=", Arg::Number(*n)),
+                    };
+                    branch.push_str(&format!(" AND {column} {op} ?"));
+                    args.push(arg);
                 }
                 branch
             })
@@ -173,7 +189,12 @@ mod tests {
     fn values_are_bound_never_spliced() {
         let hostile = "' OR 1=1 -- ?";
         let scope = Scope::for_test(hostile, Slug::default_project());
-        let mut q = Select::new("a, b", &["t FINAL", "u"], &scope, Some(("id", hostile)));
+        let mut q = Select::new(
+            "a, b",
+            &["t FINAL", "u"],
+            &scope,
+            &[Narrow::Eq("id", hostile.into())],
+        );
         q.and("b = ?", [Arg::Text(hostile.into())]);
         q.and(
             "(a < ? OR (a = ? AND b < ?))",

@@ -17,8 +17,11 @@
 //! Invariants: `spans FINAL`, scoped in the table read (a span delivered
 //! twice shows once); every value bound.
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Number, Value};
+use utoipa::ToSchema;
 
 use super::Scope;
 use super::conditions::scoped;
@@ -52,11 +55,7 @@ const READS: Reads = Reads {
         "llm.request.model",
     ],
     provider: &["gen_ai.system", "gen_ai.provider.name", "ai.model.provider"],
-    tool: &[
-        "gen_ai.tool.name",
-        "ai.toolCall.name",
-        "traceloop.entity.name",
-    ],
+    tool: &["gen_ai.tool.name", "ai.toolCall.name"],
     input: &[
         "gen_ai.prompt",
         "ai.prompt",
@@ -88,6 +87,88 @@ const READS: Reads = Reads {
     ],
 };
 
+/// `GET /v1/traces`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Spans {
+    /// Oldest first.
+    pub data: Vec<Span>,
+}
+
+/// A span (`TracesListData`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Span {
+    /// Hex.
+    pub trace_id: String,
+    /// Hex.
+    pub span_id: String,
+    /// Hex; null for a root span.
+    pub parent_span_id: Option<String>,
+    /// The span's name.
+    pub span_name: String,
+    /// What the span did.
+    pub span_type: SpanType,
+    /// Its OTLP status.
+    pub status: SpanStatus,
+    /// Start, Unix nanoseconds.
+    pub start_time_ns: u64,
+    /// End, Unix nanoseconds.
+    pub end_time_ns: u64,
+    /// End minus start.
+    pub duration_ns: u64,
+    /// The prompt or tool arguments, cut to `trunc_len` characters.
+    pub input: Option<String>,
+    /// The completion or tool result, cut to `trunc_len` characters.
+    pub output: Option<String>,
+    /// Prompt tokens.
+    #[schema(value_type = Option<f64>)]
+    pub input_tokens: Option<Number>,
+    /// Completion tokens.
+    #[schema(value_type = Option<f64>)]
+    pub output_tokens: Option<Number>,
+    /// The model named by the span.
+    pub model: Option<String>,
+    /// The model's provider.
+    pub provider: Option<String>,
+    /// The span's attributes.
+    pub attributes: BTreeMap<String, AttributeValue>,
+}
+
+/// What a span did.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SpanType {
+    /// Anything else.
+    Internal,
+    /// A model call: the span names a model.
+    LlmGeneration,
+    /// A tool call: the span names a tool.
+    ToolCall,
+}
+
+/// A span's OTLP status code.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SpanStatus {
+    /// Not set.
+    Unset,
+    /// Ok.
+    Ok,
+    /// Error.
+    Error,
+}
+
+/// An attribute's value: strings and numbers as they are, anything else
+/// as its JSON text.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum AttributeValue {
+    /// A string (or another value's JSON).
+    Text(String),
+    /// A number.
+    #[schema(value_type = f64)]
+    Number(Number),
+}
+
 /// The parameters of `GET /v1/traces`.
 pub fn params() -> Vec<(&'static str, Shape)> {
     vec![
@@ -111,7 +192,7 @@ struct SpanRow {
 }
 
 /// The spans of `event_id`'s traces.
-pub async fn list(db: &clickhouse::Client, scope: &Scope, f: &Filters) -> Result<Value, ApiError> {
+pub async fn list(db: &clickhouse::Client, scope: &Scope, f: &Filters) -> Result<Spans, ApiError> {
     let event_id = f
         .plain("event_id")
         .filter(|id| !id.is_empty())
@@ -126,7 +207,7 @@ pub async fn list(db: &clickhouse::Client, scope: &Scope, f: &Filters) -> Result
         })
         .transpose()?;
     if event_id.len() > MAX_ID_BYTES {
-        return Ok(json!({"data": []}));
+        return Ok(Spans { data: Vec::new() });
     }
     let mut args = scoped(scope, []);
     args.extend(scoped(scope, [Arg::Text(event_id.to_string())]));
@@ -145,11 +226,12 @@ pub async fn list(db: &clickhouse::Client, scope: &Scope, f: &Filters) -> Result
     )
     .fetch(db)
     .await?;
-    let data: Vec<Value> = rows.into_iter().map(|r| span_json(r, trunc)).collect();
-    Ok(json!({ "data": data }))
+    Ok(Spans {
+        data: rows.into_iter().map(|r| span_json(r, trunc)).collect(),
+    })
 }
 
-fn span_json(r: SpanRow, trunc: Option<usize>) -> Value {
+fn span_json(r: SpanRow, trunc: Option<usize>) -> Span {
     let attributes = match serde_json::from_str::<Value>(&r.attributes) {
         Ok(Value::Object(map)) => map,
         _ => Map::new(),
@@ -159,77 +241,83 @@ fn span_json(r: SpanRow, trunc: Option<usize>) -> Value {
             .find_map(|k| attributes.get(*k).filter(|v| !v.is_null()))
             .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
     };
-    let number = |keys: &[&str]| -> Value {
-        keys.iter()
-            .find_map(|k| match attributes.get(*k) {
-                Some(n @ Value::Number(_)) => Some(n.clone()),
-                Some(Value::String(s)) => s.parse::<u64>().map(Value::from).ok().or_else(|| {
-                    s.parse::<f64>()
-                        .ok()
-                        .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
-                }),
-                _ => None,
-            })
-            .unwrap_or(Value::Null)
+    let number = |keys: &[&str]| -> Option<Number> {
+        keys.iter().find_map(|k| match attributes.get(*k) {
+            Some(Value::Number(n)) => Some(n.clone()),
+            Some(Value::String(s)) => s
+                .parse::<u64>()
+                .map(Number::from)
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().and_then(Number::from_f64)),
+            _ => None,
+        })
     };
-    let cut = |s: Option<String>| -> Value {
-        match (s, trunc) {
-            (Some(s), Some(n)) => Value::String(s.chars().take(n).collect()),
-            (Some(s), None) => Value::String(s),
-            (None, _) => Value::Null,
-        }
+    let cut = |s: Option<String>| match trunc {
+        Some(n) => s.map(|s| s.chars().take(n).collect()),
+        None => s,
     };
     let model = text(READS.model);
-    let is_tool = READS.tool[..2].iter().any(|k| attributes.contains_key(*k))
+    let is_tool = READS.tool.iter().any(|k| attributes.contains_key(*k))
         || attributes
             .get("traceloop.span.kind")
             .and_then(Value::as_str)
             == Some("tool");
     let span_type = if model.is_some() {
-        "LLM_GENERATION"
+        SpanType::LlmGeneration
     } else if is_tool {
-        "TOOL_CALL"
+        SpanType::ToolCall
     } else {
-        "INTERNAL"
+        SpanType::Internal
     };
     let status = match r.status_code.as_str() {
-        "ok" => "OK",
-        "error" => "ERROR",
-        _ => "UNSET",
+        "ok" => SpanStatus::Ok,
+        "error" => SpanStatus::Error,
+        _ => SpanStatus::Unset,
     };
-    let flat: Map<String, Value> = attributes
-        .iter()
+    let input = cut(text(READS.input));
+    let output = cut(text(READS.output));
+    let input_tokens = number(READS.input_tokens);
+    let output_tokens = number(READS.output_tokens);
+    let provider = text(READS.provider);
+    let attributes = attributes
+        .into_iter()
         .map(|(k, v)| {
             let v = match v {
-                Value::String(_) | Value::Number(_) => v.clone(),
-                other => Value::String(other.to_string()),
+                Value::String(s) => AttributeValue::Text(s),
+                Value::Number(n) => AttributeValue::Number(n),
+                other => AttributeValue::Text(other.to_string()),
             };
-            (k.clone(), v)
+            (k, v)
         })
         .collect();
-    json!({
-        "trace_id": r.trace_id,
-        "span_id": r.span_id,
-        "parent_span_id": optional(r.parent_span_id),
-        "span_name": r.name,
-        "span_type": span_type,
-        "status": status,
-        "start_time_ns": r.start_time_ns,
-        "end_time_ns": r.end_time_ns,
-        "duration_ns": r.duration_ns,
-        "input": cut(text(READS.input)),
-        "output": cut(text(READS.output)),
-        "input_tokens": number(READS.input_tokens),
-        "output_tokens": number(READS.output_tokens),
-        "model": model,
-        "provider": text(READS.provider),
-        "attributes": flat,
-    })
+    Span {
+        trace_id: r.trace_id,
+        span_id: r.span_id,
+        parent_span_id: optional(r.parent_span_id),
+        span_name: r.name,
+        span_type,
+        status,
+        start_time_ns: r.start_time_ns,
+        end_time_ns: r.end_time_ns,
+        duration_ns: r.duration_ns,
+        input,
+        output,
+        input_tokens,
+        output_tokens,
+        model,
+        provider,
+        attributes,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn to_json(s: Span) -> Value {
+        serde_json::to_value(s).expect("serializes")
+    }
 
     fn span(attributes: Value) -> SpanRow {
         SpanRow {
@@ -247,14 +335,14 @@ mod tests {
 
     #[test]
     fn a_generation_reads_model_tokens_and_text() {
-        let v = span_json(
+        let v = to_json(span_json(
             span(
                 json!({"gen_ai.request.model": "gpt", "gen_ai.system": "openai",
                 "gen_ai.prompt": "hello there", "gen_ai.usage.input_tokens": 12,
                 "ai.usage.completionTokens": "7", "ok": true, "list": [1]}),
             ),
             Some(5),
-        );
+        ));
         assert_eq!(v["span_type"], "LLM_GENERATION");
         assert_eq!(v["model"], "gpt");
         assert_eq!(v["provider"], "openai");
@@ -271,16 +359,19 @@ mod tests {
 
     #[test]
     fn tools_and_plain_spans_are_told_apart() {
-        let tool = span_json(
+        let tool = to_json(span_json(
             span(json!({"ai.toolCall.name": "search", "ai.toolCall.args": "{}"})),
             None,
-        );
+        ));
         assert_eq!(tool["span_type"], "TOOL_CALL");
         assert_eq!(tool["input"], "{}");
-        let plain = span_json(span(json!({})), None);
+        let plain = to_json(span_json(span(json!({})), None));
         assert_eq!(plain["span_type"], "INTERNAL");
         assert_eq!(plain["model"], Value::Null);
-        let kind = span_json(span(json!({"traceloop.span.kind": "tool"})), None);
+        let kind = to_json(span_json(
+            span(json!({"traceloop.span.kind": "tool"})),
+            None,
+        ));
         assert_eq!(kind["span_type"], "TOOL_CALL");
     }
 }

@@ -11,34 +11,58 @@
 //!   (time bounds) and `traits[k]` (as the events' `traits` filter);
 //! - `GET /v1/users/{id}`: one user, or a 404.
 //!
-//! Invariants: one aggregate per user over the project's rows; min, max,
-//! `uniqExact(event_id)` and `argMax(traits, version)` are the same whether
-//! or not a row was delivered twice, so no `FINAL` (partial events only
-//! once finalized, through `partial_events_final`); every value bound.
+//! Invariants: one aggregate per user: events from `user_activity` (the
+//! per-user first, last and set of event ids a materialized view keeps,
+//! `sql/0007_query_tables.sql`; a lookup reads one user's row), finalized
+//! partial events from `partial_events_final`, traits from `users`. min,
+//! max, the exact id sets and `argMax(traits, version)` are the same
+//! whether or not a row was delivered twice, so no `FINAL`; every value
+//! bound.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::Scope;
 use super::conditions;
 use super::filter::{Filters, Shape};
-use super::list::{self, Listing};
+use super::list::{self, Listing, Page};
 use super::params::iso;
 use super::sql::{Arg, Select};
 use crate::http::ApiError;
 
+/// A user (`UsersListData`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct User {
+    /// The `user_id`.
+    pub id: String,
+    /// The latest identify's traits; null when never identified.
+    #[schema(value_type = Option<Object>)]
+    pub traits: Option<Map<String, Value>>,
+    /// Earliest event or identify, ISO 8601.
+    #[schema(format = DateTime)]
+    pub first_seen: String,
+    /// Latest event or identify, ISO 8601.
+    #[schema(format = DateTime)]
+    pub last_seen: String,
+    /// Distinct events.
+    pub event_count: u64,
+}
+
 /// One row per user: events (and finalized partial events) and identifies.
 /// `/*one*/` marks where a lookup of one user narrows each branch.
-const USERS: &str = "SELECT user_id, min(ms) AS first_ms, max(ms) AS last_ms, \
-     uniqExactIf(event_id, event_id != '') AS event_count, \
-     argMaxIf(traits, version, is_identify = 1) AS traits, max(is_identify) AS identified \
-     FROM (\
-     SELECT user_id, timestamp_ms AS ms, event_id, '' AS traits, toUInt64(0) AS version, \
-     toUInt8(0) AS is_identify FROM events WHERE org = ? AND project = ? AND user_id != ''/*one*/ \
-     UNION ALL SELECT user_id, timestamp_ms AS ms, event_id, '' AS traits, toUInt64(0) AS version, \
-     toUInt8(0) AS is_identify FROM partial_events_final WHERE org = ? AND project = ? AND user_id != ''/*one*/ \
-     UNION ALL SELECT user_id, timestamp_ms AS ms, '' AS event_id, traits, version, \
-     toUInt8(1) AS is_identify FROM users WHERE org = ? AND project = ?/*one*/) GROUP BY user_id";
+const USERS: &str = "SELECT user_id, min(first) AS first_ms, max(last) AS last_ms, \
+     sum(n) AS event_count, argMaxIf(traits, version, is_identify = 1) AS traits, \
+     max(is_identify) AS identified FROM (\
+     SELECT user_id, minMerge(first_ms) AS first, maxMerge(last_ms) AS last, \
+     uniqExactMerge(event_ids) AS n, '' AS traits, toUInt64(0) AS version, toUInt8(0) AS is_identify \
+     FROM user_activity WHERE org = ? AND project = ?/*one*/ GROUP BY user_id \
+     UNION ALL SELECT user_id, min(timestamp_ms) AS first, max(timestamp_ms) AS last, \
+     uniqExact(event_id) AS n, '' AS traits, toUInt64(0) AS version, toUInt8(0) AS is_identify \
+     FROM partial_events_final WHERE org = ? AND project = ? AND user_id != ''/*one*/ GROUP BY user_id \
+     UNION ALL SELECT user_id, timestamp_ms AS first, timestamp_ms AS last, toUInt64(0) AS n, traits, \
+     version, toUInt8(1) AS is_identify FROM users WHERE org = ? AND project = ?/*one*/) \
+     GROUP BY user_id";
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct UserRow {
@@ -83,7 +107,11 @@ fn users(scope: &Scope, one: Option<&str>) -> Select {
 }
 
 /// One page of users.
-pub async fn list(db: &clickhouse::Client, scope: &Scope, f: &Filters) -> Result<Value, ApiError> {
+pub async fn list(
+    db: &clickhouse::Client,
+    scope: &Scope,
+    f: &Filters,
+) -> Result<Page<User>, ApiError> {
     let listing = Listing::parse(f)?;
     let mut q = users(scope, None);
     conditions::text(&mut q, f, "user_id", "user_id");
@@ -99,25 +127,21 @@ pub async fn get(
     db: &clickhouse::Client,
     scope: &Scope,
     id: &str,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<User>, ApiError> {
     let rows: Vec<UserRow> = users(scope, Some(id)).page("", 1).fetch(db).await?;
     Ok(rows.into_iter().next().map(user_json))
 }
 
-fn user_json(r: UserRow) -> Value {
-    let traits = if r.identified == 1 {
-        match serde_json::from_str::<Value>(&r.traits) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => json!({}),
-        }
-    } else {
-        Value::Null
-    };
-    json!({
-        "id": r.user_id,
-        "traits": traits,
-        "first_seen": iso(r.first_ms),
-        "last_seen": iso(r.last_ms),
-        "event_count": r.event_count,
-    })
+fn user_json(r: UserRow) -> User {
+    let traits = (r.identified == 1).then(|| match serde_json::from_str::<Value>(&r.traits) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    });
+    User {
+        id: r.user_id,
+        traits,
+        first_seen: iso(r.first_ms),
+        last_seen: iso(r.last_ms),
+        event_count: r.event_count,
+    }
 }

@@ -3,12 +3,13 @@
 //! and the registry's errors.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Display name of the `default` project until renamed.
 pub const DEFAULT_NAME: &str = "Production";
 
 /// A project's lifecycle state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Accepts data and reads.
@@ -38,7 +39,7 @@ impl Status {
 pub const MAX_ALLOWED_ORIGINS: usize = 64;
 
 /// Per-project settings (docs/CONTRACT.md §C16, §C17).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Requests per minute; `null` is unlimited.
@@ -157,7 +158,7 @@ impl SettingsPatch {
 }
 
 /// A project as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Project {
     /// Immutable slug (the `X-Raindrop-Project-Id` value).
     pub slug: String,
@@ -166,6 +167,7 @@ pub struct Project {
     /// Display name.
     pub name: String,
     /// Free-form JSON object.
+    #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
     /// Lifecycle state.
     pub status: Status,
@@ -192,7 +194,7 @@ pub struct Changes {
 }
 
 /// A pending slug: data received, no project yet.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct PendingSlug {
     /// The slug.
     pub slug: String,

@@ -1,0 +1,101 @@
+-- The Query API's read tables (issue 11, docs/PERFORMANCE.md "Query API").
+-- `events` is sorted by event_id (a lookup by id reads one granule), which
+-- is the wrong order for "newest first" and "this user's events": on
+-- ClickHouse 18.16 (no projections, no read-in-order) a page of the newest
+-- 100 events read all of a project's rows. Materialized views copy every
+-- row the consumer inserts into `events` into tables sorted for those
+-- reads; the consumer does not change. Each is a ReplacingMergeTree keyed
+-- by the event, like `events`: a redelivered row collapses on merge, and
+-- the readers drop unmerged copies with `LIMIT 1 BY event_id`.
+--
+-- A column added to `events` later must be added to these two tables
+-- first (a materialized view copies the columns its SELECT names).
+CREATE TABLE IF NOT EXISTS events_by_time (
+    org String,
+    project String,
+    event_id String,
+    user_id String,
+    event String,
+    timestamp DateTime,
+    timestamp_ms UInt64,
+    received_at DateTime,
+    ai_model String,
+    ai_input String,
+    ai_output String,
+    convo_id String,
+    properties String,
+    attachments String,
+    properties_truncated UInt8,
+    feature_flags String,
+    extra String
+) ENGINE = ReplacingMergeTree()
+PARTITION BY (org, project)
+ORDER BY (org, project, timestamp_ms, event_id);
+
+CREATE TABLE IF NOT EXISTS events_by_user (
+    org String,
+    project String,
+    event_id String,
+    user_id String,
+    event String,
+    timestamp DateTime,
+    timestamp_ms UInt64,
+    received_at DateTime,
+    ai_model String,
+    ai_input String,
+    ai_output String,
+    convo_id String,
+    properties String,
+    attachments String,
+    properties_truncated UInt8,
+    feature_flags String,
+    extra String
+) ENGINE = ReplacingMergeTree()
+PARTITION BY (org, project)
+ORDER BY (org, project, user_id, timestamp_ms, event_id);
+
+-- Per user: first and last event, and the set of its event ids (exact, and
+-- the same however often a row is delivered), for `GET /v1/users/{id}`.
+-- Small granules: a state holds a user's ids, and a lookup reads a granule.
+CREATE TABLE IF NOT EXISTS user_activity (
+    org String,
+    project String,
+    user_id String,
+    first_ms AggregateFunction(min, UInt64),
+    last_ms AggregateFunction(max, UInt64),
+    event_ids AggregateFunction(uniqExact, String)
+) ENGINE = AggregatingMergeTree()
+PARTITION BY (org, project)
+ORDER BY (org, project, user_id)
+SETTINGS index_granularity = 256;
+
+-- The feeds first, then the rows already there: a row inserted in between
+-- is copied twice, which the keys above make harmless.
+CREATE MATERIALIZED VIEW IF NOT EXISTS events_by_time_feed TO events_by_time AS
+SELECT org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, ai_model,
+       ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra
+FROM events;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS events_by_user_feed TO events_by_user AS
+SELECT org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, ai_model,
+       ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra
+FROM events WHERE user_id != '';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS user_activity_feed TO user_activity AS
+SELECT org, project, user_id, minState(timestamp_ms) AS first_ms, maxState(timestamp_ms) AS last_ms,
+       uniqExactState(event_id) AS event_ids
+FROM events WHERE user_id != '' GROUP BY org, project, user_id;
+
+INSERT INTO events_by_time
+SELECT org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, ai_model,
+       ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra
+FROM events;
+
+INSERT INTO events_by_user
+SELECT org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, ai_model,
+       ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra
+FROM events WHERE user_id != '';
+
+INSERT INTO user_activity
+SELECT org, project, user_id, minState(timestamp_ms), maxState(timestamp_ms), uniqExactState(event_id)
+FROM events WHERE user_id != '' GROUP BY org, project, user_id;
