@@ -69,6 +69,19 @@ PARTITION BY (org, project)
 ORDER BY (org, project, user_id)
 SETTINGS index_granularity = 256;
 
+-- Per project: its earliest and latest event and how many rows it has
+-- (copies included), where the lists' time windows start and how wide the
+-- first is (src/control/query/window.rs): a project whose newest event is a
+-- month old is read from there, not from now.
+CREATE TABLE IF NOT EXISTS event_time_span (
+    org String,
+    project String,
+    first_ms AggregateFunction(min, UInt64),
+    last_ms AggregateFunction(max, UInt64),
+    rows AggregateFunction(count)
+) ENGINE = AggregatingMergeTree()
+ORDER BY (org, project);
+
 -- The feeds first, then the rows already there: a row inserted in between
 -- is copied twice, which the keys above make harmless.
 CREATE MATERIALIZED VIEW IF NOT EXISTS events_by_time_feed TO events_by_time AS
@@ -86,6 +99,11 @@ SELECT org, project, user_id, minState(timestamp_ms) AS first_ms, maxState(times
        uniqExactState(event_id) AS event_ids
 FROM events WHERE user_id != '' GROUP BY org, project, user_id;
 
+CREATE MATERIALIZED VIEW IF NOT EXISTS event_time_span_feed TO event_time_span AS
+SELECT org, project, minState(timestamp_ms) AS first_ms, maxState(timestamp_ms) AS last_ms,
+       countState() AS rows
+FROM events GROUP BY org, project;
+
 INSERT INTO events_by_time
 SELECT org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, ai_model,
        ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra
@@ -99,3 +117,7 @@ FROM events WHERE user_id != '';
 INSERT INTO user_activity
 SELECT org, project, user_id, minState(timestamp_ms), maxState(timestamp_ms), uniqExactState(event_id)
 FROM events WHERE user_id != '' GROUP BY org, project, user_id;
+
+INSERT INTO event_time_span
+SELECT org, project, minState(timestamp_ms), maxState(timestamp_ms), countState()
+FROM events GROUP BY org, project;

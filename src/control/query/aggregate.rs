@@ -204,12 +204,9 @@ pub async fn timeseries(
     let range = f.range("timestamp")?;
     let mut q = events::filtered(scope, &range);
     conditions::events(&mut q, scope, f)?;
-    let outer = format!(
-        "toUInt64(intDiv(timestamp_ms, {})) AS unit, uniqExact(event_id) AS n",
-        interval.unit_ms()
-    );
-    let rows: Vec<UnitRow> = q
-        .outer(&outer)
+    let unit = format!("toUInt64(intDiv(timestamp_ms, {}))", interval.unit_ms());
+    let (minutes, args) = events::per_minute(q, Some((&unit, "unit"))).into_source();
+    let rows: Vec<UnitRow> = Select::over("unit, sum(n) AS n", &minutes, args)
         .tail(" GROUP BY unit ORDER BY unit", [])
         .fetch(db)
         .await?;
@@ -305,15 +302,22 @@ pub async fn facets(
     let mut q = events::filtered(scope, &range);
     conditions::events(&mut q, scope, f)?;
     let order = " GROUP BY value ORDER BY n DESC, value ASC LIMIT ?";
-    let q = match field {
-        "event_name" => q
-            .outer(&format!("event AS value, {count} AS n"))
-            .tail(order, [Arg::Number(u64::from(limit))]),
-        "user_id" => {
+    let by = |mut q: Select, column: &str| {
+        if column == "user_id" {
             q.and("user_id != ''", []);
-            q.outer(&format!("user_id AS value, {count} AS n"))
-                .tail(order, [Arg::Number(u64::from(limit))])
         }
+        let limit = [Arg::Number(u64::from(limit))];
+        if count == events::DISTINCT_EVENTS {
+            let (minutes, args) = events::per_minute(q, Some((column, "value"))).into_source();
+            Select::over("value, sum(n) AS n", &minutes, args).tail(order, limit)
+        } else {
+            q.outer(&format!("{column} AS value, {count} AS n"))
+                .tail(order, limit)
+        }
+    };
+    let q = match field {
+        "event_name" => by(q, "event"),
+        "user_id" => by(q, "user_id"),
         "signal" => {
             let (events, mut args) = q.outer("event_id, user_id, convo_id").into_source();
             let join = format!(

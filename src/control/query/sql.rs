@@ -27,6 +27,11 @@ pub enum Narrow {
     AtLeast(&'static str, u64),
     /// `column <= n`.
     AtMost(&'static str, u64),
+
+    /// `PREWHERE column IN (values)`: read that column first and the others
+    /// only for the rows it keeps (a few ids scattered over a table whose
+    /// granules hold thousands of rows). Values must not be empty.
+    PreIn(&'static str, Vec<String>),
 }
 
 /// A SELECT built from constant fragments and bound values, kept in step.
@@ -52,15 +57,27 @@ impl Select {
         let branches: Vec<String> = tables
             .iter()
             .map(|table| {
+                let mut branch = format!("SELECT {columns} FROM {table}");
+                for n in narrow {
+                    if let Narrow::PreIn(column, values) = n {
+                        let marks = vec!["?"; values.len().max(1)].join(", ");
+                        branch.push_str(&format!(" PREWHERE {column} IN ({marks})"));
+                        args.extend(values.iter().map(|v| Arg::Text(v.clone())));
+                        if values.is_empty() {
+                            args.push(Arg::Text(String::new()));
+                        }
+                    }
+                }
                 args.push(Arg::Text(scope.org.to_string()));
                 args.push(Arg::Text(scope.project.as_str().to_string()));
-                let mut branch =
-                    format!("SELECT {columns} FROM {table} WHERE org = ? AND project = ?");
+                branch.push_str(" WHERE org = ? AND project = ?");
                 for n in narrow {
                     let (column, op, arg) = match n {
                         Narrow::Eq(column, value) => (column, "=", Arg::Text(value.clone())),
                         Narrow::AtLeast(column, n) => (column, ">=", Arg::Number(*n)),
                         Narrow::AtMost(column, n) => (column, "<=", Arg::Number(*n)),
+
+                        Narrow::PreIn(..) => continue,
                     };
                     branch.push_str(&format!(" AND {column} {op} ?"));
                     args.push(arg);
@@ -209,5 +226,25 @@ mod tests {
              SELECT a, b FROM u WHERE org = ? AND project = ? AND id = ?) WHERE b = ? AND \
              (a < ? OR (a = ? AND b < ?)) ORDER BY a DESC LIMIT ?"
         );
+    }
+    #[test]
+    fn narrowing_goes_inside_each_branch_prewhere_first() {
+        let scope = Scope::for_test("acme", Slug::default_project());
+        let q = Select::new(
+            "a",
+            &["t"],
+            &scope,
+            &[
+                Narrow::AtLeast("ts", 5),
+                Narrow::PreIn("id", vec!["x".into(), "y".into()]),
+            ],
+        );
+        let (sql, args) = q.parts();
+        assert_eq!(
+            sql,
+            "SELECT a FROM (SELECT a FROM t PREWHERE id IN (?, ?) WHERE org = ? AND project = ? \
+                          AND ts >= ?)"
+        );
+        assert_eq!(args, 5);
     }
 }
