@@ -8,66 +8,19 @@
 -- by the event, like `events`: a redelivered row collapses on merge, and
 -- the readers drop unmerged copies with `LIMIT 1 BY event_id`.
 --
--- A column added to `events` later must be added to these two tables
--- first (a materialized view copies the columns its SELECT names).
-CREATE TABLE IF NOT EXISTS events_by_time (
-    org String,
-    project String,
-    event_id String,
-    user_id String,
-    event String,
-    timestamp DateTime,
-    timestamp_ms UInt64,
-    received_at DateTime,
-    ai_model String,
-    ai_input String,
-    ai_output String,
-    convo_id String,
-    properties String,
-    attachments String,
-    properties_truncated UInt8,
-    feature_flags String,
-    extra String
-) ENGINE = ReplacingMergeTree()
+-- A column added to `events` later must be added to the two copies too,
+-- and then to their feeds (a materialized view copies the columns its
+-- SELECT names, so a feed keeps working meanwhile).
+-- Both copies have the columns `events` has when this runs (`AS events`).
+CREATE TABLE IF NOT EXISTS events_by_time AS events
+ENGINE = ReplacingMergeTree()
 PARTITION BY (org, project)
 ORDER BY (org, project, timestamp_ms, event_id);
 
-CREATE TABLE IF NOT EXISTS events_by_user (
-    org String,
-    project String,
-    event_id String,
-    user_id String,
-    event String,
-    timestamp DateTime,
-    timestamp_ms UInt64,
-    received_at DateTime,
-    ai_model String,
-    ai_input String,
-    ai_output String,
-    convo_id String,
-    properties String,
-    attachments String,
-    properties_truncated UInt8,
-    feature_flags String,
-    extra String
-) ENGINE = ReplacingMergeTree()
+CREATE TABLE IF NOT EXISTS events_by_user AS events
+ENGINE = ReplacingMergeTree()
 PARTITION BY (org, project)
 ORDER BY (org, project, user_id, timestamp_ms, event_id);
-
--- Per user: first and last event, and the set of its event ids (exact, and
--- the same however often a row is delivered), for `GET /v1/users/{id}`.
--- Small granules: a state holds a user's ids, and a lookup reads a granule.
-CREATE TABLE IF NOT EXISTS user_activity (
-    org String,
-    project String,
-    user_id String,
-    first_ms AggregateFunction(min, UInt64),
-    last_ms AggregateFunction(max, UInt64),
-    event_ids AggregateFunction(uniqExact, String)
-) ENGINE = AggregatingMergeTree()
-PARTITION BY (org, project)
-ORDER BY (org, project, user_id)
-SETTINGS index_granularity = 256;
 
 -- Per project: its earliest and latest event and how many rows it has
 -- (copies included), where the lists' time windows start and how wide the
@@ -94,11 +47,6 @@ SELECT org, project, event_id, user_id, event, timestamp, timestamp_ms, received
        ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra
 FROM events WHERE user_id != '';
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS user_activity_feed TO user_activity AS
-SELECT org, project, user_id, minState(timestamp_ms) AS first_ms, maxState(timestamp_ms) AS last_ms,
-       uniqExactState(event_id) AS event_ids
-FROM events WHERE user_id != '' GROUP BY org, project, user_id;
-
 CREATE MATERIALIZED VIEW IF NOT EXISTS event_time_span_feed TO event_time_span AS
 SELECT org, project, minState(timestamp_ms) AS first_ms, maxState(timestamp_ms) AS last_ms,
        countState() AS rows
@@ -113,10 +61,6 @@ INSERT INTO events_by_user
 SELECT org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, ai_model,
        ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra
 FROM events WHERE user_id != '';
-
-INSERT INTO user_activity
-SELECT org, project, user_id, minState(timestamp_ms), maxState(timestamp_ms), uniqExactState(event_id)
-FROM events WHERE user_id != '' GROUP BY org, project, user_id;
 
 INSERT INTO event_time_span
 SELECT org, project, minState(timestamp_ms), maxState(timestamp_ms), countState()

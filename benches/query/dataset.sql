@@ -26,21 +26,10 @@ SELECT 'bench', 'analyst', concat('ev-', toString(number)), concat('user-', toSt
     '[]', 0, '{}', '{}'
 FROM numbers(10000000);
 
-INSERT INTO events (org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at,
-    ai_model, ai_input, ai_output, convo_id, properties, attachments, properties_truncated,
-    feature_flags, extra)
-SELECT 'bench', 'analyst', concat('ev-', toString(number)), concat('user-', toString(number % 100000)),
-    ['chat', 'chat', 'chat', 'search', 'search', 'agent_run', 'tool_call', 'feedback', 'summarize', 'classify',
-     'translate', 'extract', 'chat_followup', 'retry', 'escalate', 'onboarding', 'billing', 'export', 'import', 'admin'][number % 20 + 1],
-    toDateTime(intDiv(ts, 1000)) AS t, 1790812800000 + intDiv(number * 2592000, 10000) AS ts, t, 'gpt-4o',
-    concat('how do I ', ['refund', 'invoice', 'password', 'export', 'webhook', 'latency', 'upgrade', 'timeout'][number % 8 + 1],
-           ' ', toString(number % 977), ' for my team of ', toString(number % 50), ' people'),
-    concat('Open settings, then ', ['billing', 'security', 'data', 'integrations'][number % 4 + 1],
-           '; ticket ', toString(number % 7919), ' tracks it.'),
-    concat('convo-', toString(intDiv(number, 8))),
-    concat('{"plan":"', ['free', 'pro', 'team'][number % 3 + 1], '","n":', toString(number % 10), '}'),
-    '[]', 0, '{}', '{}'
-FROM numbers(10000000) WHERE number % 100 = 7;
+-- The replay: 1 % of the analyst's events again, the same rows.
+INSERT INTO events
+SELECT * FROM events
+WHERE org = 'bench' AND project = 'analyst' AND toUInt64(substring(event_id, 4)) % 100 = 7;
 
 INSERT INTO events (org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at,
     ai_model, ai_input, ai_output, convo_id, properties, attachments, properties_truncated,

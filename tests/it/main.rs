@@ -33,6 +33,7 @@ mod properties;
 mod python_sdk;
 mod query;
 mod query_sdk;
+mod query_sdk_views;
 mod registry_outage;
 mod secure_transport;
 mod security;

@@ -205,8 +205,8 @@ pub async fn timeseries(
     let mut q = events::filtered(scope, &range);
     conditions::events(&mut q, scope, f)?;
     let unit = format!("toUInt64(intDiv(timestamp_ms, {}))", interval.unit_ms());
-    let (minutes, args) = events::per_minute(q, Some((&unit, "unit"))).into_source();
-    let rows: Vec<UnitRow> = Select::over("unit, sum(n) AS n", &minutes, args)
+    let (hours, args) = events::per_hour(q, Some((&unit, "unit"))).into_source();
+    let rows: Vec<UnitRow> = Select::over("unit, sum(n) AS n", &hours, args)
         .tail(" GROUP BY unit ORDER BY unit", [])
         .fetch(db)
         .await?;
@@ -308,8 +308,8 @@ pub async fn facets(
         }
         let limit = [Arg::Number(u64::from(limit))];
         if count == events::DISTINCT_EVENTS {
-            let (minutes, args) = events::per_minute(q, Some((column, "value"))).into_source();
-            Select::over("value, sum(n) AS n", &minutes, args).tail(order, limit)
+            let (hours, args) = events::per_hour(q, Some((column, "value"))).into_source();
+            Select::over("value, sum(n) AS n", &hours, args).tail(order, limit)
         } else {
             q.outer(&format!("{column} AS value, {count} AS n"))
                 .tail(order, limit)

@@ -11,7 +11,7 @@
 //! | [`Shape::Values`] | `properties[plan]=paid`, `properties[n][gt]=3` | per key: `eq` (the default), `neq`, `gt`, `gte`, `lt`, `lte` |
 //!
 //! The SDK writes numbers and booleans as text (`42`, `true`), so a value is
-//! kept as its text here; the SQL decides how it compares (`store`).
+//! kept as its text here; the SQL decides how it compares (`conditions`).
 //!
 //! Invariants: pure; a name outside the endpoint's list, an operator its
 //! shape does not take, a repeated name, bad percent-encoding, a value over

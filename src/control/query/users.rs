@@ -11,13 +11,12 @@
 //!   (time bounds) and `traits[k]` (as the events' `traits` filter);
 //! - `GET /v1/users/{id}`: one user, or a 404.
 //!
-//! Invariants: one aggregate per user: events from `user_activity` (the
-//! per-user first, last and set of event ids a materialized view keeps,
-//! `sql/0007_query_tables.sql`; a lookup reads one user's row), finalized
-//! partial events from `partial_events_final`, traits from `users`. min,
-//! max, the exact id sets and `argMax(traits, version)` are the same
-//! whether or not a row was delivered twice, so no `FINAL`; every value
-//! bound.
+//! Invariants: one aggregate per user: events from `events_by_user` (the
+//! copy of `events` sorted by user, `sql/0007_query_tables.sql`: a lookup
+//! reads that user's rows only), finalized partial events from
+//! `partial_events_final`, traits from `users`. min, max, `uniqExact` and
+//! `argMax(traits, version)` are the same whether or not a row was
+//! delivered twice, so no `FINAL`; every value bound.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -54,9 +53,9 @@ pub struct User {
 const USERS: &str = "SELECT user_id, min(first) AS first_ms, max(last) AS last_ms, \
      sum(n) AS event_count, argMaxIf(traits, version, is_identify = 1) AS traits, \
      max(is_identify) AS identified FROM (\
-     SELECT user_id, minMerge(first_ms) AS first, maxMerge(last_ms) AS last, \
-     uniqExactMerge(event_ids) AS n, '' AS traits, toUInt64(0) AS version, toUInt8(0) AS is_identify \
-     FROM user_activity WHERE org = ? AND project = ?/*one*/ GROUP BY user_id \
+     SELECT user_id, min(timestamp_ms) AS first, max(timestamp_ms) AS last, \
+     uniqExact(event_id) AS n, '' AS traits, toUInt64(0) AS version, toUInt8(0) AS is_identify \
+     FROM events_by_user WHERE org = ? AND project = ?/*one*/ GROUP BY user_id \
      UNION ALL SELECT user_id, min(timestamp_ms) AS first, max(timestamp_ms) AS last, \
      uniqExact(event_id) AS n, '' AS traits, toUInt64(0) AS version, toUInt8(0) AS is_identify \
      FROM partial_events_final WHERE org = ? AND project = ? AND user_id != ''/*one*/ GROUP BY user_id \
