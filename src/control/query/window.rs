@@ -42,11 +42,12 @@ pub struct Source {
 }
 
 /// `events_by_user` for one user's events (`user_id=u` or
-/// `user_id[eq]=u`, once), else `events_by_time`.
+/// `user_id[eq]=u`, once, `u` not empty: the copy holds only events with a
+/// user), else `events_by_time`.
 pub fn source(f: &Filters) -> Source {
     let users = f.text("user_id");
     match users.as_slice() {
-        [one] if one.op == TextOp::Eq => Source {
+        [one] if one.op == TextOp::Eq && !one.value.is_empty() => Source {
             table: "events_by_user",
             narrow: vec![Narrow::Eq("user_id", one.value.clone())],
         },
@@ -341,6 +342,8 @@ mod tests {
     fn one_user_reads_the_user_table() {
         let f = Filters::parse(Some("user_id=u1"), &[("user_id", Shape::Text)]).expect("parses");
         assert_eq!(source(&f).table, "events_by_user");
+        let f = Filters::parse(Some("user_id="), &[("user_id", Shape::Text)]).expect("parses");
+        assert_eq!(source(&f).table, "events_by_time");
         let f = Filters::parse(Some("user_id[startsWith]=u"), &[("user_id", Shape::Text)])
             .expect("parses");
         assert_eq!(source(&f).table, "events_by_time");
