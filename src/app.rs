@@ -79,22 +79,6 @@ mod tests {
         })
     }
 
-    /// Every `$ref` in `v`.
-    fn refs(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::Object(map) => {
-                for (k, v) in map {
-                    match (k.as_str(), v.as_str()) {
-                        ("$ref", Some(r)) => out.push(r.to_string()),
-                        _ => refs(v, out),
-                    }
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
-            _ => {}
-        }
-    }
-
     /// Merging keeps the first schema of a name and drops the others: no
     /// two parts may register different schemas under one name.
     #[test]
@@ -138,7 +122,7 @@ mod tests {
         let body = response.into_body().collect().await.expect("body");
         let doc: Value = serde_json::from_slice(&body.to_bytes()).expect("JSON");
         let mut found = Vec::new();
-        refs(&doc, &mut found);
+        crate::http::served::refs(&doc, &mut found);
         for r in found {
             let name = r.trim_start_matches("#/components/schemas/");
             assert!(doc["components"]["schemas"][name].is_object(), "{r}");

@@ -108,3 +108,20 @@ fn concrete(path: &str) -> String {
         .collect::<Vec<_>>()
         .join("/")
 }
+
+/// Every `$ref` in `v` (the documents' tests check each resolves).
+pub fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v.as_str()) {
+                    ("$ref", Some(r)) => out.push(r.to_string()),
+                    _ => refs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}

@@ -23,22 +23,6 @@ fn documented() -> Vec<(Pipeline, Value, BTreeMap<String, Value>)> {
         .collect()
 }
 
-/// Every `$ref` in `v`.
-fn refs(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(map) => {
-            for (k, v) in map {
-                match (k.as_str(), v.as_str()) {
-                    ("$ref", Some(r)) => out.push(r.to_string()),
-                    _ => refs(v, out),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
-        _ => {}
-    }
-}
-
 #[test]
 fn every_kind_builds_whole() {
     let all = documented();
@@ -63,8 +47,10 @@ fn every_kind_builds_whole() {
         // What the document refers to is registered by this route, or is a
         // shared error body (`http::openapi::finish`).
         let mut found = Vec::new();
-        refs(item, &mut found);
-        schemas.values().for_each(|s| refs(s, &mut found));
+        crate::http::served::refs(item, &mut found);
+        schemas
+            .values()
+            .for_each(|s| crate::http::served::refs(s, &mut found));
         for r in found {
             let name = r.trim_start_matches("#/components/schemas/");
             assert!(
