@@ -180,6 +180,11 @@ impl Harness {
     }
 
     /// Polls `sql` (one `?` bound to `org`) until it returns `expected` rows' worth.
+    ///
+    /// Before reading events through the Query API, poll `events_by_user`:
+    /// an INSERT's rows show in `events` before its materialized views have
+    /// written the copies the API reads, and `events_by_user`'s feed runs
+    /// last (ClickHouse runs a table's views in name order).
     pub async fn wait_count(&self, sql: &str, org: &str, expected: u64) -> u64 {
         let started = Instant::now();
         loop {

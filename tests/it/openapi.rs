@@ -242,7 +242,7 @@ async fn the_document_is_served_true_to_the_router_and_the_answers_match_it() {
         assert!(r.status == 204 || r.status == 200, "{path}: {}", r.body);
     }
     for (sql, n) in [
-        ("SELECT count() FROM events WHERE org = ?", 2),
+        ("SELECT count() FROM events_by_user WHERE org = ?", 2),
         ("SELECT count() FROM signals WHERE org = ?", 2),
         ("SELECT count() FROM users WHERE org = ?", 1),
         ("SELECT count() FROM spans WHERE org = ?", 2),

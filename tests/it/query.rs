@@ -103,8 +103,12 @@ async fn reads_are_stricter_than_writes() {
         track(&h, &write, project, event).await;
     }
     assert_eq!(
-        h.wait_count("SELECT count() FROM events_view WHERE org = ?", "acme", 4)
-            .await,
+        h.wait_count(
+            "SELECT count() FROM events_by_user WHERE org = ?",
+            "acme",
+            4
+        )
+        .await,
         4
     );
     let r = h.call("DELETE", "/v1/projects/old", &owner, None).await;
@@ -243,10 +247,18 @@ async fn projects_and_orgs_are_isolated() {
         assert_eq!(r.status, 204, "{}", r.body);
     }
     // Counted on the tables: on ClickHouse 18.16 the views' FINAL collapses
-    // equal ids of different orgs and projects (see src/control/query/store.rs).
+    // equal ids of different orgs and projects (see src/control/query.rs).
     for (sql, org, n) in [
-        ("SELECT count() FROM events WHERE org = ?", "acme", 4),
-        ("SELECT count() FROM events WHERE org = ?", "globex", 2),
+        (
+            "SELECT count() FROM events_by_user WHERE org = ?",
+            "acme",
+            4,
+        ),
+        (
+            "SELECT count() FROM events_by_user WHERE org = ?",
+            "globex",
+            2,
+        ),
         ("SELECT count() FROM signals WHERE org = ?", "acme", 1),
         ("SELECT count() FROM users WHERE org = ?", "acme", 2),
         ("SELECT count() FROM users WHERE org = ?", "globex", 1),
@@ -362,7 +374,7 @@ async fn filters_pages_partials_users_and_signals() {
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
     for (sql, n) in [
-        ("SELECT count() FROM events_view WHERE org = ?", 5),
+        ("SELECT count() FROM events_by_user WHERE org = ?", 5),
         ("SELECT count() FROM signals_view WHERE org = ?", 3),
         ("SELECT count() FROM users WHERE org = ?", 2),
         ("SELECT count() FROM partial_events WHERE org = ?", 1),

@@ -71,7 +71,7 @@ async fn the_query_sdk_reads_events_unmodified() {
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
     for (sql, n) in [
-        ("SELECT count() FROM events WHERE org = ?", 3),
+        ("SELECT count() FROM events_by_user WHERE org = ?", 3),
         ("SELECT count() FROM signals WHERE org = ?", 1),
         ("SELECT count() FROM users WHERE org = ?", 1),
     ] {

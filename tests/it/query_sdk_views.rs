@@ -256,7 +256,7 @@ async fn the_query_sdk_searches_and_reads_signals_users_conversations_and_traces
         "SELECT count() FROM users WHERE org = ? AND (user_id != 'alice' OR traits LIKE '%seats%')";
     for (o, n) in [(org, 0), (leak, 1)] {
         for (sql, want) in [
-            ("SELECT count() FROM events WHERE org = ?", 7),
+            ("SELECT count() FROM events_by_user WHERE org = ?", 7),
             ("SELECT count() FROM signals WHERE org = ?", 6),
             (users, 3),
             ("SELECT count() FROM spans WHERE org = ?", 4),
