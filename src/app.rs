@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::control::ops::{self, Readiness};
 use crate::control::projects::AdminState;
 use crate::control::query::QueryState;
-use crate::control::{keys, projects, query};
+use crate::control::{dashboard, keys, org, projects, query};
 use crate::edge::{self, EdgeState};
 use crate::http::fallback::with_json_errors;
 use crate::http::openapi;
@@ -34,7 +34,8 @@ pub struct EdgeApp {
 }
 
 /// Every public route of an edge process: ingest (one per pipeline), admin,
-/// keys, query, health and readiness (`/metrics` is on [`ops_router`]).
+/// keys, org, query, the dashboard, health and readiness (`/metrics` is on
+/// [`ops_router`]).
 ///
 /// Every route is documented in the OpenAPI document served at
 /// `/openapi.json` (`http::openapi`): each part's router is an
@@ -44,8 +45,10 @@ pub fn edge_router(app: EdgeApp, pipelines: &[Pipeline], topic_prefix: &str) -> 
         .merge(edge::router(app.edge, pipelines, topic_prefix))
         .merge(ops::health_router(app.readiness))
         .merge(projects::router(app.admin.clone()))
-        .merge(keys::router(app.admin))
+        .merge(keys::router(app.admin.clone()))
+        .merge(org::router(app.admin))
         .merge(query::router(app.query))
+        .merge(dashboard::router())
         .split_for_parts();
     doc.merge(openapi::OwnRoutes::openapi());
     let document = openapi::finish(doc);
@@ -90,6 +93,8 @@ mod tests {
             ops::health_router(Readiness::default()).into_openapi(),
             projects::router(admin.clone()).into_openapi(),
             keys::router(admin.clone()).into_openapi(),
+            org::router(admin.clone()).into_openapi(),
+            dashboard::router().into_openapi(),
             query::router(query_state(&admin)).into_openapi(),
         ];
         let mut seen: BTreeMap<String, Value> = BTreeMap::new();
@@ -143,6 +148,8 @@ mod tests {
             "/v1/events/track",
             "/v1/projects",
             "/v1/keys",
+            "/v1/me",
+            "/dashboard",
             "/healthz",
             "/readyz",
         ] {

@@ -42,7 +42,8 @@ enum Command {
     /// the Kafka topics the pipelines need.
     Migrate,
     /// Local main job: migrate, then run the edge and the consumers in one process. Prints
-    /// the base URL, a usable write key and a curl example.
+    /// the base URL, a usable write key, the dashboard's URL, an admin key to sign in
+    /// with, and a curl example.
     Dev,
     /// Manage API keys (stored hashed; the full value is printed once).
     Keys {
@@ -176,10 +177,13 @@ async fn dev(cfg: &Config) -> anyhow::Result<()> {
     )
     .await?;
     let key = create_key(cfg, "dev", None, "write").await?;
+    let admin = create_key(cfg, "dev", None, "admin").await?;
     let addr = running.edge_addr.context("edge address")?;
     println!("downpour dev is running");
     println!("  base URL:   http://{addr}/v1/");
     println!("  write key:  {key}  (org \"dev\")");
+    println!("  dashboard:  http://{addr}/dashboard");
+    println!("  admin key:  {admin}  (sign in to the dashboard with it)");
     println!(
         "  ClickHouse: {} database {}",
         cfg.clickhouse.url, cfg.clickhouse.database

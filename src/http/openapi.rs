@@ -23,8 +23,16 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::error::{ErrorBody, QueryErrorBody};
 
-/// The routes anyone may call (no key): health, readiness, this document.
-const PUBLIC: [&str; 3] = ["/healthz", "/readyz", "/openapi.json"];
+/// The routes anyone may call (no key): health, readiness, this document,
+/// and the dashboard's page and assets (the page asks for a key itself).
+const PUBLIC: [&str; 6] = [
+    "/healthz",
+    "/readyz",
+    "/openapi.json",
+    "/dashboard",
+    "/dashboard/app.js",
+    "/dashboard/app.css",
+];
 
 /// The document as served.
 #[derive(Clone)]

@@ -10,15 +10,14 @@
 //! its `finish()`, all resolve with the ids the edge stored, and the rows
 //! land in ClickHouse.
 
-use std::time::{Duration, Instant};
-
 use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::common::{DEADLINE, Harness};
+use crate::common::Harness;
+use crate::webdriver::Browser;
 use downpour::registry::keys::Role;
 
 /// The script the page runs: every SDK call the browser SDK has, results
@@ -84,103 +83,21 @@ async fn serve_page(key: &str, base: &str) -> String {
     origin
 }
 
-/// A WebDriver session of a headless Chromium.
-struct Browser {
-    http: reqwest::Client,
-    url: String,
-    _driver: tokio::process::Child,
-}
-
-impl Browser {
-    async fn start() -> Browser {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            l.local_addr().expect("addr").port()
-        };
-        let driver = tokio::process::Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("chromedriver (scripts/components.sh browser)");
-        let http = reqwest::Client::new();
-        let base = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        while http.get(format!("{base}/status")).send().await.is_err() {
-            assert!(started.elapsed() < DEADLINE, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-            }
-        }}});
-        let session = post(&http, &format!("{base}/session"), &caps).await;
-        let id = session["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {session}"))
-            .to_string();
-        Browser {
-            http,
-            url: format!("{base}/session/{id}"),
-            _driver: driver,
-        }
-    }
-
-    async fn open(&self, page: &str) {
-        post(
-            &self.http,
-            &format!("{}/url", self.url),
-            &json!({ "url": page }),
-        )
-        .await;
-    }
-
-    /// Polls `window.__result` until the page set it.
-    async fn result(&self) -> Value {
-        let started = Instant::now();
-        let script = json!({ "script": "return window.__result || null;", "args": [] });
-        loop {
-            let answer = post(&self.http, &format!("{}/execute/sync", self.url), &script).await;
-            if !answer["value"].is_null() {
-                return answer["value"].clone();
-            }
-            assert!(started.elapsed() < DEADLINE, "the page never finished");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn quit(self) {
-        let _ = self.http.delete(&self.url).send().await;
-    }
-}
-
-async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Value {
-    let text = http
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("webdriver request")
-        .text()
-        .await
-        .expect("webdriver answer");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_sdk_works_unmodified_from_another_origin() {
     let h = Harness::start("browser").await;
     let key = h.write_key("web").await;
     let page = serve_page(&key, &format!("{}/v1/", h.base)).await;
     assert_ne!(page, h.base, "the page must be another origin");
-    let browser = Browser::start().await;
+    let browser = Browser::start(1280, 800).await;
     browser.open(&format!("{page}/")).await;
-    let out = browser.result().await;
+    let out = browser
+        .wait_for(
+            "the page's result",
+            "return window.__result || null;",
+            json!([]),
+        )
+        .await;
     browser.quit().await;
     assert_eq!(out["ok"], json!(true), "{out}");
     assert_eq!(out["given"]["eventIds"], json!(["browser-1"]), "{out}");

@@ -21,8 +21,8 @@ mod model;
 mod pending;
 
 pub use model::{
-    Changes, DEFAULT_NAME, MAX_ALLOWED_ORIGINS, PendingSlug, Project, ProjectError, Settings,
-    SettingsPatch, Status, normalize_origin,
+    Changes, DEFAULT_NAME, MAX_ALLOWED_ORIGINS, PendingSlug, Project, ProjectActivity,
+    ProjectError, Settings, SettingsPatch, Status, normalize_origin,
 };
 
 #[derive(Debug, clickhouse::Row, Deserialize)]

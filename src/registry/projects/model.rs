@@ -204,6 +204,27 @@ pub struct PendingSlug {
     pub last_seen: u32,
     /// When the edge first accepted it.
     pub first_seen: u32,
+    /// The streams (`events`, `signals`, `traces`, ...) that carried its
+    /// data, by name: which endpoints sent it.
+    pub streams: Vec<String>,
+}
+
+/// What the consumers recorded of one project's data (`project_activity`,
+/// written after each flush: at least once, so a batch a crashed consumer
+/// re-wrote counts twice here, never in the tables).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ProjectActivity {
+    /// The project's slug (created or pending).
+    pub slug: String,
+    /// Events written in the last 24 hours.
+    pub events_24h: u64,
+    /// Events written since it first sent.
+    pub events_total: u64,
+    /// Last time any of its data was written, seconds since the epoch
+    /// (0: never).
+    pub last_seen: u32,
+    /// The streams that carried its data, by name.
+    pub streams: Vec<String>,
 }
 
 /// Why a registry operation was refused or failed.

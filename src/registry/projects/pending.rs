@@ -3,7 +3,7 @@
 //! activity the consumers record per (org, project), which the pending
 //! panel reads.
 
-use super::{PendingSlug, ProjectError, ProjectStore, now_secs};
+use super::{PendingSlug, ProjectActivity, ProjectError, ProjectStore, now_secs};
 use crate::registry::slug::Slug;
 
 impl ProjectStore {
@@ -64,31 +64,58 @@ impl ProjectStore {
         Ok(())
     }
 
-    /// The pending panel: "Projects with data, not yet created", with event
-    /// count and last seen, newest first (docs/CONTRACT.md §C6).
-    pub async fn pending(&self, org: &str) -> Result<Vec<PendingSlug>, ProjectError> {
-        let slugs = self.pending_slugs(org).await?;
-        let activity: Vec<(String, u64, u32)> = self
+    /// Per project of `org` that sent data: events in the last 24 hours
+    /// and in all, last seen, and the streams that carried it. One read of
+    /// `project_activity`, which holds a row per flush and project.
+    pub async fn activity(&self, org: &str) -> Result<Vec<ProjectActivity>, ProjectError> {
+        #[derive(clickhouse::Row, serde::Deserialize)]
+        struct Row {
+            slug: String,
+            events_24h: u64,
+            events_total: u64,
+            last_seen: u32,
+            streams: Vec<String>,
+        }
+        let rows: Vec<Row> = self
             .db
             .query(
-                "SELECT project, sumIf(rows, stream = 'events'), toUInt32(max(last_seen)) FROM project_activity \
-                 WHERE org = ? GROUP BY project",
+                // Columns in `Row`'s order (RowBinary, matched by position);
+                // no aliases: one named `last_seen` would shadow the column.
+                "SELECT project, sumIf(rows, stream = 'events' AND last_seen >= now() - 86400), \
+                 sumIf(rows, stream = 'events'), toUInt32(max(last_seen)), \
+                 arraySort(groupUniqArray(stream)) \
+                 FROM project_activity WHERE org = ? GROUP BY project ORDER BY project",
             )
             .bind(org)
             .fetch_all()
             .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ProjectActivity {
+                slug: r.slug,
+                events_24h: r.events_24h,
+                events_total: r.events_total,
+                last_seen: r.last_seen,
+                streams: r.streams,
+            })
+            .collect())
+    }
+
+    /// The pending panel: "Projects with data, not yet created", with event
+    /// count, first and last seen and the streams that sent it, newest
+    /// first (docs/CONTRACT.md §C6).
+    pub async fn pending(&self, org: &str) -> Result<Vec<PendingSlug>, ProjectError> {
+        let slugs = self.pending_slugs(org).await?;
+        let activity = self.activity(org).await?;
         let mut out: Vec<PendingSlug> = slugs
             .into_iter()
             .map(|(slug, first_seen)| {
-                let (event_count, last_seen) = activity
-                    .iter()
-                    .find(|(p, _, _)| *p == slug)
-                    .map(|(_, n, t)| (*n, *t))
-                    .unwrap_or((0, 0));
+                let seen = activity.iter().find(|a| a.slug == slug);
                 PendingSlug {
+                    event_count: seen.map_or(0, |a| a.events_total),
+                    last_seen: seen.map_or(0, |a| a.last_seen),
+                    streams: seen.map(|a| a.streams.clone()).unwrap_or_default(),
                     slug,
-                    event_count,
-                    last_seen,
                     first_seen,
                 }
             })

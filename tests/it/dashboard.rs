@@ -1,0 +1,514 @@
+//! The dashboard (issue 12) in a real headless Chromium, against the real
+//! broker and ClickHouse: what an admin and a member see and do, through
+//! the page only (clicks and typing over WebDriver); the API is asked
+//! afterwards to confirm what the page did.
+//!
+//! The screenshots the tests take are written to `.run/test/screenshots`
+//! (or `$DOWNPOUR_SCREENSHOTS`); `scripts/screenshots.sh` runs these tests
+//! with `DOWNPOUR_SCREENSHOTS=docs/dashboard` to refresh the README's.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::common::Harness;
+use crate::webdriver::Browser;
+use downpour::registry::keys::Role;
+
+const ORG: &str = "dash";
+
+fn screenshot_path(name: &str) -> PathBuf {
+    let dir = std::env::var("DOWNPOUR_SCREENSHOTS").unwrap_or_else(|_| {
+        let run = std::env::var("DOWNPOUR_RUN_DIR").unwrap_or_else(|_| ".run/test".into());
+        format!("{run}/screenshots")
+    });
+    PathBuf::from(dir).join(format!("{name}.png"))
+}
+
+/// Signs in with `key` and waits for the projects view.
+async fn sign_in(browser: &Browser, key: &str, role: &str) {
+    browser.type_into("#signin-key", key).await;
+    browser.click("#signin-form button[type=submit]").await;
+    browser
+        .wait_for(
+            "signed in",
+            "const w = document.querySelector('#whoami').textContent; \
+             return w.includes(arguments[0]) && !document.querySelector('#view-projects').hidden;",
+            json!([role]),
+        )
+        .await;
+}
+
+/// `count` events with ids `{prefix}-{i}` (user `u-{i % 2}`), a second
+/// apart, the last a few seconds ago.
+fn events(prefix: &str, count: usize) -> String {
+    let now = chrono::Utc::now();
+    let items: Vec<Value> = (0..count)
+        .map(|i| {
+            let at = now - chrono::Duration::seconds((count - i) as i64 + 5);
+            json!({"event_id": format!("{prefix}-{i}"), "user_id": format!("u-{}", i % 2),
+                   "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                   "event": if i == 0 { "chat" } else { "search" }, "model": "gpt-x",
+                   "ai_data": {"input": format!("question {i}"), "output": "answer"}})
+        })
+        .collect();
+    Value::Array(items).to_string()
+}
+
+/// A span linked to `event_id` (as the Python SDK's Traceloop writes it).
+fn span_export(event_id: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    json!({"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [
+        {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "00f067aa0ba902b7",
+         "name": "llm-call", "startTimeUnixNano": (now - 2_000_000_000).to_string(),
+         "endTimeUnixNano": now.to_string(), "status": {"code": 1},
+         "attributes": [
+            {"key": "traceloop.association.properties.event_id", "value": {"stringValue": event_id}},
+            {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-x"}}]}
+    ]}]}]})
+    .to_string()
+}
+
+/// The number of rows `css` selects.
+async fn rows(browser: &Browser, css: &str) -> u64 {
+    browser
+        .exec(
+            "return document.querySelectorAll(arguments[0]).length;",
+            json!([css]),
+        )
+        .await
+        .as_u64()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adopts_a_pending_slug_explores_its_events_and_archives_a_project() {
+    let h = Harness::start("dashboard").await;
+    let admin = h.key(ORG, None, Role::Admin).await;
+    let write = h.write_key(ORG).await;
+
+    // The page is served with a policy that allows this origin only.
+    let page = h
+        .http
+        .get(format!("{}/dashboard", h.base))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 200);
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+
+    let browser = Browser::start(1280, 900).await;
+    browser.open(&format!("{}/dashboard", h.base)).await;
+
+    // A wrong key, then a write key: clear messages, still signed out.
+    browser.type_into("#signin-key", "dp_notakey_000").await;
+    browser.click("#signin-form button[type=submit]").await;
+    let message = browser
+        .wait_for(
+            "the wrong-key message",
+            "const e = document.querySelector('#signin-error'); return e.hidden ? '' : e.textContent;",
+            json!([]),
+        )
+        .await;
+    assert!(
+        message.as_str().unwrap().contains("not accepted"),
+        "{message}"
+    );
+    browser.type_into("#signin-key", &write).await;
+    browser.click("#signin-form button[type=submit]").await;
+    browser
+        .wait_for(
+            "the write-key message",
+            "return document.querySelector('#signin-error').textContent.includes('write key');",
+            json!([]),
+        )
+        .await;
+    assert!(browser.text("#whoami").await.is_empty());
+
+    sign_in(&browser, &admin, "admin").await;
+    // The key is in the tab's session storage, not in the URL.
+    let url = browser.exec("return location.href;", json!([])).await;
+    assert!(!url.as_str().unwrap().contains(&admin), "{url}");
+    let stored = browser
+        .exec("return sessionStorage.getItem('downpour.key');", json!([]))
+        .await;
+    assert_eq!(stored, json!(admin));
+    // `default` shows as Production, with no archive button.
+    let default_row = browser.text("#projects-table tr[data-slug=default]").await;
+    assert!(default_row.contains("Production"), "{default_row}");
+    assert_eq!(
+        rows(&browser, "#projects-table tr[data-slug=default] button").await,
+        0
+    );
+
+    // Create a project: the slug is checked as it is typed; the API's own
+    // error is shown for a slug that exists.
+    browser.type_into("#create-slug", "Old App").await;
+    let hint = browser.text("#create-hint").await;
+    assert!(hint.starts_with("Not valid"), "{hint}");
+    browser.type_into("#create-slug", "old-app").await;
+    browser.type_into("#create-name", "Old app").await;
+    browser.click("#create-submit").await;
+    browser
+        .wait_for(
+            "old-app in the projects table",
+            "return document.querySelector('#projects-table tr[data-slug=old-app]') !== null;",
+            json!([]),
+        )
+        .await;
+    browser.type_into("#create-slug", "old-app").await;
+    browser.click("#create-submit").await;
+    let refused = browser
+        .wait_for(
+            "the API's refusal",
+            "const e = document.querySelector('#create-error'); return e.hidden ? '' : e.textContent;",
+            json!([]),
+        )
+        .await;
+    assert!(
+        refused.as_str().unwrap().contains("already exists"),
+        "{refused}"
+    );
+    browser.type_into("#create-slug", "").await;
+
+    // Data sent to a slug nobody created appears in the panel, with its
+    // count, without a reload.
+    browser.exec("window.__same_page = true;", json!([])).await;
+    for (path, body) in [
+        ("/v1/events/track", events("support-bot", 3)),
+        (
+            "/v1/signals/track",
+            json!([{"event_id": "support-bot-0", "signal_name": "thumbs_up"}]).to_string(),
+        ),
+        ("/v1/traces", span_export("support-bot-0")),
+    ] {
+        let r = h.post(path, Some(&write), Some("support-bot"), &body).await;
+        assert!(r.status == 204 || r.status == 200, "{path}: {}", r.body);
+    }
+    browser
+        .wait_for(
+            "support-bot in the pending panel with 3 events",
+            "const c = document.querySelector('#pending-table tr[data-slug=support-bot] td[data-count]'); \
+             return c !== null && c.dataset.count === '3';",
+            json!([]),
+        )
+        .await;
+    let same = browser
+        .exec("return window.__same_page === true;", json!([]))
+        .await;
+    assert_eq!(same, json!(true), "the panel refreshed without a reload");
+    let usage = browser.text("#pending-usage").await;
+    assert!(usage.contains("1 of 50"), "{usage}");
+    browser
+        .wait_for(
+            "the streams that sent it",
+            "return document.querySelector('#pending-table tr[data-slug=support-bot]').textContent.includes('spans');",
+            json!([]),
+        )
+        .await;
+    browser
+        .exec(
+            "document.querySelector('#pending-panel').scrollIntoView();",
+            json!([]),
+        )
+        .await;
+    browser.screenshot(&screenshot_path("pending")).await;
+
+    // Create it from the panel: the slug is fixed, the name editable.
+    browser
+        .click("#pending-table button[data-action=adopt][data-slug=support-bot]")
+        .await;
+    let readonly = browser
+        .exec(
+            "const i = document.querySelector('#adopt-slug'); return [i.readOnly, i.value];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(readonly, json!([true, "support-bot"]));
+    browser.type_into("#adopt-name", "Support bot").await;
+    browser.click("#adopt-ok").await;
+    browser
+        .wait_for(
+            "support-bot moved to the projects table",
+            "return document.querySelector('#projects-table tr[data-slug=support-bot]') !== null \
+                && document.querySelector('#pending-table tr[data-slug=support-bot]') === null;",
+            json!([]),
+        )
+        .await;
+    let project = h
+        .call("GET", "/v1/projects/support-bot", &admin, None)
+        .await;
+    assert_eq!(project.json()["name"], json!("Support bot"));
+
+    // Its earlier events in the explorer, newest first, then filtered.
+    h.wait_count(
+        "SELECT count() FROM events_by_user WHERE org = ? AND project = 'support-bot'",
+        ORG,
+        3,
+    )
+    .await;
+    browser
+        .click("#projects-table a[data-open=support-bot]")
+        .await;
+    browser
+        .wait_for(
+            "three events in the explorer",
+            "return document.querySelectorAll('#events-table tr[data-event-id]').length === 3;",
+            json!([]),
+        )
+        .await;
+    browser.type_into("#filter-user", "u-0").await;
+    browser.click("#filter-apply").await;
+    browser
+        .wait_for(
+            "u-0's two events",
+            "const ids = [...document.querySelectorAll('#events-table tr[data-event-id]')].map(r => r.dataset.eventId); \
+             return ids.join(',') === 'support-bot-2,support-bot-0';",
+            json!([]),
+        )
+        .await;
+    // One event's detail: its signals and its spans.
+    browser
+        .click("#events-table tr[data-event-id=support-bot-0] a")
+        .await;
+    browser
+        .wait_for(
+            "the event's signal and span",
+            "return document.querySelector('#event-signals').textContent.includes('thumbs_up') \
+                && document.querySelector('#event-spans tr[data-span-id]') !== null;",
+            json!([]),
+        )
+        .await;
+    let detail = browser.text("#event-detail").await;
+    assert!(
+        detail.contains("question 0") && detail.contains("llm-call"),
+        "{detail}"
+    );
+    browser.exec("window.scrollTo(0, 0);", json!([])).await;
+    browser.screenshot(&screenshot_path("explorer")).await;
+
+    // Ingest over time: a bar per minute of the last hour holding the 3.
+    browser.click("#nav a[data-view=ingest]").await;
+    let chart = browser
+        .wait_for(
+            "the chart",
+            "const bars = [...document.querySelectorAll('#ingest-chart rect')]; \
+             return bars.length ? [bars.length, bars.reduce((n, b) => n + Number(b.dataset.count), 0)] : null;",
+            json!([]),
+        )
+        .await;
+    let bars = chart[0].as_u64().unwrap();
+    assert!((60..=61).contains(&bars), "{chart}");
+    assert_eq!(chart[1], json!(3), "{chart}");
+    assert!(browser.text("#chart-total").await.starts_with("3 events"));
+    browser.screenshot(&screenshot_path("chart")).await;
+    browser.click("#chart-month").await;
+    browser
+        .wait_for(
+            "30 daily bars",
+            "return document.querySelectorAll('#ingest-chart rect').length === 30 \
+                && document.querySelector('#chart-month').getAttribute('aria-pressed') === 'true';",
+            json!([]),
+        )
+        .await;
+
+    // Settings: the API's validation message, then a change that sticks.
+    browser.click("#nav a[data-view=settings]").await;
+    browser.type_into("#set-log-days", "1").await;
+    browser.type_into("#set-body-hours", "48").await;
+    browser.click("#settings-save").await;
+    let invalid = browser
+        .wait_for(
+            "the settings refusal",
+            "const e = document.querySelector('.field-error[data-field=body_retention_hours]'); \
+             return e.hidden ? '' : e.textContent;",
+            json!([]),
+        )
+        .await;
+    assert!(
+        invalid.as_str().unwrap().contains("log_retention_days"),
+        "{invalid}"
+    );
+    browser.type_into("#set-body-hours", "24").await;
+    browser.type_into("#set-rate", "600").await;
+    browser.click("#settings-save").await;
+    browser
+        .wait_for(
+            "saved",
+            "return document.querySelector('#flash').textContent.startsWith('Saved');",
+            json!([]),
+        )
+        .await;
+    let project = h
+        .call("GET", "/v1/projects/support-bot", &admin, None)
+        .await;
+    assert_eq!(project.json()["settings"]["rate_limit_rpm"], json!(600));
+    assert_eq!(
+        project.json()["settings"]["body_retention_hours"],
+        json!(24)
+    );
+
+    // Keys: a project key shown once, which sends; then revoked.
+    browser.click("#nav a[data-view=keys]").await;
+    browser.click("#project-key-create").await;
+    let secret = browser
+        .wait_for(
+            "the new key",
+            "const b = document.querySelector('#key-secret-box'); return b.hidden ? '' : document.querySelector('#key-secret').textContent;",
+            json!([]),
+        )
+        .await;
+    let secret = secret.as_str().unwrap().to_string();
+    let sent = h
+        .post(
+            "/v1/events/track",
+            Some(&secret),
+            Some("support-bot"),
+            &events("by-key", 1),
+        )
+        .await;
+    assert_eq!(sent.status, 204, "{}", sent.body);
+    browser
+        .click("#project-keys-table button[data-action=revoke]")
+        .await;
+    browser.click("#confirm-ok").await;
+    browser
+        .wait_for(
+            "the key revoked",
+            "const r = document.querySelector('#project-keys-table tbody tr'); return r && r.textContent.includes('revoked');",
+            json!([]),
+        )
+        .await;
+    let keys = h
+        .call("GET", "/v1/projects/support-bot/keys", &admin, None)
+        .await;
+    assert_eq!(
+        keys.json()["keys"][0]["revoked"],
+        json!(true),
+        "{}",
+        keys.body
+    );
+
+    // Archive another project, after a confirmation that says slugs are
+    // never reused.
+    browser.click("#nav a[data-view=projects]").await;
+    browser
+        .click("#projects-table button[data-action=archive][data-slug=old-app]")
+        .await;
+    let warning = browser.text("#confirm-text").await;
+    assert!(warning.contains("never reused"), "{warning}");
+    browser.click("#confirm-ok").await;
+    browser
+        .wait_for(
+            "old-app archived",
+            "const r = document.querySelector('#projects-table tr[data-slug=old-app]'); \
+             return r && r.querySelector('.status').textContent === 'archived' && !r.querySelector('button');",
+            json!([]),
+        )
+        .await;
+    let archived = h.call("GET", "/v1/projects/old-app", &admin, None).await;
+    assert_eq!(archived.json()["status"], json!("archived"));
+    browser.screenshot(&screenshot_path("projects")).await;
+
+    // Signing out forgets the key.
+    browser.click("#signout").await;
+    let stored = browser
+        .exec("return sessionStorage.getItem('downpour.key');", json!([]))
+        .await;
+    assert!(stored.is_null());
+    browser.quit().await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_sees_everything_read_only_at_phone_width() {
+    let h = Harness::start("dashboard_member").await;
+    let admin = h.key(ORG, None, Role::Admin).await;
+    let member = h.key(ORG, None, Role::Member).await;
+    let write = h.write_key(ORG).await;
+    let created = h
+        .call("POST", "/v1/projects", &admin, Some(json!({"slug": "web"})))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let r = h
+        .post(
+            "/v1/events/track",
+            Some(&write),
+            Some("pending-one"),
+            &events("pending-one", 2),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+
+    let browser = Browser::start(390, 844).await;
+    browser.open(&format!("{}/dashboard", h.base)).await;
+    sign_in(&browser, &member, "member").await;
+    browser
+        .wait_for(
+            "the pending slug",
+            "return document.querySelector('#pending-table tr[data-slug=pending-one]') !== null;",
+            json!([]),
+        )
+        .await;
+    // No management control anywhere.
+    assert_eq!(rows(&browser, "#projects-table button").await, 0);
+    assert_eq!(rows(&browser, "#pending-table button").await, 0);
+    let hidden = browser
+        .exec(
+            "return ['#create-form', '#settings-save', '#archive-zone', '#project-keys', '#org-keys'] \
+                .map(s => document.querySelector(s).hidden);",
+            json!([]),
+        )
+        .await;
+    assert_eq!(hidden, json!([true, true, true, true, true]));
+    // Nothing wider than the phone's screen.
+    let fits = browser
+        .exec(
+            "return document.documentElement.scrollWidth <= window.innerWidth;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(fits, json!(true), "the projects view fits 390 px");
+    browser.click("#nav a[data-view=settings]").await;
+    browser
+        .wait_for(
+            "read-only settings",
+            "return document.querySelector('#set-name').readOnly \
+                && !document.querySelector('#settings-readonly').hidden \
+                && document.querySelector('#settings-save').hidden;",
+            json!([]),
+        )
+        .await;
+    browser.click("#nav a[data-view=keys]").await;
+    browser
+        .wait_for(
+            "no key management",
+            "return !document.querySelector('#keys-readonly').hidden \
+                && document.querySelector('#project-keys').hidden;",
+            json!([]),
+        )
+        .await;
+
+    // The API refuses a member who tries anyway, from the same page.
+    let status = browser
+        .exec(
+            "const x = new XMLHttpRequest(); x.open('POST', '/v1/projects', false); \
+             x.setRequestHeader('Authorization', 'Bearer ' + sessionStorage.getItem('downpour.key')); \
+             x.setRequestHeader('Content-Type', 'application/json'); \
+             x.send(JSON.stringify({slug: 'pending-one'})); return x.status;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(status, json!(403));
+    browser.quit().await;
+    h.stop().await;
+}
