@@ -48,8 +48,8 @@ fn events(prefix: &str, count: usize) -> String {
             let at = now - chrono::Duration::seconds((count - i) as i64 + 5);
             json!({"event_id": format!("{prefix}-{i}"), "user_id": format!("u-{}", i % 2),
                    "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                   "event": if i == 0 { "chat" } else { "search" }, "model": "gpt-x",
-                   "ai_data": {"input": format!("question {i}"), "output": "answer"}})
+                   "event": if i == 0 { "chat" } else { "search" },
+                   "ai_data": {"model": "gpt-x", "input": format!("question {i}"), "output": "answer"}})
         })
         .collect();
     Value::Array(items).to_string()
