@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use crate::common::Harness;
-use crate::webdriver::Browser;
+use crate::webdriver::{Browser, ENTER, TAB};
 use downpour::registry::keys::Role;
 
 const ORG: &str = "dash";
@@ -25,10 +25,10 @@ fn screenshot_path(name: &str) -> PathBuf {
     PathBuf::from(dir).join(format!("{name}.png"))
 }
 
-/// Signs in with `key` and waits for the projects view.
+/// Signs in with `key` (typed, then Enter) and waits for the projects view.
 async fn sign_in(browser: &Browser, key: &str, role: &str) {
     browser.type_into("#signin-key", key).await;
-    browser.click("#signin-form button[type=submit]").await;
+    browser.press(&[ENTER]).await;
     browser
         .wait_for(
             "signed in",
@@ -399,14 +399,34 @@ async fn an_admin_adopts_a_pending_slug_explores_its_events_and_archives_a_proje
     );
 
     // Archive another project, after a confirmation that says slugs are
-    // never reused.
+    // never reused: with the keyboard alone, from the project's link.
     browser.click("#nav a[data-view=projects]").await;
     browser
-        .click("#projects-table button[data-action=archive][data-slug=old-app]")
+        .wait_for(
+            "the projects view",
+            "const a = document.querySelector('#projects-table a[data-open=old-app]'); \
+             if (a) a.focus(); return a !== null && document.activeElement === a;",
+            json!([]),
+        )
         .await;
-    let warning = browser.text("#confirm-text").await;
-    assert!(warning.contains("never reused"), "{warning}");
-    browser.click("#confirm-ok").await;
+    browser.press(&[TAB]).await;
+    assert_eq!(browser.focused().await, "button[archive]");
+    browser.press(&[ENTER]).await;
+    let warning = browser
+        .wait_for(
+            "the confirmation",
+            "const d = document.querySelector('#confirm-dialog'); return d.open ? document.querySelector('#confirm-text').textContent : '';",
+            json!([]),
+        )
+        .await;
+    assert!(
+        warning.as_str().unwrap().contains("never reused"),
+        "{warning}"
+    );
+    assert_eq!(browser.focused().await, "button#confirm-cancel");
+    browser.press(&[TAB]).await;
+    assert_eq!(browser.focused().await, "button#confirm-ok");
+    browser.press(&[ENTER]).await;
     browser
         .wait_for(
             "old-app archived",

@@ -11,6 +11,11 @@ use serde_json::{Value, json};
 
 use crate::common::DEADLINE;
 
+/// The Tab key, as WebDriver names it.
+pub const TAB: &str = "\u{E004}";
+/// The Enter key.
+pub const ENTER: &str = "\u{E007}";
+
 /// A WebDriver session of a headless Chromium.
 pub struct Browser {
     http: reqwest::Client,
@@ -147,6 +152,36 @@ impl Browser {
             .command(&format!("element/{id}/value"), &json!({ "text": text }))
             .await;
         assert!(answer["value"].is_null(), "type into {css}: {answer}");
+    }
+
+    /// Presses `keys` one after another on whatever has the focus
+    /// (WebDriver key codes: [`TAB`], [`ENTER`], or plain characters).
+    pub async fn press(&self, keys: &[&str]) {
+        let actions: Vec<Value> = keys
+            .iter()
+            .flat_map(|k| {
+                [
+                    json!({"type": "keyDown", "value": k}),
+                    json!({"type": "keyUp", "value": k}),
+                ]
+            })
+            .collect();
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]});
+        let answer = self.command("actions", &body).await;
+        assert!(answer["value"].is_null(), "keys: {answer}");
+    }
+
+    /// The element that has the focus, as `tag#id[data-action]`.
+    pub async fn focused(&self) -> String {
+        let value = self
+            .exec(
+                "const e = document.activeElement; \
+                 return e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') \
+                   + (e.dataset.action ? '[' + e.dataset.action + ']' : '');",
+                json!([]),
+            )
+            .await;
+        value.as_str().unwrap_or_default().to_string()
     }
 
     /// The rendered text of the first element `css` selects ("" if none).
