@@ -197,7 +197,7 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
             running.metrics_addr = Some(bound);
             running.ops_task = Some(task);
         }
-        let app = edge_app(cfg, producer.clone(), readiness)?;
+        let app = edge_app(cfg, &pipelines, producer.clone(), readiness)?;
         let router = app::edge_router(app, &pipelines, &cfg.kafka.topic_prefix);
         let listener = TcpListener::bind(cfg.listen).await?;
         running.edge_addr = Some(listener.local_addr()?);
@@ -220,6 +220,7 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
 /// query, so a revocation made here takes effect at once in this process.
 fn edge_app(
     cfg: &Config,
+    pipelines: &[Pipeline],
     producer: Producer,
     readiness: Readiness,
 ) -> Result<EdgeApp, clickhouse::ClientError> {
@@ -239,6 +240,10 @@ fn edge_app(
                 max_pending_limit: cfg.registry.max_pending_limit,
                 max_projects: cfg.registry.max_projects_per_org,
             },
+            endpoints: pipelines
+                .iter()
+                .map(|p| (p.table.clone(), p.route.clone()))
+                .collect(),
         }),
         query: Arc::new(QueryState {
             keys: keys.clone(),

@@ -20,6 +20,7 @@ mod body;
 #[cfg(test)]
 pub(crate) mod tests;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -53,6 +54,20 @@ pub struct AdminState {
     pub admission: Admission,
     /// The operator's ceilings on what an org may ask for.
     pub ceilings: Ceilings,
+    /// Each stream's route by its table (`spans` → `/v1/traces`), from the
+    /// pipelines: which endpoints sent a project's data.
+    pub endpoints: BTreeMap<String, String>,
+}
+
+impl AdminState {
+    /// The routes of `streams` (tables), in their order; a table no
+    /// pipeline writes any more is shown by its name.
+    pub fn endpoints_of(&self, streams: &[String]) -> Vec<String> {
+        streams
+            .iter()
+            .map(|s| self.endpoints.get(s).cloned().unwrap_or_else(|| s.clone()))
+            .collect()
+    }
 }
 
 /// Operator-set maxima (`registry.max_pending_limit`,
@@ -211,7 +226,10 @@ async fn get_project(
     responses((status = 200, description = "The pending slugs.", body = PendingList)))]
 async fn pending_slugs(State(state): Shared, who: Caller<Read>) -> Answer<PendingList> {
     org_wide(&who)?;
-    let pending = state.projects.pending(who.org()).await?;
+    let mut pending = state.projects.pending(who.org()).await?;
+    for slug in &mut pending {
+        slug.endpoints = state.endpoints_of(&slug.streams);
+    }
     let limit = state.projects.pending_limit(who.org()).await?;
     let remaining = limit.saturating_sub(u32::try_from(pending.len()).unwrap_or(u32::MAX));
     Ok(Json(PendingList {

@@ -7,7 +7,7 @@
 //! migrators racing, converge on the same schema.
 
 /// The migrations, in order (the binary carries `sql/`; a test checks the list).
-pub const MIGRATIONS: [(&str, &str); 7] = [
+pub const MIGRATIONS: [(&str, &str); 8] = [
     ("0001_init", include_str!("../../sql/0001_init.sql")),
     ("0002_projects", include_str!("../../sql/0002_projects.sql")),
     (
@@ -26,6 +26,10 @@ pub const MIGRATIONS: [(&str, &str); 7] = [
     (
         "0007_query_tables",
         include_str!("../../sql/0007_query_tables.sql"),
+    ),
+    (
+        "0008_project_activity_hourly",
+        include_str!("../../sql/0008_project_activity_hourly.sql"),
     ),
 ];
 

@@ -31,9 +31,10 @@ async fn sign_in(browser: &Browser, key: &str, role: &str) {
     browser.press(&[ENTER]).await;
     browser
         .wait_for(
-            "signed in",
+            "signed in, the projects listed",
             "const w = document.querySelector('#whoami').textContent; \
-             return w.includes(arguments[0]) && !document.querySelector('#view-projects').hidden;",
+             return w.includes(arguments[0]) && !document.querySelector('#view-projects').hidden \
+                && document.querySelector('#projects-table tr[data-slug=default]') !== null;",
             json!([role]),
         )
         .await;
@@ -132,7 +133,13 @@ async fn an_admin_adopts_a_pending_slug_explores_its_events_and_archives_a_proje
             json!([]),
         )
         .await;
-    assert!(browser.text("#whoami").await.is_empty());
+    let signed_out = browser
+        .exec(
+            "return !document.querySelector('#view-signin').hidden && document.querySelector('#nav').hidden;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(signed_out, json!(true), "a write key does not sign in");
 
     sign_in(&browser, &admin, "admin").await;
     // The key is in the tab's session storage, not in the URL.
@@ -211,7 +218,7 @@ async fn an_admin_adopts_a_pending_slug_explores_its_events_and_archives_a_proje
     browser
         .wait_for(
             "the streams that sent it",
-            "return document.querySelector('#pending-table tr[data-slug=support-bot]').textContent.includes('spans');",
+            "return document.querySelector('#pending-table tr[data-slug=support-bot]').textContent.includes('/v1/traces');",
             json!([]),
         )
         .await;
@@ -306,16 +313,15 @@ async fn an_admin_adopts_a_pending_slug_explores_its_events_and_archives_a_proje
             json!([]),
         )
         .await;
-    let bars = chart[0].as_u64().unwrap();
-    assert!((60..=61).contains(&bars), "{chart}");
-    assert_eq!(chart[1], json!(3), "{chart}");
+    assert_eq!(chart, json!([61, 3]), "61 minutes holding the 3 events");
     assert!(browser.text("#chart-total").await.starts_with("3 events"));
     browser.screenshot(&screenshot_path("chart")).await;
     browser.click("#chart-month").await;
     browser
         .wait_for(
-            "30 daily bars",
-            "return document.querySelectorAll('#ingest-chart rect').length === 30 \
+            "30 daily bars holding the 3 events",
+            "const bars = [...document.querySelectorAll('#ingest-chart rect')]; \
+             return bars.length === 30 && bars[29].dataset.count === '3' \
                 && document.querySelector('#chart-month').getAttribute('aria-pressed') === 'true';",
             json!([]),
         )
@@ -479,17 +485,19 @@ async fn a_member_sees_everything_read_only_at_phone_width() {
             json!([]),
         )
         .await;
-    // No management control anywhere.
+    // No management control anywhere: the rows are there, their buttons not.
+    assert_eq!(rows(&browser, "#projects-table tr[data-slug=web]").await, 1);
     assert_eq!(rows(&browser, "#projects-table button").await, 0);
     assert_eq!(rows(&browser, "#pending-table button").await, 0);
-    let hidden = browser
-        .exec(
-            "return ['#create-form', '#settings-save', '#archive-zone', '#project-keys', '#org-keys'] \
-                .map(s => document.querySelector(s).hidden);",
-            json!([]),
-        )
-        .await;
-    assert_eq!(hidden, json!([true, true, true, true, true]));
+    assert_eq!(
+        browser
+            .exec(
+                "return document.querySelector('#create-form').hidden;",
+                json!([])
+            )
+            .await,
+        json!(true)
+    );
     // Nothing wider than the phone's screen.
     let fits = browser
         .exec(
@@ -498,13 +506,18 @@ async fn a_member_sees_everything_read_only_at_phone_width() {
         )
         .await;
     assert_eq!(fits, json!(true), "the projects view fits 390 px");
+    // The settings of `web` (a project that could be archived): read only.
+    browser.click("#project-switcher").await;
+    browser.click("#project-switcher option[value=web]").await;
     browser.click("#nav a[data-view=settings]").await;
     browser
         .wait_for(
-            "read-only settings",
-            "return document.querySelector('#set-name').readOnly \
+            "web's read-only settings",
+            "return document.querySelector('#set-name').value === 'web' \
+                && document.querySelector('#set-name').readOnly \
                 && !document.querySelector('#settings-readonly').hidden \
-                && document.querySelector('#settings-save').hidden;",
+                && document.querySelector('#settings-save').hidden \
+                && document.querySelector('#archive-zone').hidden;",
             json!([]),
         )
         .await;
@@ -513,7 +526,8 @@ async fn a_member_sees_everything_read_only_at_phone_width() {
         .wait_for(
             "no key management",
             "return !document.querySelector('#keys-readonly').hidden \
-                && document.querySelector('#project-keys').hidden;",
+                && document.querySelector('#project-keys').hidden \
+                && document.querySelector('#org-keys').hidden;",
             json!([]),
         )
         .await;
@@ -530,5 +544,142 @@ async fn a_member_sees_everything_read_only_at_phone_width() {
         .await;
     assert_eq!(status, json!(403));
     browser.quit().await;
+    h.stop().await;
+}
+
+/// The routes the dashboard reads beside the projects API: who the caller
+/// is, each project's activity, and a project's events per minute and day,
+/// counted as written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_caller_and_its_org_activity_are_answered_as_written() {
+    let h = Harness::start("dashboard_api").await;
+    let admin = h.key(ORG, None, Role::Admin).await;
+    let member = h.key(ORG, None, Role::Member).await;
+    let scoped = h.key(ORG, Some("web"), Role::Admin).await;
+    let write = h.write_key(ORG).await;
+    let r = h
+        .call("POST", "/v1/projects", &admin, Some(json!({"slug": "web"})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    for (project, count) in [("web", 4), ("pending-one", 2)] {
+        let r = h
+            .post(
+                "/v1/events/track",
+                Some(&write),
+                Some(project),
+                &events(project, count),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    let signal = json!([{"event_id": "web-0", "signal_name": "thumbs_up"}]).to_string();
+    let r = h
+        .post("/v1/signals/track", Some(&write), Some("web"), &signal)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    h.wait_count(
+        "SELECT count() FROM project_activity WHERE org = ? AND stream IN ('events', 'signals')",
+        ORG,
+        3,
+    )
+    .await;
+
+    let me = h.call("GET", "/v1/me", &member, None).await.json();
+    assert_eq!(me["org"], json!(ORG));
+    assert_eq!(me["role"], json!("member"));
+    assert_eq!(me["can_manage"], json!(false));
+    assert!(!me.to_string().contains(&member), "the key is never echoed");
+    let me = h.call("GET", "/v1/me", &scoped, None).await.json();
+    assert_eq!(me["project"], json!("web"));
+    assert_eq!(
+        [
+            &me["can_manage"],
+            &me["can_manage_keys"],
+            &me["can_manage_org"]
+        ],
+        [&json!(true), &json!(false), &json!(false)]
+    );
+    assert_eq!(h.call("GET", "/v1/me", &write, None).await.status, 403);
+
+    let activity = h
+        .call("GET", "/v1/org/activity", &member, None)
+        .await
+        .json();
+    let of = |slug: &str| {
+        activity["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["slug"] == slug)
+            .cloned()
+            .unwrap_or_else(|| panic!("{slug} in {activity}"))
+    };
+    let web = of("web");
+    assert_eq!(
+        (&web["events_24h"], &web["events_total"]),
+        (&json!(4), &json!(4))
+    );
+    assert_eq!(web["streams"], json!(["events", "signals"]));
+    assert_eq!(
+        web["endpoints"],
+        json!(["/v1/events/track", "/v1/signals/track"])
+    );
+    assert!(web["last_event"].as_u64().unwrap() > 0);
+    assert!(web["last_seen"].as_u64().unwrap() >= web["last_event"].as_u64().unwrap());
+    assert_eq!(of("pending-one")["events_total"], json!(2));
+    // A project-scoped key sees its own project only.
+    let own = h
+        .call("GET", "/v1/org/activity", &scoped, None)
+        .await
+        .json();
+    assert_eq!(own["projects"].as_array().unwrap().len(), 1, "{own}");
+    let pending = h
+        .call("GET", "/v1/projects/pending", &admin, None)
+        .await
+        .json();
+    assert_eq!(
+        pending["pending"][0]["endpoints"],
+        json!(["/v1/events/track"])
+    );
+
+    let minutes = h
+        .call("GET", "/v1/projects/web/ingest", &member, None)
+        .await
+        .json();
+    assert_eq!(minutes["interval"], json!("minute"));
+    assert_eq!(minutes["buckets"].as_array().unwrap().len(), 61);
+    assert_eq!(minutes["total"], json!(4));
+    let days = h
+        .call("GET", "/v1/projects/web/ingest?interval=day", &member, None)
+        .await
+        .json();
+    assert_eq!(days["buckets"].as_array().unwrap().len(), 30);
+    assert_eq!(days["buckets"][29]["count"], json!(4), "{days}");
+    assert!(
+        days["buckets"][29]["timestamp"]
+            .as_str()
+            .unwrap()
+            .ends_with("T00:00:00Z")
+    );
+    for (path, key, status, param) in [
+        (
+            "/v1/projects/web/ingest?interval=hour",
+            &member,
+            400,
+            Some("interval"),
+        ),
+        ("/v1/projects/web/ingest?from=1", &member, 400, Some("from")),
+        ("/v1/projects/Bad_Slug/ingest", &member, 400, Some("slug")),
+        (
+            "/v1/projects/default/ingest",
+            &scoped,
+            403,
+            Some("Authorization"),
+        ),
+    ] {
+        let r = h.call("GET", path, key, None).await;
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        assert_eq!(r.error()["param"].as_str(), param, "{path}");
+    }
     h.stop().await;
 }

@@ -134,13 +134,25 @@ impl Browser {
         }
     }
 
-    /// Clicks the element `css` selects (once visible).
+    /// Clicks the element `css` selects (once visible). An element the
+    /// page replaced between finding and clicking it (a refresh re-drew
+    /// its row) is found again.
     pub async fn click(&self, css: &str) {
-        let id = self.element(css).await;
-        let answer = self
-            .command(&format!("element/{id}/click"), &json!({}))
-            .await;
-        assert!(answer["value"].is_null(), "click {css}: {answer}");
+        let started = Instant::now();
+        loop {
+            let id = self.element(css).await;
+            let answer = self
+                .command(&format!("element/{id}/click"), &json!({}))
+                .await;
+            if answer["value"].is_null() {
+                return;
+            }
+            let stale = answer["value"]["error"] == "stale element reference";
+            assert!(
+                stale && started.elapsed() < DEADLINE,
+                "click {css}: {answer}"
+            );
+        }
     }
 
     /// Clears the field `css` selects and types `text` into it, key by key.

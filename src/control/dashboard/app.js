@@ -10,6 +10,7 @@
 (() => {
   const KEY = "downpour.key";
   const PROJECT = "downpour.project";
+  const SIGNOUT = "downpour.signout";
   const POLL_MS = 3000;
   const PAGE_SIZE = 25;
 
@@ -22,9 +23,11 @@
     activity: new Map(),
     project: null,
     timer: null,
+    pollGen: 0,
     view: null,
     events: { cursors: [null], page: 0, query: "" },
-    chart: "hour",
+    chart: "minute",
+    lastEvent: null,
   };
 
   // ---- The APIs -------------------------------------------------------
@@ -74,6 +77,12 @@
   const enc = encodeURIComponent;
   const manages = () => state.me && state.me.can_manage;
   const orgWide = () => state.me && !state.me.project;
+
+  // Each view's loads take a ticket; an answer whose ticket is no longer
+  // the latest (the user moved on, or a newer load started) is dropped.
+  const tickets = {};
+  const ticket = (name) => (tickets[name] = (tickets[name] || 0) + 1);
+  const stale = (name, n) => tickets[name] !== n;
 
   // ---- DOM helpers ----------------------------------------------------
 
@@ -125,14 +134,27 @@
     if (!secs) return el("span", { text: "never" });
     return el("time", {
       datetime: new Date(secs * 1000).toISOString(),
+      "data-epoch": secs,
       title: exact(secs),
       "aria-label": exact(secs),
       text: ago(secs),
     });
   }
 
-  function fill(tbody, rows) {
+  /** Re-reads every relative time on the page. */
+  function refreshTimes() {
+    for (const t of $$("time[data-epoch]")) t.textContent = ago(Number(t.dataset.epoch));
+  }
+
+  /**
+   * Replaces the rows of `tbody`, unless `signature` (the data they show)
+   * is the one they were built from: a refresh that changes nothing leaves
+   * the rows, the focus and a screen reader's place alone.
+   */
+  function fill(tbody, rows, signature) {
     const node = typeof tbody === "string" ? $(tbody) : tbody;
+    if (signature !== undefined && node.dataset.signature === signature) return;
+    node.dataset.signature = signature === undefined ? "" : signature;
     // Keep the focus on the same control across a refresh.
     const active = document.activeElement;
     const focusKey = active && node.contains(active) ? active.dataset.key : null;
@@ -191,18 +213,20 @@
     await signedIn();
   }
 
+  /** Forgets the key and reloads the page, so nothing of the session
+   * (rows, a new key's value) stays in it; `message` is shown after. */
   function signOut(message) {
     sessionStorage.removeItem(KEY);
+    sessionStorage.removeItem(PROJECT);
+    if (message) sessionStorage.setItem(SIGNOUT, message);
     state.me = null;
     stopTimer();
-    show("#nav", false);
-    show("#signout", false);
-    show("#switcher-label", false);
-    $("#whoami").textContent = "";
-    flash("");
+    location.replace(location.pathname);
+  }
+
+  function showSignin(message) {
     showView("signin");
     setError("#signin-error", message ? { message } : null);
-    if (location.hash) history.replaceState(null, "", location.pathname);
     $("#signin-key").focus();
   }
 
@@ -235,9 +259,12 @@
     const chosen = readable.find((p) => p.slug === wanted) || readable[0] || null;
     state.project = chosen ? chosen.slug : null;
     const switcher = $("#project-switcher");
-    const options = readable.map((p) => el("option", { value: p.slug, text: label(p) }));
-    switcher.replaceChildren(...options);
-    if (state.project) switcher.value = state.project;
+    const signature = JSON.stringify(readable.map((p) => [p.slug, p.name]));
+    if (switcher.dataset.signature !== signature) {
+      switcher.dataset.signature = signature;
+      switcher.replaceChildren(...readable.map((p) => el("option", { value: p.slug, text: label(p) })));
+    }
+    if (state.project && switcher.value !== state.project) switcher.value = state.project;
     for (const node of $$(".project-name")) node.textContent = state.project ? label(current()) : "none";
   }
 
@@ -249,10 +276,16 @@
     sessionStorage.setItem(PROJECT, slug);
     $("#project-switcher").value = slug;
     for (const node of $$(".project-name")) node.textContent = label(current());
+    // What was shown belongs to the other project.
+    for (const name of ["events", "event", "chart", "keys"]) ticket(name);
     state.events = { cursors: [null], page: 0, query: state.events.query };
+    fill("#events-table tbody", []);
+    $("#event-detail").hidden = true;
+    if (location.hash.startsWith("#/events/")) history.replaceState(null, "", "#/events");
   }
 
   function renderProjects() {
+    const signature = JSON.stringify([state.projects, [...state.activity.values()], manages()]);
     const rows = state.projects.map((p) => {
       const seen = state.activity.get(p.slug);
       const archivable = manages() && p.slug !== "default" && p.status === "active";
@@ -268,20 +301,19 @@
         el("td", { class: "status", text: p.status }),
         el("td", {}, p.created_at ? when(p.created_at) : el("span", { text: "—" })),
         el("td", { class: "num", text: seen ? seen.events_24h.toLocaleString("en") : "0" }),
-        el("td", {}, when(seen ? seen.last_seen : 0)),
+        el("td", {}, when(seen ? seen.last_event : 0)),
         el("td", {}, archivable ? actionButton("Archive", "archive", p.slug, { "aria-label": "Archive " + p.slug }) : null),
       );
     });
-    fill("#projects-table tbody", rows);
+    fill("#projects-table tbody", rows, signature);
   }
 
-  async function renderPending() {
-    if (!orgWide()) {
+  async function renderPending(answer) {
+    if (!answer) {
       $("#pending-usage").textContent = "Pending slugs are shown to org-wide keys only.";
       show("#pending-table", false);
       return;
     }
-    const answer = await api("GET", "/v1/projects/pending");
     const used = answer.limit - answer.remaining;
     $("#pending-usage").textContent =
       `Pending limit: ${used} of ${answer.limit} used. ` +
@@ -296,22 +328,28 @@
         el("td", { class: "num", "data-count": p.event_count, text: p.event_count.toLocaleString("en") }),
         el("td", {}, when(p.first_seen)),
         el("td", {}, when(p.last_seen)),
-        el("td", { text: p.streams.length ? p.streams.join(", ") : "not yet written" }),
+        el("td", {}, ...(p.endpoints.length ? p.endpoints.map((e) => el("code", { class: "endpoint", text: e })) : [el("span", { text: "not yet written" })])),
         el("td", {}, manages() ? actionButton("Create project", "adopt", p.slug, { "aria-label": "Create project " + p.slug }) : null),
       ),
     );
-    fill("#pending-table tbody", rows);
+    fill("#pending-table tbody", rows, JSON.stringify([answer.pending, manages()]));
     show("#pending-table", rows.length > 0);
     show("#pending-empty", rows.length === 0);
   }
 
   async function refreshProjects() {
+    const t = ticket("projects");
     try {
+      const pending = orgWide() ? api("GET", "/v1/projects/pending") : Promise.resolve(null);
       await loadProjects();
+      const answer = await pending;
+      if (stale("projects", t)) return;
       renderProjects();
-      await renderPending();
+      renderPending(answer);
+      refreshTimes();
       $("#refreshed").textContent = "Updated " + new Date().toLocaleTimeString("en-GB") + "; refreshes every few seconds.";
     } catch (e) {
+      if (stale("projects", t)) return;
       $("#refreshed").textContent = "Error: could not refresh (" + e.message + "); retrying.";
     }
   }
@@ -329,7 +367,7 @@
 
   function checkSlug() {
     setError("#create-error", null);
-    const slug = $("#create-slug").value;
+    const slug = $("#create-slug").value.trim();
     const problem = slug ? slugProblem(slug) : null;
     const hint = $("#create-hint");
     hint.classList.toggle("bad", !!problem);
@@ -355,6 +393,7 @@
       setError("#create-error", e);
       return;
     }
+    ticket("projects");
     $("#create-form").reset();
     checkSlug();
     flash(`Created project ${slug}.`);
@@ -373,6 +412,7 @@
     if (!ok) return;
     try {
       await api("POST", `/v1/projects/${enc(slug)}/archive`);
+      ticket("projects");
       flash(`Archived ${slug}.`);
     } catch (e) {
       flash("Error: " + e.message);
@@ -400,6 +440,7 @@
       setError("#adopt-error", e);
       return;
     }
+    ticket("projects");
     $("#adopt-dialog").close();
     flash(`Created project ${slug}: the data it had received is now readable.`);
     await refreshProjects();
@@ -427,9 +468,12 @@
   }
 
   async function loadEvents() {
+    const t = ticket("events");
     setError("#events-error", null);
     if (!state.project) return setError("#events-error", { message: "No readable project." });
     const ev = state.events;
+    $("#page-next").disabled = true;
+    $("#page-prev").disabled = true;
     const cursor = ev.cursors[ev.page];
     const parts = [`limit=${PAGE_SIZE}`];
     if (ev.query) parts.push(ev.query);
@@ -438,10 +482,13 @@
     try {
       answer = await api("GET", "/v1/events?" + parts.join("&"), { project: state.project });
     } catch (e) {
+      if (stale("events", t)) return;
       fill("#events-table tbody", []);
-      setError("#events-error", e.param ? { message: `${e.param}: ${e.message}` } : e);
+      setError("#events-error", e);
+      $("#page-prev").disabled = ev.page === 0;
       return;
     }
+    if (stale("events", t)) return;
     const rows = answer.data.map((e) =>
       el(
         "tr",
@@ -456,21 +503,26 @@
     fill("#events-table tbody", rows);
     show("#events-empty", rows.length === 0);
     ev.cursors[ev.page + 1] = answer.meta.has_more ? answer.meta.cursor : undefined;
+    ev.cursors.length = ev.page + 2;
     $("#page-next").disabled = !answer.meta.has_more;
     $("#page-prev").disabled = ev.page === 0;
     $("#page-number").textContent = `Page ${ev.page + 1}`;
   }
 
   async function showEvent(id) {
+    const t = ticket("event");
     const box = $("#event-detail");
+    state.lastEvent = id;
     let event;
     try {
       event = (await api("GET", "/v1/events/" + enc(id), { project: state.project })).data;
     } catch (e) {
+      if (stale("event", t)) return;
       setError("#events-error", e);
       box.hidden = true;
       return;
     }
+    if (stale("event", t)) return;
     $("#event-id").textContent = event.id;
     const fields = [
       ["Event", event.event_name],
@@ -481,7 +533,7 @@
       ["Model", event.model],
       ["Input", event.user_input],
       ["Output", event.assistant_output],
-      ["Attachments", [...event.input_attachments, ...event.output_attachments].map((a) => a.name || a.type).join(", ")],
+      ["Attachments", [...event.input_attachments, ...event.output_attachments].map((a) => a.name || a.attachment_type || "attachment").join(", ")],
       ["Feature flags", Object.entries(event.feature_flags).map(([k, v]) => `${k}=${v}`).join(", ")],
     ];
     $("#event-fields").replaceChildren(
@@ -493,11 +545,16 @@
     box.hidden = false;
     box.focus();
     let spans = [];
+    let failed = null;
     try {
       spans = (await api("GET", "/v1/traces?event_id=" + enc(id), { project: state.project })).data;
     } catch (e) {
-      spans = [];
+      failed = e;
     }
+    if (stale("event", t)) return;
+    $("#event-spans-empty").textContent = failed
+      ? "Error: the spans could not be read (" + failed.message + ")."
+      : "No spans are linked to this event.";
     fill(
       "#event-spans tbody",
       spans.map((s) =>
@@ -527,37 +584,39 @@
   }
 
   async function loadChart() {
+    const t = ticket("chart");
     setError("#chart-error", null);
-    for (const [id, range] of [["#chart-hour", "hour"], ["#chart-month", "month"]]) {
+    for (const [id, range] of [["#chart-hour", "minute"], ["#chart-month", "day"]]) {
       $(id).setAttribute("aria-pressed", String(state.chart === range));
     }
     if (!state.project) return setError("#chart-error", { message: "No readable project." });
-    const now = new Date();
-    let from;
-    let to;
-    let interval;
-    if (state.chart === "hour") {
-      to = new Date(Math.floor(now.getTime() / 60000) * 60000 + 60000);
-      from = new Date(to.getTime() - 60 * 60000);
-      interval = "minute";
-    } else {
-      to = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1));
-      from = new Date(to.getTime() - 30 * 86400000);
-      interval = "day";
-    }
-    const query = `interval=${interval}&timestamp[gte]=${enc(from.toISOString())}&timestamp[lt]=${enc(to.toISOString())}`;
     let answer;
     try {
-      answer = await api("GET", "/v1/events/timeseries?" + query, { project: state.project });
+      answer = await api("GET", `/v1/projects/${enc(state.project)}/ingest?interval=${state.chart}`);
     } catch (e) {
-      return setError("#chart-error", e);
+      if (!stale("chart", t)) setError("#chart-error", e);
+      return;
     }
-    drawChart(answer.data.buckets, interval);
-    const total = answer.data.total;
-    $("#chart-total").textContent = `${total.toLocaleString("en")} events ${state.chart === "hour" ? "in the last hour" : "in the last 30 days"}.`;
+    if (stale("chart", t)) return;
+    const minute = answer.interval === "minute";
+    drawChart(answer.buckets, answer.interval);
+    $("#chart-total").textContent = `${answer.total.toLocaleString("en")} events written ${minute ? "in the last hour" : "in the last 30 days"}.`;
+    const busiest = answer.buckets.reduce((a, b) => (b.count > a.count ? b : a), answer.buckets[0]);
     $("#chart-caption").textContent =
-      (interval === "minute" ? "Events per minute over the last hour" : "Events per day over the last 30 days") +
-      " (UTC). Hover a bar for its count.";
+      (minute ? "Events written per minute over the last hour" : "Events written per day over the last 30 days") +
+      " (UTC, when downpour wrote them)." +
+      (busiest && busiest.count ? ` Busiest: ${tickLabel(busiest.timestamp, answer.interval)}, ${busiest.count} events.` : "");
+    // The same figures as a table, for screen readers.
+    fill(
+      "#chart-table tbody",
+      answer.buckets
+        .filter((b) => b.count > 0)
+        .map((b) => el("tr", {}, el("td", { text: tickLabel(b.timestamp, answer.interval) }), el("td", { text: String(b.count) }))),
+    );
+  }
+
+  function tickLabel(timestamp, interval) {
+    return interval === "minute" ? timestamp.slice(11, 16) : timestamp.slice(0, 10);
   }
 
   function drawChart(buckets, interval) {
@@ -580,8 +639,7 @@
     buckets.forEach((b, i) => {
       const h = H - bottom - y(b.count);
       const rect = svg("rect", { class: "bar-rect", x: left + i * slot + 1, y: y(b.count), width: Math.max(1, slot - 2), height: Math.max(0, h), "data-count": b.count });
-      const at = b.timestamp.replace("T", " ").replace(/:00(\.000)?Z$/, "").replace(/ 00:00$/, "");
-      rect.append(svg("title", {}, `${at}: ${b.count} events`));
+      rect.append(svg("title", {}, `${tickLabel(b.timestamp, interval)}: ${b.count} events`));
       nodes.push(rect);
       const every = (interval === "minute" ? 10 : 5) * (W < 500 ? 2 : 1);
       if (i % every === 0) {
@@ -631,16 +689,23 @@
     }
     const rate = $("#set-rate").value.trim();
     const origins = $("#set-origins").value.split("\n").map((o) => o.trim()).filter(Boolean);
-    const body = {
+    const wanted = {
       name: $("#set-name").value.trim(),
       metadata,
-      settings: {
-        rate_limit_rpm: rate === "" ? null : number(rate),
-        body_retention_hours: number($("#set-body-hours").value),
-        log_retention_days: number($("#set-log-days").value),
-        allowed_origins: origins.length ? origins : null,
-      },
+      rate_limit_rpm: rate === "" ? null : number(rate),
+      body_retention_hours: number($("#set-body-hours").value),
+      log_retention_days: number($("#set-log-days").value),
+      allowed_origins: origins.length ? origins : null,
     };
+    // Only what this form changed: another admin's change to another
+    // field since the page read the project stands.
+    const p = current();
+    const was = Object.assign({ name: p.name, metadata: p.metadata }, p.settings);
+    const body = {};
+    for (const [k, v] of Object.entries(wanted)) {
+      if (JSON.stringify(v) !== JSON.stringify(was[k])) body[k] = v;
+    }
+    if (!Object.keys(body).length) return flash("Nothing changed.");
     try {
       await api("PATCH", `/v1/projects/${enc(state.project)}`, { body });
     } catch (e) {
@@ -652,8 +717,9 @@
   }
 
   function fieldError(param, message) {
-    const field = (param || "").split(/[.[\]]/).filter(Boolean).find((part) => $(`#settings-form .field-error[data-field="${part}"]`));
-    const node = field ? $(`#settings-form .field-error[data-field="${field}"]`) : null;
+    const selector = (part) => `#settings-form .field-error[data-field="${CSS.escape(part)}"]`;
+    const field = (param || "").split(/[.[\]]/).filter(Boolean).find((part) => $(selector(part)));
+    const node = field ? $(selector(field)) : null;
     if (node) {
       node.textContent = message;
       node.hidden = false;
@@ -668,7 +734,7 @@
       el(
         "tr",
         { "data-key-id": k.id },
-        el("td", {}, el("code", { text: k.prefix + "…" })),
+        el("td", {}, el("code", { text: k.prefix })),
         el("td", { text: k.role }),
         el("td", {}, when(k.created_at)),
         el("td", { text: k.revoked ? "revoked" : "active" }),
@@ -678,20 +744,23 @@
   }
 
   async function loadKeys() {
+    const t = ticket("keys");
     setError("#keys-error", null);
     const me = state.me;
-    show("#keys-readonly", !me.can_manage);
-    show("#project-keys", me.can_manage && !!state.project);
+    show("#keys-readonly", !me.can_manage_keys);
+    show("#project-keys", me.can_manage_keys && !!state.project);
     show("#org-keys", me.can_manage_org);
     try {
-      if (me.can_manage && state.project) {
+      if (me.can_manage_keys && state.project) {
         const slug = enc(state.project);
         const list = await api("GET", `/v1/projects/${slug}/keys`);
+        if (stale("keys", t)) return;
         fill("#project-keys-table tbody", keyRows(list.keys, (k) => `/v1/projects/${slug}/keys/${enc(k.id)}`));
         show("#project-keys-empty", list.keys.length === 0);
       }
       if (me.can_manage_org) {
         const list = await api("GET", "/v1/keys");
+        if (stale("keys", t)) return;
         fill("#org-keys-table tbody", keyRows(list.keys.filter((k) => !k.project), (k) => `/v1/keys/${enc(k.id)}`));
       }
     } catch (e) {
@@ -734,7 +803,7 @@
   async function revoke(button) {
     const ok = await confirmDialog(
       "Revoke this key?",
-      `Calls with ${button.getAttribute("aria-label").replace("Revoke ", "")}… are refused once each server's cached copy expires (seconds). This cannot be undone.`,
+      `Calls with ${button.getAttribute("aria-label").replace("Revoke ", "")} are refused once each server's cached copy expires (seconds). This cannot be undone.`,
       "Revoke",
     );
     if (!ok) return;
@@ -750,15 +819,19 @@
   // ---- Views and routing -------------------------------------------------
 
   function stopTimer() {
+    state.pollGen += 1;
     if (state.timer) clearTimeout(state.timer);
     state.timer = null;
   }
 
+  /** Runs `fn` every POLL_MS until the next route change (a tick still in
+   * flight then ends its loop: it belongs to an older generation). */
   function poll(fn) {
     stopTimer();
+    const gen = state.pollGen;
     const tick = async () => {
-      await fn();
-      if (state.view === "projects" && state.me) state.timer = setTimeout(tick, POLL_MS);
+      if (!document.hidden) await fn();
+      if (gen === state.pollGen && state.me) state.timer = setTimeout(tick, POLL_MS);
     };
     state.timer = setTimeout(tick, POLL_MS);
   }
@@ -772,11 +845,19 @@
     }
   }
 
-  async function route() {
+  async function route(moved) {
     if (!state.me) return showView("signin");
     stopTimer();
     const [, view, arg] = (location.hash || "#/projects").split("/");
-    if (view !== "keys") show("#key-secret-box", false);
+    if (view !== "keys") {
+      // A new key's value is shown once, and only while on Keys.
+      $("#key-secret").textContent = "";
+      show("#key-secret-box", false);
+    }
+    if (moved && !arg) {
+      const heading = document.querySelector(`#view-${CSS.escape(view || "projects")} h1`);
+      if (heading) queueMicrotask(() => heading.focus());
+    }
     switch (view) {
       case "events":
         showView("events");
@@ -786,6 +867,9 @@
         } else {
           $("#event-detail").hidden = true;
           await loadEvents();
+          // Back from an event's detail: to its row.
+          const back = state.lastEvent && $(`#events-table a[data-key="${CSS.escape("event:" + state.lastEvent)}"]`);
+          if (back && moved) back.focus();
         }
         break;
       case "ingest":
@@ -837,7 +921,9 @@
       else loadEvents();
     });
     $("#page-next").addEventListener("click", () => {
-      state.events.page += 1;
+      const ev = state.events;
+      if (typeof ev.cursors[ev.page + 1] !== "string") return;
+      ev.page += 1;
       loadEvents();
     });
     $("#page-prev").addEventListener("click", () => {
@@ -848,11 +934,11 @@
       location.hash = "#/events";
     });
     $("#chart-hour").addEventListener("click", () => {
-      state.chart = "hour";
+      state.chart = "minute";
       loadChart();
     });
     $("#chart-month").addEventListener("click", () => {
-      state.chart = "month";
+      state.chart = "day";
       loadChart();
     });
     $("#settings-form").addEventListener("submit", saveSettings);
@@ -871,17 +957,20 @@
     }
     window.addEventListener("hashchange", () => {
       flash("");
-      route();
+      route(true);
     });
   }
 
   async function boot() {
     wire();
-    if (!sessionStorage.getItem(KEY)) return signOut("");
+    const message = sessionStorage.getItem(SIGNOUT);
+    sessionStorage.removeItem(SIGNOUT);
+    if (!sessionStorage.getItem(KEY)) return showSignin(message);
     try {
       state.me = await api("GET", "/v1/me");
     } catch (e) {
-      return signOut(SIGNIN_ERRORS[e.status] || e.message);
+      sessionStorage.removeItem(KEY);
+      return showSignin(SIGNIN_ERRORS[e.status] || e.message);
     }
     await signedIn();
   }

@@ -21,6 +21,7 @@ pub(crate) fn state() -> Arc<AdminState> {
             max_pending_limit: 1000,
             max_projects: 100,
         },
+        endpoints: Default::default(),
     })
 }
 

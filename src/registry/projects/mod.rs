@@ -17,9 +17,11 @@ use serde::Deserialize;
 
 use super::slug::{DEFAULT_SLUG, Slug};
 
+mod activity;
 mod model;
 mod pending;
 
+pub use activity::IngestInterval;
 pub use model::{
     Changes, DEFAULT_NAME, MAX_ALLOWED_ORIGINS, PendingSlug, Project, ProjectActivity,
     ProjectError, Settings, SettingsPatch, Status, normalize_origin,

@@ -204,9 +204,12 @@ pub struct PendingSlug {
     pub last_seen: u32,
     /// When the edge first accepted it.
     pub first_seen: u32,
-    /// The streams (`events`, `signals`, `traces`, ...) that carried its
-    /// data, by name: which endpoints sent it.
+    /// The streams that carried its data, by table (`events`, `signals`,
+    /// `spans`, ...).
     pub streams: Vec<String>,
+    /// The routes of those streams (`/v1/events/track`, `/v1/traces`, ...):
+    /// which endpoints sent it.
+    pub endpoints: Vec<String>,
 }
 
 /// What the consumers recorded of one project's data (`project_activity`,
@@ -216,15 +219,19 @@ pub struct PendingSlug {
 pub struct ProjectActivity {
     /// The project's slug (created or pending).
     pub slug: String,
-    /// Events written in the last 24 hours.
+    /// Events written in the current hour and the 23 before it.
     pub events_24h: u64,
     /// Events written since it first sent.
     pub events_total: u64,
-    /// Last time any of its data was written, seconds since the epoch
-    /// (0: never).
+    /// Last time an event of it was written, seconds since the epoch (0:
+    /// never).
+    pub last_event: u32,
+    /// Last time any of its data was written (0: never).
     pub last_seen: u32,
-    /// The streams that carried its data, by name.
+    /// The streams that carried its data, by table.
     pub streams: Vec<String>,
+    /// The routes of those streams: which endpoints sent it.
+    pub endpoints: Vec<String>,
 }
 
 /// Why a registry operation was refused or failed.

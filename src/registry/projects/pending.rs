@@ -1,9 +1,8 @@
 //! Pending slugs (docs/CONTRACT.md §C6): slugs that received data but were
-//! never created, counted per org against its pending limit, and the
-//! activity the consumers record per (org, project), which the pending
-//! panel reads.
+//! never created, counted per org against its pending limit, with the
+//! activity the consumers recorded for them (`activity.rs`).
 
-use super::{PendingSlug, ProjectActivity, ProjectError, ProjectStore, now_secs};
+use super::{PendingSlug, ProjectError, ProjectStore, now_secs};
 use crate::registry::slug::Slug;
 
 impl ProjectStore {
@@ -64,43 +63,6 @@ impl ProjectStore {
         Ok(())
     }
 
-    /// Per project of `org` that sent data: events in the last 24 hours
-    /// and in all, last seen, and the streams that carried it. One read of
-    /// `project_activity`, which holds a row per flush and project.
-    pub async fn activity(&self, org: &str) -> Result<Vec<ProjectActivity>, ProjectError> {
-        #[derive(clickhouse::Row, serde::Deserialize)]
-        struct Row {
-            slug: String,
-            events_24h: u64,
-            events_total: u64,
-            last_seen: u32,
-            streams: Vec<String>,
-        }
-        let rows: Vec<Row> = self
-            .db
-            .query(
-                // Columns in `Row`'s order (RowBinary, matched by position);
-                // no aliases: one named `last_seen` would shadow the column.
-                "SELECT project, sumIf(rows, stream = 'events' AND last_seen >= now() - 86400), \
-                 sumIf(rows, stream = 'events'), toUInt32(max(last_seen)), \
-                 arraySort(groupUniqArray(stream)) \
-                 FROM project_activity WHERE org = ? GROUP BY project ORDER BY project",
-            )
-            .bind(org)
-            .fetch_all()
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| ProjectActivity {
-                slug: r.slug,
-                events_24h: r.events_24h,
-                events_total: r.events_total,
-                last_seen: r.last_seen,
-                streams: r.streams,
-            })
-            .collect())
-    }
-
     /// The pending panel: "Projects with data, not yet created", with event
     /// count, first and last seen and the streams that sent it, newest
     /// first (docs/CONTRACT.md §C6).
@@ -115,6 +77,7 @@ impl ProjectStore {
                     event_count: seen.map_or(0, |a| a.events_total),
                     last_seen: seen.map_or(0, |a| a.last_seen),
                     streams: seen.map(|a| a.streams.clone()).unwrap_or_default(),
+                    endpoints: Vec::new(),
                     slug,
                     first_seen,
                 }
