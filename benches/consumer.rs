@@ -44,6 +44,7 @@ fn records() -> Vec<(Vec<u8>, Vec<u8>)> {
         .map(|r| {
             let project = format!("proj-{}", r % PROJECTS);
             let env = Envelope {
+                redaction: None,
                 org: "org_bench",
                 project: &project,
                 received_us: 1_700_000_000_000_000,

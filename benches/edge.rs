@@ -10,6 +10,12 @@
 //! - `signals_10`: a batch of 10 signals;
 //! - `parse_only_100`: only the JSON parse of the `events_100` body, so the
 //!   difference is validation + RowBinary encoding;
+//! - `events_100_redacted`: `events_100` under the default redaction policy
+//!   (every built-in detector; nothing in these events matches), and
+//!   `events_100_redacted_hits` with an e-mail address in every input; the
+//!   difference to `events_100` is what redaction costs per event;
+//! - `redact_500b`: the default policy over a 500-byte text with nothing to
+//!   redact (the check every text field gets);
 //! - `spans_50`: one OTLP protobuf export of 50 AI SDK-like spans (the load
 //!   command's traces mix), decoded and encoded by `downpour::edge::otlp`;
 //!   throughput in spans.
@@ -30,8 +36,9 @@ use std::hint::black_box;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use downpour::edge::validate::{Envelope, encode};
+use downpour::edge::validate::{Envelope, Redaction, encode};
 use downpour::pipeline::{self, Limits, StreamKind};
+use downpour::redact::{Detector, Redactor};
 
 /// One event as the Python SDK sends it, about 500 bytes.
 fn event(i: usize) -> String {
@@ -61,8 +68,23 @@ fn limits(kind: StreamKind) -> Limits {
 }
 
 fn bench_body(c: &mut Criterion, name: &str, kind: StreamKind, items: u64, body: Vec<u8>) {
+    bench_redacted(c, name, kind, items, body, None);
+}
+
+fn bench_redacted(
+    c: &mut Criterion,
+    name: &str,
+    kind: StreamKind,
+    items: u64,
+    body: Vec<u8>,
+    redactor: Option<&Redactor>,
+) {
     let limits = limits(kind);
     let env = Envelope {
+        redaction: redactor.map(|redactor| Redaction {
+            redactor,
+            all_messages: true,
+        }),
         org: "org_bench",
         project: "default",
         received_us: 1_700_000_000_000_000,
@@ -98,6 +120,36 @@ fn edge(c: &mut Criterion) {
         100,
         array((0..100).map(event)),
     );
+    let default_policy = Redactor::new(&Detector::ALL, &[]).expect("the default policy");
+    bench_redacted(
+        c,
+        "events_100_redacted",
+        StreamKind::Events,
+        100,
+        array((0..100).map(event)),
+        Some(&default_policy),
+    );
+    bench_redacted(
+        c,
+        "events_100_redacted_hits",
+        StreamKind::Events,
+        100,
+        array((0..100).map(|i| event(i).replace("in Lisbon today?", "for jane@example.com?"))),
+        Some(&default_policy),
+    );
+    let text = "What is the weather like in Lisbon today? Answer briefly, and mention the wind. "
+        .repeat(6);
+    let text = &text[..500];
+    assert!(matches!(
+        default_policy.redact(text),
+        std::borrow::Cow::Borrowed(_)
+    ));
+    let mut group = c.benchmark_group("redact_500b");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("default policy, no match", |b| {
+        b.iter(|| black_box(default_policy.redact(black_box(text)).len()))
+    });
+    group.finish();
     bench_body(
         c,
         "signals_10",
@@ -150,6 +202,7 @@ fn spans(c: &mut Criterion) {
     };
     let limits = limits(StreamKind::Spans);
     let env = Envelope {
+        redaction: None,
         org: "org_bench",
         project: "default",
         received_us: 1_700_000_000_000_000,

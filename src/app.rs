@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::control::ops::{self, Readiness};
 use crate::control::projects::AdminState;
 use crate::control::query::QueryState;
-use crate::control::{dashboard, keys, org, projects, query};
+use crate::control::{dashboard, keys, org, policies, projects, query};
 use crate::edge::{self, EdgeState};
 use crate::http::fallback::with_json_errors;
 use crate::http::openapi;
@@ -46,7 +46,8 @@ pub fn edge_router(app: EdgeApp, pipelines: &[Pipeline], topic_prefix: &str) -> 
         .merge(ops::health_router(app.readiness))
         .merge(projects::router(app.admin.clone()))
         .merge(keys::router(app.admin.clone()))
-        .merge(org::router(app.admin))
+        .merge(org::router(app.admin.clone()))
+        .merge(policies::router(app.admin))
         .merge(query::router(app.query))
         .merge(dashboard::router())
         .split_for_parts();
@@ -94,6 +95,7 @@ mod tests {
             projects::router(admin.clone()).into_openapi(),
             keys::router(admin.clone()).into_openapi(),
             org::router(admin.clone()).into_openapi(),
+            policies::router(admin.clone()).into_openapi(),
             dashboard::router().into_openapi(),
             query::router(query_state(&admin)).into_openapi(),
         ];

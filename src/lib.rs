@@ -20,6 +20,7 @@ pub mod http;
 #[cfg(feature = "load")]
 pub mod load;
 pub mod pipeline;
+pub mod redact;
 pub mod registry;
 pub mod runtime;
 pub mod serve;

@@ -24,6 +24,7 @@ use crate::edge::{self, EdgeState};
 use crate::pipeline::{self, Pipeline, PipelineError};
 use crate::registry::admission::Admission;
 use crate::registry::keys::KeyStore;
+use crate::registry::policies::PolicyStore;
 use crate::registry::projects::ProjectStore;
 use crate::sink::schema::{self, MigrateError};
 use crate::sink::{clickhouse, worker};
@@ -240,6 +241,7 @@ fn edge_app(
                 max_pending_limit: cfg.registry.max_pending_limit,
                 max_projects: cfg.registry.max_projects_per_org,
             },
+            policies: PolicyStore::new(clickhouse::database(&cfg.clickhouse)?),
             endpoints: pipelines
                 .iter()
                 .map(|p| (p.table.clone(), p.route.clone()))
@@ -264,6 +266,9 @@ fn edge_app(
             ),
             decode_budget: edge::budget::BodyBudget::new(cfg.edge.max_inflight_body_bytes, 1.0),
             body_timeout: Duration::from_millis(cfg.edge.request_timeout_ms),
+            redactors: edge::redactors::Redactors::new(PolicyStore::new(clickhouse::database(
+                &cfg.clickhouse,
+            )?)),
         }),
         readiness,
     })

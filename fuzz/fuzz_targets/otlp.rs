@@ -38,6 +38,7 @@ fuzz_target!(|input: &[u8]| {
         max_item_bytes: 2048,
     };
     let env = Envelope {
+        redaction: None,
         org: "org_fuzz",
         project: "proj",
         received_us: 1_700_000_000_000_000,

@@ -41,6 +41,7 @@ use crate::http::auth::{Authenticates, Caller, Manage, OwnerOnly, Read, Roles};
 use crate::http::openapi;
 use crate::registry::admission::Admission;
 use crate::registry::keys::KeyStore;
+use crate::registry::policies::{DEFAULT_POLICY, PolicyStore};
 use crate::registry::projects::{DEFAULT_NAME, PendingSlug, Project, ProjectError, ProjectStore};
 use crate::registry::slug::Slug;
 
@@ -54,6 +55,8 @@ pub struct AdminState {
     pub admission: Admission,
     /// The operator's ceilings on what an org may ask for.
     pub ceilings: Ceilings,
+    /// Redaction policies (a project's `active_policy_id` must name one).
+    pub policies: PolicyStore,
     /// Each stream's route by its table (`spans` → `/v1/traces`), from the
     /// pipelines: which endpoints sent a project's data.
     pub endpoints: BTreeMap<String, String>,
@@ -257,6 +260,7 @@ async fn create_project(
         .ok_or_else(|| ApiError::bad_request("slug", "required"))?;
     let slug = Slug::parse(raw_slug).map_err(|e| ApiError::bad_request("slug", &e.to_string()))?;
     let changes = changes_from(&body)?;
+    known_policy(&state, who.org(), &changes).await?;
     let existing = state.projects.list(who.org()).await?;
     let created = existing.iter().filter(|p| p.slug != "default").count();
     if created >= state.ceilings.max_projects as usize {
@@ -321,6 +325,7 @@ async fn update(
         }
     }
     let mut changes = changes_from(&body)?;
+    known_policy(&state, who.org(), &changes).await?;
     if full {
         changes.reset_settings = true;
         let default_name = if slug.is_default() {
@@ -334,6 +339,33 @@ async fn update(
     let project = state.projects.update(who.org(), &slug, changes).await?;
     state.admission.invalidate(who.org()).await;
     Ok(Json(project))
+}
+
+/// A policy a project switches to must be one of the org's (400 otherwise).
+async fn known_policy(
+    state: &AdminState,
+    org: &str,
+    changes: &crate::registry::projects::Changes,
+) -> Result<(), ApiError> {
+    let Some(id) = changes.settings.active_policy_id.as_deref() else {
+        return Ok(());
+    };
+    if id == DEFAULT_POLICY {
+        return Ok(());
+    }
+    match state.policies.get(org, id).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(ApiError::bad_request(
+            "settings.active_policy_id",
+            &format!("no policy {id} in this org (GET /v1/policies)"),
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "policies unavailable");
+            Err(ApiError::unavailable(
+                "redaction policies unavailable, retry shortly",
+            ))
+        }
+    }
 }
 
 #[utoipa::path(delete, path = "/v1/projects/{slug}", tag = "admin",

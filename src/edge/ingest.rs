@@ -23,7 +23,7 @@ use super::openapi::{EventId, EventIds};
 use super::otlp;
 use super::project::project_of;
 use super::rate_limit::RateInfo;
-use super::validate::{self, Envelope};
+use super::validate::{self, Envelope, Redaction};
 use super::{EdgeState, Route};
 use crate::http::{ApiError, Source};
 use crate::pipeline::StreamKind;
@@ -169,8 +169,30 @@ async fn process(
         &mut reserved,
     )
     .await?;
+    // The project's redaction runs while the body is encoded: nothing it
+    // would redact reaches the producer (docs/CONTRACT.md §C23).
+    let protection = state
+        .admission
+        .protection(&principal.org, &project)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "project check failed");
+            ApiError::unavailable("project registry unavailable, retry shortly")
+        })?;
+    let redactor = state
+        .redactors
+        .get(&principal.org, &protection.policy)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "redaction policy unavailable");
+            ApiError::unavailable("redaction policies unavailable, retry shortly")
+        })?;
     let received_us = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
     let envelope = Envelope {
+        redaction: Some(Redaction {
+            redactor: &redactor,
+            all_messages: protection.all_messages,
+        }),
         org: &principal.org,
         project: project.as_str(),
         received_us,

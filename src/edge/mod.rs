@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod otlp;
 pub mod project;
 pub mod rate_limit;
+pub mod redactors;
 pub mod validate;
 
 use std::sync::Arc;
@@ -48,6 +49,8 @@ pub struct EdgeState {
     pub decode_budget: budget::BodyBudget,
     /// Deadline for receiving a whole body.
     pub body_timeout: Duration,
+    /// The compiled redaction policies (docs/CONTRACT.md §C23).
+    pub redactors: redactors::Redactors,
 }
 
 /// One ingest route, from a pipeline definition.
@@ -126,6 +129,9 @@ pub(crate) mod tests {
         Arc::new(EdgeState {
             keys: KeyStore::new(db, ttl, ttl, ttl, LookupBudget::new(10)),
             admission: Admission::new(projects, ttl, ttl),
+            redactors: redactors::Redactors::new(crate::registry::policies::PolicyStore::new(
+                clickhouse::Client::default(),
+            )),
             rate_limiter: Default::default(),
             producer: Producer::new(&kafka).expect("producer"),
             in_flight: Semaphore::new(8),

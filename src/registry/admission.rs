@@ -8,7 +8,9 @@
 //! | new slug beyond the limit | 403 |
 //!
 //! An admitted project also carries what the edge enforces per request: its
-//! `rate_limit_rpm` and `allowed_origins`.
+//! `rate_limit_rpm` and `allowed_origins`; before a body is encoded the
+//! edge asks for its [`Protection`] (the active redaction policy), which a
+//! pending or new slug has at its default.
 //!
 //! Each org's view (its projects, pending slugs and limit) is cached in moka
 //! (the sync cache: its lookup is cheaper than the future cache's, and a hit
@@ -65,6 +67,8 @@ pub struct OrgView {
     rate_limits: HashMap<String, u32>,
     /// `allowed_origins` of the projects that restrict them.
     origins: HashMap<String, Arc<[String]>>,
+    /// The redaction settings of the projects not at the default.
+    protections: HashMap<String, Protection>,
     pending: u32,
     limit: u32,
 }
@@ -93,6 +97,27 @@ struct SlugRow {
     status: String,
     rate_limit_rpm: u32,
     allowed_origins: Vec<String>,
+    active_policy_id: String,
+    filter_all_messages: u8,
+}
+
+/// What a project's data goes through before it is encoded
+/// (docs/CONTRACT.md §C23).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protection {
+    /// The active redaction policy's id.
+    pub policy: Arc<str>,
+    /// `filter_all_messages`: every turn of a conversation, or the last.
+    pub all_messages: bool,
+}
+
+impl Default for Protection {
+    fn default() -> Self {
+        Protection {
+            policy: crate::registry::policies::DEFAULT_POLICY.into(),
+            all_messages: true,
+        }
+    }
 }
 
 /// An accepted slug, with the project's rate limit and origins if it has them.
@@ -169,6 +194,24 @@ impl Admission {
         }
     }
 
+    /// The redaction settings of `slug` (the defaults for a pending or new
+    /// slug), from the org's cached view: as fresh as `admit`'s, so a
+    /// policy switch reaches every edge within `registry.cache_ttl_ms`.
+    /// `Err` when the registry cannot be asked and nothing is cached: the
+    /// caller refuses (503) rather than store data under a policy it does
+    /// not know.
+    pub async fn protection(&self, org: &str, slug: &Slug) -> Result<Protection, ProjectError> {
+        let view = match self.cache.get(org) {
+            Some(view) => view,
+            None => self.load_cached(org).await?,
+        };
+        Ok(view
+            .protections
+            .get(slug.as_str())
+            .cloned()
+            .unwrap_or_default())
+    }
+
     /// Loads a missing view once per org at a time (the others wait and reuse it).
     async fn load_cached(&self, org: &str) -> Result<Arc<OrgView>, ProjectError> {
         let _guard = self.store.lock_org(org).await;
@@ -201,7 +244,8 @@ impl Admission {
             .db()
             .query(
                 "SELECT slug, if(max(status = 'archived') = 1, 'archived', 'active'), argMax(rate_limit_rpm, version), \
-                 argMax(allowed_origins, version) FROM projects WHERE org = ? GROUP BY slug",
+                 argMax(allowed_origins, version), argMax(active_policy_id, version), \
+                 argMax(filter_all_messages, version) FROM projects WHERE org = ? GROUP BY slug",
             )
             .bind(org)
             .fetch_all()
@@ -224,6 +268,17 @@ impl Admission {
             if !row.allowed_origins.is_empty() {
                 view.origins
                     .insert(row.slug.clone(), row.allowed_origins.into());
+            }
+            let protection = Protection {
+                policy: if row.active_policy_id.is_empty() {
+                    Protection::default().policy
+                } else {
+                    row.active_policy_id.into()
+                },
+                all_messages: row.filter_all_messages != 0,
+            };
+            if protection != Protection::default() {
+                view.protections.insert(row.slug.clone(), protection);
             }
             view.slugs.insert(row.slug, state);
         }
@@ -249,6 +304,7 @@ impl Admission {
             slugs: fresh.slugs.clone(),
             rate_limits: fresh.rate_limits.clone(),
             origins: fresh.origins.clone(),
+            protections: fresh.protections.clone(),
             pending: fresh.pending,
             limit: fresh.limit,
         };

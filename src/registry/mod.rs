@@ -6,5 +6,6 @@
 pub mod admission;
 pub mod keys;
 pub mod lookups;
+pub mod policies;
 pub mod projects;
 pub mod slug;

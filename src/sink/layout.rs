@@ -321,6 +321,7 @@ mod upgrade_tests {
             max_item_bytes: 1 << 20,
         };
         let env = Envelope {
+            redaction: None,
             org: "acme",
             project: "default",
             received_us: 1_700_000_000_000_000,

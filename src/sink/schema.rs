@@ -7,7 +7,7 @@
 //! migrators racing, converge on the same schema.
 
 /// The migrations, in order (the binary carries `sql/`; a test checks the list).
-pub const MIGRATIONS: [(&str, &str); 8] = [
+pub const MIGRATIONS: [(&str, &str); 9] = [
     ("0001_init", include_str!("../../sql/0001_init.sql")),
     ("0002_projects", include_str!("../../sql/0002_projects.sql")),
     (
@@ -30,6 +30,10 @@ pub const MIGRATIONS: [(&str, &str); 8] = [
     (
         "0008_project_activity_hourly",
         include_str!("../../sql/0008_project_activity_hourly.sql"),
+    ),
+    (
+        "0009_redaction",
+        include_str!("../../sql/0009_redaction.sql"),
     ),
 ];
 

@@ -57,6 +57,7 @@ fn rows(kind: StreamKind, body: &Value, received_us: u64) -> Vec<u8> {
         .limits;
     let mut bytes = serde_json::to_vec(body).expect("JSON");
     let env = Envelope {
+        redaction: None,
         org: ORG,
         project: PROJECT,
         received_us,
@@ -365,6 +366,7 @@ fn span_rows(export: &Value) -> Vec<u8> {
         .expect("the spans pipeline")
         .limits;
     let env = Envelope {
+        redaction: None,
         org: ORG,
         project: PROJECT,
         received_us: RECEIVED_US,

@@ -35,6 +35,7 @@ mod python_sdk;
 mod query;
 mod query_sdk;
 mod query_sdk_views;
+mod redaction;
 mod registry_outage;
 mod secure_transport;
 mod security;

@@ -77,7 +77,8 @@ async fn every_row_of_the_ingest_table() {
     // A later "active" version (a racing or clock-skewed update) does not un-archive it.
     h.db.query(
         "INSERT INTO projects SELECT org, slug, name, metadata, 'active', rate_limit_rpm, body_retention_hours, \
-         log_retention_days, created_at, updated_at, bitAnd(version, 9223372036854775807) + 3600000000, allowed_origins FROM projects \
+         log_retention_days, created_at, updated_at, bitAnd(version, 9223372036854775807) + 3600000000, allowed_origins, \
+         active_policy_id, filter_all_messages FROM projects \
          WHERE org = ? AND slug = 'old' AND status = 'archived'",
     )
     .bind("acme")
@@ -267,7 +268,8 @@ async fn admin_endpoints_and_roles() {
     );
     assert_eq!(
         p["settings"],
-        json!({"rate_limit_rpm": 60, "body_retention_hours": 48, "log_retention_days": 90, "allowed_origins": null})
+        json!({"rate_limit_rpm": 60, "body_retention_hours": 48, "log_retention_days": 90, "allowed_origins": null,
+               "active_policy_id": "default", "filter_all_messages": true})
     );
     // Read your own writes, at once.
     let got = h
@@ -389,7 +391,8 @@ async fn admin_endpoints_and_roles() {
     assert_eq!(
         settings,
         json!({"rate_limit_rpm": 120, "body_retention_hours": 48, "log_retention_days": 30,
-               "allowed_origins": null})
+               "allowed_origins": null,
+               "active_policy_id": "default", "filter_all_messages": true})
     );
     // PUT replaces every mutable field.
     let r = h

@@ -58,6 +58,7 @@ fn limits(kind: StreamKind) -> Limits {
 /// body, an item (`[i]…` with `i` in range) or a field of a single object.
 fn check(kind: StreamKind, body: &[u8]) -> Result<usize, Invalid> {
     let env = Envelope {
+        redaction: None,
         org: "org",
         project: "default",
         received_us: 1_700_000_000_000_000,

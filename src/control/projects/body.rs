@@ -79,6 +79,13 @@ pub struct SettingsChanges {
     /// or `null` for any origin.
     #[serde(default)]
     pub allowed_origins: Option<Vec<String>>,
+    /// The redaction policy to apply (`default`, or an id from `GET
+    /// /v1/policies`); an unknown id is a 400.
+    #[serde(default)]
+    pub active_policy_id: String,
+    /// Redact every turn of a conversation (`true`) or only the last.
+    #[serde(default)]
+    pub filter_all_messages: bool,
 }
 
 // The answer of `put_org_settings`, and a description of its body, which
@@ -154,6 +161,19 @@ pub(super) fn changes_from(
     }
     if let Some(v) = field("allowed_origins") {
         changes.settings.allowed_origins = Some(allowed_origins(v)?);
+    }
+    if let Some(v) = field("active_policy_id") {
+        let id = v
+            .as_str()
+            .filter(|id| !id.is_empty() && id.len() <= 64)
+            .ok_or_else(|| invalid("active_policy_id", "must be a policy id (GET /v1/policies)"))?;
+        changes.settings.active_policy_id = Some(id.to_string());
+    }
+    if let Some(v) = field("filter_all_messages") {
+        let all = v
+            .as_bool()
+            .ok_or_else(|| invalid("filter_all_messages", "must be true or false"))?;
+        changes.settings.filter_all_messages = Some(all);
     }
     Ok(changes)
 }

@@ -22,6 +22,7 @@ pub(crate) fn state() -> Arc<AdminState> {
             max_projects: 100,
         },
         endpoints: Default::default(),
+        policies: crate::registry::policies::PolicyStore::new(clickhouse::Client::default()),
     })
 }
 

@@ -196,6 +196,7 @@ mod tests {
     use crate::edge::budget::BodyBudget;
 
     const ENV: Envelope<'static> = Envelope {
+        redaction: None,
         org: "acme",
         project: "default",
         received_us: 1_700_000_000_000_000,

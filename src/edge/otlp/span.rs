@@ -20,7 +20,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::{Span, span};
 
 use crate::bus::record::Packer;
-use crate::edge::validate::{Encoded, Envelope, RECORD_TARGET_BYTES};
+use crate::edge::validate::{Encoded, Envelope, RECORD_TARGET_BYTES, Redacted};
 use crate::pipeline::row::{JsonText, json_string};
 use crate::pipeline::rows::SpanRow;
 use crate::pipeline::{Limits, StreamKind};
@@ -149,6 +149,8 @@ pub fn encode(
                 let start = buf.len();
                 let [event_id, user_id, convo_id, event_name] = links(&span.attributes, resource);
                 let status = span.status.as_ref();
+                let status_message = env.redact(status.map_or("", |s| s.message.as_str()));
+                let redactor = env.redactor();
                 SpanRow {
                     org: env.org,
                     project: env.project,
@@ -166,12 +168,12 @@ pub fn encode(
                         .end_time_unix_nano
                         .saturating_sub(span.start_time_unix_nano),
                     status_code: status_name(status.map_or(0, |s| s.code)),
-                    status_message: status.map_or("", |s| s.message.as_str()),
-                    attributes: &Attrs(&span.attributes),
-                    resource_attributes: &Attrs(resource),
+                    status_message: &status_message,
+                    attributes: &Redacted(Attrs(&span.attributes), redactor),
+                    resource_attributes: &Redacted(Attrs(resource), redactor),
                     scope_name,
                     scope_version,
-                    events: &Events(&span.events),
+                    events: &Redacted(Events(&span.events), redactor),
                     links: &SpanLinks(&span.links),
                     event_id,
                     user_id,

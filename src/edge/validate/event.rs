@@ -10,6 +10,8 @@
 //! in its own column, and any other top-level field in `extra`, a JSON
 //! object of the fields downpour does not know.
 
+use std::borrow::Cow;
+
 use simd_json::tape::Value;
 
 use super::fields::{self, Invalid, Path};
@@ -30,8 +32,10 @@ pub(super) struct Body<'t, 'i> {
     pub event: Option<&'i str>,
     pub stamp: Option<Stamp>,
     pub model: &'i str,
-    pub input: &'i str,
-    pub output: &'i str,
+    /// Redacted by the project's policy.
+    pub input: Cow<'i, str>,
+    /// Redacted by the project's policy.
+    pub output: Cow<'i, str>,
     pub convo_id: &'i str,
     pub properties: Option<Value<'t, 'i>>,
     pub attachments: Option<Value<'t, 'i>>,
@@ -94,8 +98,10 @@ pub(super) fn body<'t, 'i>(
         let ai_obj = fields::entries(&ai);
         let get = |k: &str| ai_obj.as_ref().and_then(|o| o.get(k));
         b.model = fields::optional_str(get("model"), || f("model"))?.unwrap_or("");
-        b.input = fields::optional_str(get("input"), || f("input"))?.unwrap_or("");
-        b.output = fields::optional_str(get("output"), || f("output"))?.unwrap_or("");
+        let input = fields::optional_str(get("input"), || f("input"))?.unwrap_or("");
+        let output = fields::optional_str(get("output"), || f("output"))?.unwrap_or("");
+        b.input = env.redact_input(input);
+        b.output = env.redact(output);
         b.convo_id = fields::optional_str(get("convo_id"), || f("convo_id"))?.unwrap_or("");
         let has_io =
             fields::present(get("input")).is_some() || fields::present(get("output")).is_some();
@@ -267,11 +273,11 @@ macro_rules! event_shaped {
             timestamp_ms: $b.stamp_or(&$env).ms,
             received_at: Stamp::from_micros($env.received_us).secs,
             ai_model: $b.model,
-            ai_input: $b.input,
-            ai_output: $b.output,
+            ai_input: $b.input.as_ref(),
+            ai_output: $b.output.as_ref(),
             convo_id: $b.convo_id,
-            properties: &$props,
-            attachments: &JsonOr($b.attachments.as_ref(), $attachments),
+            properties: &$crate::edge::validate::Redacted($props, $env.redactor()),
+            attachments: &$crate::edge::validate::Redacted(JsonOr($b.attachments.as_ref(), $attachments), $env.redactor()),
             properties_truncated: u8::from($props.is_truncated()),
             feature_flags: &JsonOr($b.feature_flags.as_ref(), $absent),
             extra: &Extra { obj: $obj, none: $absent },

@@ -46,11 +46,15 @@ mod signal;
 mod time;
 mod user;
 
+use std::borrow::Cow;
+
 use simd_json::prelude::*;
 use simd_json::tape::{Object, Value};
 
 use crate::bus::record;
+use crate::pipeline::row::JsonText;
 use crate::pipeline::{Limits, StreamKind};
+use crate::redact::Redactor;
 pub use fields::Invalid;
 use fields::Path;
 
@@ -68,6 +72,66 @@ pub struct Envelope<'a> {
     pub project: &'a str,
     /// Edge receive time, microseconds since the epoch.
     pub received_us: u64,
+    /// The project's redaction (docs/CONTRACT.md §C23); `None` redacts
+    /// nothing (benches, tests, tools that re-encode stored rows).
+    pub redaction: Option<Redaction<'a>>,
+}
+
+/// What the project's active policy redacts, applied while a row is encoded.
+#[derive(Debug, Clone, Copy)]
+pub struct Redaction<'a> {
+    /// The policy, compiled.
+    pub redactor: &'a Redactor,
+    /// `filter_all_messages`.
+    pub all_messages: bool,
+}
+
+impl<'a> Envelope<'a> {
+    /// The policy to apply, if it finds anything at all.
+    #[inline]
+    pub fn redactor(&self) -> Option<&'a Redactor> {
+        self.redaction.map(|r| r.redactor).filter(|r| !r.is_empty())
+    }
+
+    /// An AI input, redacted (a conversation as `filter_all_messages` says).
+    #[inline]
+    pub fn redact_input<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        match self.redaction {
+            Some(r) => r.redactor.redact_input(text, r.all_messages),
+            None => Cow::Borrowed(text),
+        }
+    }
+
+    /// A text field, redacted.
+    #[inline]
+    pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        match self.redaction {
+            Some(r) => r.redactor.redact(text),
+            None => Cow::Borrowed(text),
+        }
+    }
+}
+
+/// A JSON column written with its string values redacted by `1` (keys and
+/// layout kept, `Redactor::redact_json`); as written when `1` is `None`.
+pub struct Redacted<'r, T>(pub T, pub Option<&'r Redactor>);
+
+impl<T: JsonText> JsonText for Redacted<'_, T> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        self.0.write_json(out);
+        let Some(redactor) = self.1 else {
+            return;
+        };
+        let redacted = out
+            .get(start..)
+            .and_then(|json| std::str::from_utf8(json).ok())
+            .and_then(|json| redactor.redact_json(json));
+        if let Some(json) = redacted {
+            out.truncate(start);
+            out.extend_from_slice(json.as_bytes());
+        }
+    }
 }
 
 /// One item as every stream's encoder sees it: the object, where it is in

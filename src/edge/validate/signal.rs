@@ -9,10 +9,10 @@
 //! Signals carry no id of their own; the edge gives each one, so a
 //! redelivered record collapses.
 
-use super::Item;
 use super::event::{self, Props};
 use super::fields::{self, Invalid};
 use super::time::{self, Stamp};
+use super::{Item, Redacted};
 use crate::pipeline::rows::SignalRow;
 
 /// Longest `signal_type` kept (the documented ones are a word).
@@ -78,7 +78,7 @@ pub(super) fn encode(it: &Item<'_, '_, '_>, buf: &mut Vec<u8>) -> Result<bool, I
                 timestamp: stamp.secs,
                 timestamp_ms: stamp.ms,
                 received_at: received.secs,
-                properties: &props,
+                properties: &Redacted(props, env.redactor()),
             }
             .write(w);
         },

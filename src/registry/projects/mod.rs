@@ -40,6 +40,8 @@ struct ProjectRow {
     updated_at: u32,
     /// Empty: any origin.
     allowed_origins: Vec<String>,
+    active_policy_id: String,
+    filter_all_messages: u8,
 }
 
 impl ProjectRow {
@@ -56,6 +58,12 @@ impl ProjectRow {
                 body_retention_hours: self.body_retention_hours,
                 log_retention_days: self.log_retention_days,
                 allowed_origins: (!self.allowed_origins.is_empty()).then_some(self.allowed_origins),
+                active_policy_id: if self.active_policy_id.is_empty() {
+                    crate::registry::policies::DEFAULT_POLICY.into()
+                } else {
+                    self.active_policy_id
+                },
+                filter_all_messages: self.filter_all_messages != 0,
             },
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -73,7 +81,8 @@ fn select_projects(condition: &str) -> String {
          if(max(status = 'archived') = 1, 'archived', 'active') AS p_status, \
          argMax(rate_limit_rpm, version) AS p_rpm, argMax(body_retention_hours, version) AS p_hours, \
          argMax(log_retention_days, version) AS p_days, toUInt32(min(created_at)) AS p_created, \
-         toUInt32(max(updated_at)) AS p_updated, argMax(allowed_origins, version) AS p_origins \
+         toUInt32(max(updated_at)) AS p_updated, argMax(allowed_origins, version) AS p_origins, \
+         argMax(active_policy_id, version) AS p_policy, argMax(filter_all_messages, version) AS p_all \
          FROM projects WHERE {condition} GROUP BY slug ORDER BY slug"
     )
 }
@@ -262,8 +271,8 @@ impl ProjectStore {
         self.db
             .query(
                 "INSERT INTO projects (org, slug, name, metadata, status, rate_limit_rpm, body_retention_hours, \
-                 log_retention_days, created_at, updated_at, version, allowed_origins) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 log_retention_days, created_at, updated_at, version, allowed_origins, active_policy_id, \
+                 filter_all_messages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(org)
             .bind(&p.slug)
@@ -277,6 +286,8 @@ impl ProjectStore {
             .bind(p.updated_at)
             .bind(version_for(p.status, self.next_version()))
             .bind(p.settings.allowed_origins.as_deref().unwrap_or_default())
+            .bind(&p.settings.active_policy_id)
+            .bind(u8::from(p.settings.filter_all_messages))
             .execute()
             .await?;
         Ok(())

@@ -53,6 +53,13 @@ pub struct Settings {
     /// nature). Checked against a request's `Origin` header, which only
     /// browsers send: a server-side caller is never refused by it.
     pub allowed_origins: Option<Vec<String>>,
+    /// The redaction policy the edge applies before anything is stored
+    /// (docs/CONTRACT.md §C23): `default` (every built-in detector) or one
+    /// of the org's policies (`GET /v1/policies`).
+    pub active_policy_id: String,
+    /// When an AI input is a conversation (a JSON array of messages):
+    /// redact every turn (`true`, the default) or only the last.
+    pub filter_all_messages: bool,
 }
 
 impl Default for Settings {
@@ -62,6 +69,8 @@ impl Default for Settings {
             body_retention_hours: 48,
             log_retention_days: 90,
             allowed_origins: None,
+            active_policy_id: crate::registry::policies::DEFAULT_POLICY.into(),
+            filter_all_messages: true,
         }
     }
 }
@@ -141,6 +150,10 @@ pub struct SettingsPatch {
     pub log_retention_days: Option<u32>,
     /// `Some(None)`: any origin again.
     pub allowed_origins: Option<Option<Vec<String>>>,
+    /// New active redaction policy (checked to exist by the caller).
+    pub active_policy_id: Option<String>,
+    /// New `filter_all_messages`.
+    pub filter_all_messages: Option<bool>,
 }
 
 impl SettingsPatch {
@@ -153,6 +166,8 @@ impl SettingsPatch {
                 .unwrap_or(base.body_retention_hours),
             log_retention_days: self.log_retention_days.unwrap_or(base.log_retention_days),
             allowed_origins: self.allowed_origins.unwrap_or(base.allowed_origins),
+            active_policy_id: self.active_policy_id.unwrap_or(base.active_policy_id),
+            filter_all_messages: self.filter_all_messages.unwrap_or(base.filter_all_messages),
         }
     }
 }
@@ -270,7 +285,7 @@ mod tests {
             rate_limit_rpm: rpm,
             body_retention_hours: hours,
             log_retention_days: days,
-            allowed_origins: None,
+            ..Settings::default()
         };
         assert!(s(Some(60), 48, 90).check().is_ok());
         assert!(

@@ -11,6 +11,7 @@ use super::*;
 use crate::pipeline::reader::decode;
 
 const ENV: Envelope<'static> = Envelope {
+    redaction: None,
     org: "acme",
     project: "bot",
     received_us: 1_700_000_000_123_456,

@@ -153,6 +153,7 @@ fn a_retried_identical_request_gets_the_same_ids() {
                    {"user_id": "u", "event": "e", "timestamp": "2026-11-23T20:06:38Z"}]"#;
     let ids = |received_us: u64| -> Vec<String> {
         let env = Envelope {
+            redaction: None,
             received_us,
             ..env()
         };
@@ -181,6 +182,7 @@ fn a_retried_identical_request_gets_the_same_ids() {
         r#"[{"event_id": "x", "signal_name": "thumbs_up", "timestamp": "2026-11-23T20:06:38Z"}]"#;
     let signal_id = |received_us: u64| {
         let env = Envelope {
+            redaction: None,
             received_us,
             ..env()
         };

@@ -35,6 +35,7 @@ const RECEIVED_MS: u64 = 1_700_000_000_123;
 
 fn env() -> Envelope<'static> {
     Envelope {
+        redaction: None,
         org: ORG,
         project: PROJECT,
         received_us: RECEIVED_US,
