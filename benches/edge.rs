@@ -138,7 +138,7 @@ fn edge(c: &mut Criterion) {
         Some(&default_policy),
     );
     let text = "What is the weather like in Lisbon today? Answer briefly, and mention the wind. "
-        .repeat(6);
+        .repeat(7);
     let text = &text[..500];
     assert!(matches!(
         default_policy.redact(text),

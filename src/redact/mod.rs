@@ -3,14 +3,15 @@
 //! replaces what it finds with `[REDACTED:<kind>]` before the row is
 //! encoded, so a secret never reaches Kafka or ClickHouse.
 //!
-//! A [`Redactor`] is one policy compiled once (a `RegexSet` to tell whether
-//! a text holds anything at all, then one `Regex` per detector or rule to
-//! replace it); the edge keeps them per policy id (`edge::redactors`), the
+//! A [`Redactor`] is one policy compiled once: a `Regex` per detector
+//! pattern or rule. A text is first counted in one pass (its [`Shape`]:
+//! digits, `@`, `:`, ...), which rules most detectors out; the others search
+//! it, most of them for a literal first (an `@`, a prefix) at memory speed; the edge keeps them per policy id (`edge::redactors`), the
 //! registry stores policies (`registry::policies`), the admin API checks
 //! their rules here before storing them: this module sits below all three.
 //!
-//! Invariants: a text with no match is returned as it was, borrowed, after
-//! one pass of the set's DFA (the common case costs no allocation); JSON
+//! Invariants: a text with no match is returned as it was, borrowed (the
+//! common case costs no allocation); JSON
 //! stays valid JSON with only string values changed (keys are names, not
 //! content); nothing here panics on any input.
 
@@ -19,9 +20,14 @@ mod messages;
 
 use std::borrow::Cow;
 
-use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::{Regex, RegexBuilder};
 
-pub use detectors::Detector;
+pub use detectors::{Detector, Shape};
+
+/// Texts shorter than this are not scanned: no built-in detector finds
+/// anything shorter (`a@b.cd`), and an org's rule that would is not worth a
+/// scan of every `{}` and `[]`.
+const SHORTEST_FINDING: usize = 6;
 
 /// Most bytes a compiled rule may take (regex's size limit): a rule is the
 /// org's input, compiled on every edge.
@@ -58,14 +64,21 @@ struct Finder {
     regex: Regex,
     /// `[REDACTED:<kind>]`.
     label: String,
-    /// The built-in detector it is, whose checksum confirms a match.
-    detector: Option<Detector>,
+    /// The built-in detector it is (and which of its patterns), whose
+    /// shape gate rules texts out and whose checksum confirms a match.
+    detector: Option<(Detector, usize)>,
+}
+
+impl Finder {
+    /// Whether it could find anything in a text of shape `s`.
+    #[inline]
+    fn could_match(&self, s: &Shape) -> bool {
+        self.detector.is_none_or(|(d, i)| d.could_match(i, s))
+    }
 }
 
 /// One policy, compiled.
 pub struct Redactor {
-    /// Every finder's pattern, to tell in one pass whether any matches.
-    set: RegexSet,
     /// In the order they are applied: the detectors in [`Detector::ALL`]'s
     /// order, then the rules.
     finders: Vec<Finder>,
@@ -82,16 +95,16 @@ impl Redactor {
     /// The policy of `detectors` (any order) and `rules`.
     pub fn new(detectors: &[Detector], rules: &[Rule]) -> Result<Redactor, BadRule> {
         let mut finders = Vec::new();
-        for d in Detector::ALL {
-            if detectors.contains(&d) {
-                let regex = Regex::new(d.pattern()).map_err(|e| BadRule {
+        for d in Detector::ALL.into_iter().filter(|d| detectors.contains(d)) {
+            for (i, pattern) in d.patterns().iter().enumerate() {
+                let regex = Regex::new(pattern).map_err(|e| BadRule {
                     index: usize::MAX,
                     reason: e.to_string(),
                 })?;
                 finders.push(Finder {
                     regex,
                     label: format!("[REDACTED:{}]", d.as_str()),
-                    detector: Some(d),
+                    detector: Some((d, i)),
                 });
             }
         }
@@ -106,21 +119,12 @@ impl Redactor {
                 detector: None,
             });
         }
-        let set = RegexSetBuilder::new(finders.iter().map(|f| f.regex.as_str()))
-            .size_limit(RULE_SIZE_LIMIT * (rules.len() + 8))
-            .dfa_size_limit(RULE_SIZE_LIMIT * 2)
-            .build()
-            .map_err(|e| BadRule {
-                index: rules.len().saturating_sub(1),
-                reason: e.to_string(),
-            })?;
-        Ok(Redactor { set, finders })
+        Ok(Redactor { finders })
     }
 
     /// The policy that finds nothing.
     pub fn none() -> Redactor {
         Redactor {
-            set: RegexSet::empty(),
             finders: Vec::new(),
         }
     }
@@ -132,18 +136,17 @@ impl Redactor {
 
     /// `text` with every finding replaced; borrowed when there is none.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        if self.finders.is_empty() {
+        if self.finders.is_empty() || text.len() < SHORTEST_FINDING {
             return Cow::Borrowed(text);
         }
-        let hits = self.set.matches(text);
-        if !hits.matched_any() {
-            return Cow::Borrowed(text);
-        }
+        let shape = Shape::of(text);
         let mut out = Cow::Borrowed(text);
-        for i in hits.iter() {
-            let Some(finder) = self.finders.get(i) else {
+        for finder in self.finders.iter().filter(|f| f.could_match(&shape)) {
+            // A search first: `replace_all` sets up capture slots even when
+            // it finds nothing, and nothing is the common case.
+            if !finder.regex.is_match(&out) {
                 continue;
-            };
+            }
             // A candidate its checksum refuses is put back as it was; when
             // every one was, the text stays as it is (borrowed if it was).
             let changed = std::cell::Cell::new(false);
@@ -151,7 +154,7 @@ impl Redactor {
                 .regex
                 .replace_all(&out, |caps: &regex::Captures<'_>| {
                     let found = caps.get(0).map_or("", |m| m.as_str());
-                    if finder.detector.is_none_or(|d| d.confirms(found)) {
+                    if finder.detector.is_none_or(|(d, _)| d.confirms(found)) {
                         changed.set(true);
                         finder.label.clone()
                     } else {
@@ -169,11 +172,23 @@ impl Redactor {
         out
     }
 
+    /// Whether `text` holds a finding (a candidate a checksum would refuse
+    /// counts: this only decides whether to look closer).
+    fn may_hold_anything(&self, text: &str) -> bool {
+        if self.finders.is_empty() || text.len() < SHORTEST_FINDING {
+            return false;
+        }
+        let shape = Shape::of(text);
+        self.finders
+            .iter()
+            .any(|f| f.could_match(&shape) && f.regex.is_match(text))
+    }
+
     /// An AI `input`: with `all_messages` (the project's
     /// `filter_all_messages`, default) all of it; without, when it is a
     /// conversation (a JSON array of messages), its last message only.
     pub fn redact_input<'a>(&self, text: &'a str, all_messages: bool) -> Cow<'a, str> {
-        if all_messages || self.finders.is_empty() || !self.set.is_match(text) {
+        if all_messages || !self.may_hold_anything(text) {
             return self.redact(text);
         }
         match messages::redact_last(text, self) {
@@ -186,7 +201,7 @@ impl Redactor {
     /// A JSON text (properties, attachments, span attributes) with its
     /// string values redacted; `None` when nothing changed.
     pub fn redact_json(&self, json: &str) -> Option<String> {
-        if self.finders.is_empty() || !self.set.is_match(json) {
+        if !self.may_hold_anything(json) {
             return None;
         }
         let bytes = json.as_bytes();
