@@ -329,6 +329,14 @@ async fn an_admin_adopts_a_pending_slug_explores_its_events_and_archives_a_proje
 
     // Settings: the API's validation message, then a change that sticks.
     browser.click("#nav a[data-view=settings]").await;
+    browser
+        .wait_for(
+            "the redaction policy in force",
+            "const p = document.querySelector('#set-policy'); \
+             return p.value === 'default' && document.querySelector('#set-all-messages').checked;",
+            json!([]),
+        )
+        .await;
     browser.type_into("#set-log-days", "1").await;
     browser.type_into("#set-body-hours", "48").await;
     browser.click("#settings-save").await;
@@ -346,6 +354,7 @@ async fn an_admin_adopts_a_pending_slug_explores_its_events_and_archives_a_proje
     );
     browser.type_into("#set-body-hours", "24").await;
     browser.type_into("#set-rate", "600").await;
+    browser.click("#set-all-messages").await;
     browser.click("#settings-save").await;
     browser
         .wait_for(
@@ -361,6 +370,10 @@ async fn an_admin_adopts_a_pending_slug_explores_its_events_and_archives_a_proje
     assert_eq!(
         project.json()["settings"]["body_retention_hours"],
         json!(24)
+    );
+    assert_eq!(
+        project.json()["settings"]["filter_all_messages"],
+        json!(false)
     );
 
     // Keys: a project key shown once, which sends; then revoked.

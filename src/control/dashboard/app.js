@@ -277,7 +277,7 @@
     $("#project-switcher").value = slug;
     for (const node of $$(".project-name")) node.textContent = label(current());
     // What was shown belongs to the other project.
-    for (const name of ["events", "event", "chart", "keys"]) ticket(name);
+    for (const name of ["events", "event", "chart", "keys", "settings"]) ticket(name);
     state.events = { cursors: [null], page: 0, query: state.events.query };
     fill("#events-table tbody", []);
     $("#event-detail").hidden = true;
@@ -653,7 +653,8 @@
 
   // ---- Settings ---------------------------------------------------------
 
-  function loadSettings() {
+  async function loadSettings() {
+    const t = ticket("settings");
     const p = current();
     for (const node of $$("#settings-form .field-error")) node.hidden = true;
     setError("#settings-error", null);
@@ -665,8 +666,20 @@
     $("#set-body-hours").value = String(s.body_retention_hours);
     $("#set-log-days").value = String(s.log_retention_days);
     $("#set-origins").value = (s.allowed_origins || []).join("\n");
+    $("#set-all-messages").checked = s.filter_all_messages;
     const editable = manages();
     for (const node of $$("#settings-form input, #settings-form textarea")) node.readOnly = !editable;
+    $("#set-all-messages").disabled = !editable;
+    $("#set-policy").disabled = !editable;
+    let policies = [{ id: s.active_policy_id, name: s.active_policy_id }];
+    try {
+      policies = (await api("GET", "/v1/policies")).policies;
+    } catch (e) {
+      if (!stale("settings", t)) fieldError("active_policy_id", "the policies could not be read (" + e.message + ")");
+    }
+    if (stale("settings", t)) return;
+    $("#set-policy").replaceChildren(...policies.map((policy) => el("option", { value: policy.id, text: `${policy.name} (${policy.id})` })));
+    $("#set-policy").value = s.active_policy_id;
     show("#settings-save", editable);
     show("#settings-readonly", !editable);
     show("#archive-zone", editable && p.slug !== "default");
@@ -696,6 +709,8 @@
       body_retention_hours: number($("#set-body-hours").value),
       log_retention_days: number($("#set-log-days").value),
       allowed_origins: origins.length ? origins : null,
+      active_policy_id: $("#set-policy").value,
+      filter_all_messages: $("#set-all-messages").checked,
     };
     // Only what this form changed: another admin's change to another
     // field since the page read the project stands.
@@ -712,7 +727,7 @@
       return fieldError(e.param, e.message);
     }
     await loadProjects();
-    loadSettings();
+    await loadSettings();
     flash("Saved the settings of " + state.project + ".");
   }
 
@@ -878,7 +893,7 @@
         break;
       case "settings":
         showView("settings");
-        loadSettings();
+        await loadSettings();
         break;
       case "keys":
         showView("keys");
