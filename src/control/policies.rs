@@ -221,14 +221,13 @@ fn rule(i: usize, item: &Value) -> Result<RuleBody, ApiError> {
         })?;
     compile_rule(pattern).map_err(|e| {
         let why: String = e
-            .to_string()
             .lines()
             .last()
             .unwrap_or("invalid")
             .chars()
             .take(200)
             .collect();
-        ApiError::bad_request(&field("pattern"), &format!("does not compile: {why}"))
+        ApiError::bad_request(&field("pattern"), &format!("refused: {why}"))
     })?;
     Ok(RuleBody {
         name: name.to_string(),
@@ -267,6 +266,10 @@ mod tests {
             (br#"{"name": "x", "rules": [{"name": "Bad Name", "pattern": "a"}]}"#, "rules[0].name"),
             (br#"{"name": "x", "rules": [{"name": "ok", "pattern": "a"}, {"name": "b", "pattern": "(open"}]}"#, "rules[1].pattern"),
             (br#"{"name": "x", "rules": [{"name": "ok"}]}"#, "rules[0].pattern"),
+            (
+                br#"{"name": "x", "rules": [{"name": "empty", "pattern": "x*"}]}"#,
+                "rules[0].pattern",
+            ),
             (br#"{"name": "x", "extra": 1}"#, "extra"),
             (b"[]", "body"),
             (b"{", "body"),

@@ -4,8 +4,9 @@
 //!
 //! Invariants: `default` is compiled once for every org; a policy that
 //! cannot be read is never guessed at (the request gets 503); a stored
-//! policy that no longer compiles, or an id with no policy, runs as
-//! `default` (every built-in detector), never as nothing.
+//! policy that no longer compiles, or an id with no policy yet, runs as
+//! `default` (every built-in detector), never as nothing, and is asked for
+//! again on the next request (only a compiled policy is kept).
 
 use std::sync::Arc;
 
@@ -42,20 +43,23 @@ impl Redactors {
             return Ok(self.default.clone());
         }
         let key = (org.clone(), id.to_string());
-        self.cache
-            .try_get_with(key, async {
-                let Some(policy) = self.store.get(org, id).await? else {
-                    tracing::warn!(org = %org, policy = id, "no such policy: running the default");
-                    return Ok(self.default.clone());
-                };
-                match Redactor::new(&policy.detectors, &policy.rules()) {
-                    Ok(r) => Ok(Arc::new(r)),
-                    Err(e) => {
-                        tracing::warn!(org = %org, policy = id, error = %e, "policy does not compile: running the default");
-                        Ok(self.default.clone())
-                    }
-                }
-            })
-            .await
+        if let Some(compiled) = self.cache.get(&key).await {
+            return Ok(compiled);
+        }
+        let Some(policy) = self.store.get(org, id).await.map_err(Arc::new)? else {
+            tracing::warn!(org = %org, policy = id, "no such policy: running the default");
+            return Ok(self.default.clone());
+        };
+        match Redactor::new(&policy.detectors, &policy.rules()) {
+            Ok(r) => {
+                let compiled = Arc::new(r);
+                self.cache.insert(key, compiled.clone()).await;
+                Ok(compiled)
+            }
+            Err(e) => {
+                tracing::warn!(org = %org, policy = id, error = %e, "policy does not compile: running the default");
+                Ok(self.default.clone())
+            }
+        }
     }
 }

@@ -22,11 +22,11 @@ pub enum Detector {
     Token,
     /// E-mail addresses.
     Email,
+    /// IBANs that pass the mod-97 check.
+    Iban,
     /// Payment card numbers: 13 to 19 digits, spaces or hyphens between,
     /// that pass the Luhn check.
     Card,
-    /// IBANs that pass the mod-97 check.
-    Iban,
     /// IPv4 and IPv6 addresses.
     Ip,
     /// Phone numbers: international (`+` and 8 to 15 digits), North
@@ -36,13 +36,14 @@ pub enum Detector {
 }
 
 impl Detector {
-    /// Every detector, in the order a policy applies them (a card number is
-    /// replaced before the phone detector could see digits in it).
+    /// Every detector, in the order a policy applies them (an IBAN before
+    /// the card detector could take digits out of it, a card number before
+    /// the phone detector could).
     pub const ALL: [Detector; 6] = [
         Detector::Token,
         Detector::Email,
-        Detector::Card,
         Detector::Iban,
+        Detector::Card,
         Detector::Ip,
         Detector::Phone,
     ];
@@ -129,15 +130,97 @@ impl Detector {
         }
     }
 
-    /// Whether a candidate `text` of this detector is one (the checksum
-    /// detectors check theirs; the others take every match).
-    pub fn confirms(self, text: &str) -> bool {
-        match self {
-            Detector::Card => luhn(text),
-            Detector::Iban => iban_checksum(text),
-            _ => true,
+    /// What to redact of a candidate that pattern `i` found at
+    /// `start..end` of `hay`: the range (a candidate may hold more than the
+    /// finding: a card number and its CVV, an IBAN and the word after it),
+    /// or `None` when it is not one (a checksum refuses every window, or
+    /// its surroundings say it is something else: `Chrome/120.0.0.0`,
+    /// `logo@2x.png`, `crate::db`).
+    pub fn confirm(self, i: usize, hay: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+        let found = hay.get(start..end)?;
+        let before = start
+            .checked_sub(1)
+            .and_then(|p| hay.as_bytes().get(p))
+            .copied();
+        let after = hay.as_bytes().get(end..end + 2).unwrap_or_default();
+        let whole = Some((start, end));
+        match (self, i) {
+            (Detector::Card, _) => groups_window(found, start, b" -", |digits| {
+                (13..=19).contains(&digits.len())
+                    && matches!(digits.first(), Some(b'2'..=b'6'))
+                    && luhn_digits(digits)
+            }),
+            (Detector::Iban, _) => groups_window(found, start, b" ", |chars| {
+                chars.len() >= 15 && iban_checksum(std::str::from_utf8(chars).unwrap_or(""))
+            })
+            .filter(|(s, _)| *s == start),
+            (Detector::Ip, 0) => {
+                let dotted_on =
+                    after.first() == Some(&b'.') && after.get(1).is_some_and(u8::is_ascii_digit);
+                let part_of_more = matches!(before, Some(b'/' | b'.' | b'v' | b'V'));
+                (!dotted_on && !part_of_more).then_some((start, end))
+            }
+            (Detector::Ip, 2) => {
+                let groups = found.split(':').filter(|g| !g.is_empty()).count();
+                (groups >= 2 && found.bytes().any(|b| b.is_ascii_digit())).then_some((start, end))
+            }
+            (Detector::Email, _) => {
+                let lower = found.to_ascii_lowercase();
+                let image = [".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"]
+                    .iter()
+                    .any(|ext| lower.ends_with(ext));
+                (!image).then_some((start, end))
+            }
+            (Detector::Phone, 0) => {
+                let decimal = matches!(after.first(), Some(b'.' | b','))
+                    && after.get(1).is_some_and(u8::is_ascii_digit);
+                let glued = before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'.');
+                // The shortest numbers in use have 8 digits, country code
+                // included; fewer is a signed amount (`+100.00`).
+                let digits = found.bytes().filter(u8::is_ascii_digit).count();
+                (!decimal && !glued && digits >= 8).then_some((start, end))
+            }
+            _ => whole,
         }
     }
+}
+
+/// The first window of whole groups of `found` (split at `separators`;
+/// the earliest start, then the longest) whose characters, separators
+/// left out, `accept` takes; as a range of the haystack `found` starts at
+/// `offset` in.
+fn groups_window(
+    found: &str,
+    offset: usize,
+    separators: &[u8],
+    accept: impl Fn(&[u8]) -> bool,
+) -> Option<(usize, usize)> {
+    let bytes = found.as_bytes();
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    let mut at = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if separators.contains(b) {
+            if at < i {
+                groups.push((at, i));
+            }
+            at = i + 1;
+        }
+    }
+    if at < bytes.len() {
+        groups.push((at, bytes.len()));
+    }
+    for first in 0..groups.len() {
+        for last in (first..groups.len()).rev() {
+            let chars: Vec<u8> = groups[first..=last]
+                .iter()
+                .flat_map(|&(s, e)| bytes.get(s..e).unwrap_or_default().iter().copied())
+                .collect();
+            if accept(&chars) {
+                return Some((offset + groups[first].0, offset + groups[last].1));
+            }
+        }
+    }
+    None
 }
 
 /// What a text is made of, counted in one pass over its bytes (a loop the
@@ -212,11 +295,18 @@ impl Shape {
 }
 
 /// The Luhn check of the digits in `text` (13 to 19 of them).
-pub fn luhn(text: &str) -> bool {
-    let digits: Vec<u32> = text.chars().filter_map(|c| c.to_digit(10)).collect();
-    if !(13..=19).contains(&digits.len()) {
-        return false;
-    }
+#[cfg(test)]
+fn luhn(text: &str) -> bool {
+    let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_digit).collect();
+    (13..=19).contains(&digits.len()) && luhn_digits(&digits)
+}
+
+/// The Luhn check of ASCII `digits`.
+fn luhn_digits(digits: &[u8]) -> bool {
+    let digits: Vec<u32> = digits
+        .iter()
+        .map(|d| u32::from(d.wrapping_sub(b'0')))
+        .collect();
     let sum: u32 = digits
         .iter()
         .rev()

@@ -24,14 +24,13 @@ use regex::{Regex, RegexBuilder};
 
 pub use detectors::{Detector, Shape};
 
-/// Texts shorter than this are not scanned: no built-in detector finds
-/// anything shorter (`a@b.cd`), and an org's rule that would is not worth a
-/// scan of every `{}` and `[]`.
+/// Texts shorter than this are not searched by the built-in detectors: none
+/// finds anything shorter (`a@b.cd`). The org's rules search every text.
 const SHORTEST_FINDING: usize = 6;
 
 /// Most bytes a compiled rule may take (regex's size limit): a rule is the
-/// org's input, compiled on every edge.
-const RULE_SIZE_LIMIT: usize = 1 << 20;
+/// org's input, compiled on every edge and run on every text of its data.
+const RULE_SIZE_LIMIT: usize = 256 << 10;
 
 /// One of the org's own rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,12 +51,19 @@ pub struct BadRule {
     pub reason: String,
 }
 
-/// Compiles `pattern` as a rule's pattern is compiled (size-limited).
-pub fn compile_rule(pattern: &str) -> Result<Regex, regex::Error> {
+/// Compiles `pattern` as a rule's pattern is compiled (size-limited); a
+/// pattern that matches empty text is refused (it would put a label between
+/// every two characters).
+pub fn compile_rule(pattern: &str) -> Result<Regex, String> {
+    let hir = regex_syntax::parse(pattern).map_err(|e| e.to_string())?;
+    if hir.properties().minimum_len().is_none_or(|n| n == 0) {
+        return Err("matches empty text".into());
+    }
     RegexBuilder::new(pattern)
         .size_limit(RULE_SIZE_LIMIT)
         .dfa_size_limit(RULE_SIZE_LIMIT)
         .build()
+        .map_err(|e| e.to_string())
 }
 
 struct Finder {
@@ -109,10 +115,7 @@ impl Redactor {
             }
         }
         for (index, rule) in rules.iter().enumerate() {
-            let regex = compile_rule(&rule.pattern).map_err(|e| BadRule {
-                index,
-                reason: e.to_string(),
-            })?;
+            let regex = compile_rule(&rule.pattern).map_err(|reason| BadRule { index, reason })?;
             finders.push(Finder {
                 regex,
                 label: format!("[REDACTED:{}]", rule.name),
@@ -136,12 +139,8 @@ impl Redactor {
 
     /// `text` with every finding replaced; borrowed when there is none.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        if self.finders.is_empty() || text.len() < SHORTEST_FINDING {
-            return Cow::Borrowed(text);
-        }
-        let shape = Shape::of(text);
         let mut out = Cow::Borrowed(text);
-        for finder in self.finders.iter().filter(|f| f.could_match(&shape)) {
+        for finder in self.candidates(text) {
             // A search first: `replace_all` sets up capture slots even when
             // it finds nothing, and nothing is the common case.
             if !finder.regex.is_match(&out) {
@@ -150,17 +149,25 @@ impl Redactor {
             // A candidate its checksum refuses is put back as it was; when
             // every one was, the text stays as it is (borrowed if it was).
             let changed = std::cell::Cell::new(false);
-            let replaced = finder
-                .regex
-                .replace_all(&out, |caps: &regex::Captures<'_>| {
-                    let found = caps.get(0).map_or("", |m| m.as_str());
-                    if finder.detector.is_none_or(|(d, _)| d.confirms(found)) {
+            let hay: &str = &out;
+            let replaced = finder.regex.replace_all(hay, |caps: &regex::Captures<'_>| {
+                let Some(m) = caps.get(0) else {
+                    return String::new();
+                };
+                let range = match finder.detector {
+                    Some((d, i)) => d.confirm(i, hay, m.start(), m.end()),
+                    None => Some((m.start(), m.end())),
+                };
+                match range {
+                    Some((s, e)) => {
                         changed.set(true);
-                        finder.label.clone()
-                    } else {
-                        found.to_string()
+                        let head = hay.get(m.start()..s).unwrap_or_default();
+                        let tail = hay.get(e..m.end()).unwrap_or_default();
+                        format!("{head}{}{tail}", finder.label)
                     }
-                });
+                    None => m.as_str().to_string(),
+                }
+            });
             let next = match replaced {
                 Cow::Owned(s) if changed.get() => Some(s),
                 _ => None,
@@ -172,36 +179,54 @@ impl Redactor {
         out
     }
 
-    /// Whether `text` holds a finding (a candidate a checksum would refuse
-    /// counts: this only decides whether to look closer).
-    fn may_hold_anything(&self, text: &str) -> bool {
-        if self.finders.is_empty() || text.len() < SHORTEST_FINDING {
-            return false;
-        }
-        let shape = Shape::of(text);
-        self.finders
-            .iter()
-            .any(|f| f.could_match(&shape) && f.regex.is_match(text))
+    /// The finders that could find anything in `text`: the org's rules
+    /// always; the built-in detectors its [`Shape`] does not rule out (none
+    /// in a text shorter than the shortest finding).
+    fn candidates<'s>(&'s self, text: &str) -> impl Iterator<Item = &'s Finder> + 's {
+        let shape =
+            (!self.finders.is_empty() && text.len() >= SHORTEST_FINDING).then(|| Shape::of(text));
+        self.finders.iter().filter(move |f| match f.detector {
+            None => true,
+            Some(_) => shape.as_ref().is_some_and(|s| f.could_match(s)),
+        })
     }
 
-    /// An AI `input`: with `all_messages` (the project's
-    /// `filter_all_messages`, default) all of it; without, when it is a
-    /// conversation (a JSON array of messages), its last message only.
+    /// Whether `text` holds a candidate (one a checksum or its
+    /// surroundings would refuse counts: this only decides whether to look
+    /// closer).
+    fn may_hold_anything(&self, text: &str) -> bool {
+        self.candidates(text).any(|f| f.regex.is_match(text))
+    }
+
+    /// An AI `input`. A conversation (a JSON array of messages) is
+    /// redacted as JSON, its strings decoded first (a `\n` before a key
+    /// must not hide it, a finding must not eat an escape): every turn with
+    /// `all_messages` (the project's `filter_all_messages`, default), the
+    /// last otherwise. Any other text, all of it.
     pub fn redact_input<'a>(&self, text: &'a str, all_messages: bool) -> Cow<'a, str> {
-        if all_messages || !self.may_hold_anything(text) {
+        if self.finders.is_empty()
+            || !text.trim_start().starts_with('[')
+            || !messages::is_conversation(text)
+        {
             return self.redact(text);
         }
-        match messages::redact_last(text, self) {
-            Some(out) => Cow::Owned(out),
-            None if messages::is_conversation(text) => Cow::Borrowed(text),
-            None => self.redact(text),
-        }
+        let redacted = if all_messages {
+            self.redact_json(text)
+        } else {
+            messages::redact_last(text, self)
+        };
+        redacted.map_or(Cow::Borrowed(text), Cow::Owned)
     }
 
     /// A JSON text (properties, attachments, span attributes) with its
     /// string values redacted; `None` when nothing changed.
     pub fn redact_json(&self, json: &str) -> Option<String> {
-        if !self.may_hold_anything(json) {
+        // Without an escape, the JSON text holds each string as it is, so
+        // one search over all of it tells whether any could hold a finding;
+        // with one (`\n`, `\u0040`), only the decoded strings tell, and an
+        // org's rule may be anchored (`^[0-9]{4}$`): only the strings tell.
+        let has_rules = self.finders.iter().any(|f| f.detector.is_none());
+        if !has_rules && !json.contains('\\') && !self.may_hold_anything(json) {
             return None;
         }
         let bytes = json.as_bytes();

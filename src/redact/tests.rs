@@ -145,3 +145,67 @@ fn a_conversation_is_redacted_whole_or_in_its_last_turn() {
         "write to [REDACTED:email]"
     );
 }
+
+#[test]
+fn an_escape_hides_nothing_and_a_finding_eats_no_escape() {
+    let r = all();
+    let json =
+        r#"{"note":"keys:\nsk-proj-abcdefghijklmnopqrstuv","c":"Card:\t4111 1111 1111 1111"}"#;
+    let out = r.redact_json(json).expect("changed");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("still JSON");
+    assert_eq!(v["note"], "keys:\n[REDACTED:token]");
+    assert_eq!(v["c"], "Card:\t[REDACTED:card]");
+    let convo = r#"[{"role": "user", "content": "hi\njane@example.com"}]"#;
+    let out = r.redact_input(convo, true);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("still JSON");
+    assert_eq!(v[0]["content"], "hi\n[REDACTED:email]");
+}
+
+#[test]
+fn a_card_or_iban_next_to_other_digits_or_words_is_still_found() {
+    let r = all();
+    for (text, want) in [
+        (
+            "card 4111 1111 1111 1111 12/26 cvv 123",
+            "card [REDACTED:card] 12/26 cvv 123",
+        ),
+        ("4111111111111111 123", "[REDACTED:card] 123"),
+        ("ES91 2100 0418 4502 0005 1332 EUR", "[REDACTED:iban] EUR"),
+        ("PL61 1090 1014 0000 0712 1981 2874", "[REDACTED:iban]"),
+    ] {
+        assert_eq!(r.redact(text), want, "{text}");
+    }
+}
+
+#[test]
+fn look_alikes_are_left_alone() {
+    let r = all();
+    for text in [
+        "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.0.0 Safari/537.36",
+        "<img src=\"logo@2x.png\">",
+        "price +100.00 today",
+        "semver 1.0.0+20130313144700",
+        "use crate::db::Pool;",
+        "ts 1765101600002 ms",
+        "a::b and fe::ed",
+    ] {
+        assert!(matches!(r.redact(text), Cow::Borrowed(_)), "{text}");
+    }
+}
+
+#[test]
+fn rules_see_short_values_and_may_not_match_empty_text() {
+    let rules = [Rule {
+        name: "pin".into(),
+        pattern: "^[0-9]{4}$".into(),
+    }];
+    let r = Redactor::new(&Detector::ALL, &rules).expect("compiles");
+    assert_eq!(r.redact("1234"), "[REDACTED:pin]");
+    assert_eq!(
+        r.redact_json(r#"{"pin":"1234"}"#).as_deref(),
+        Some(r#"{"pin":"[REDACTED:pin]"}"#)
+    );
+    for empty in ["x*", "a?", "(?:)", "^"] {
+        assert!(compile_rule(empty).is_err(), "{empty}");
+    }
+}

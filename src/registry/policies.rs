@@ -77,8 +77,12 @@ struct PolicyRow {
 }
 
 impl PolicyRow {
-    fn into_policy(self) -> Policy {
-        Policy {
+    /// The policy; a row whose rules do not parse is an error, never a
+    /// policy without rules.
+    fn into_policy(self) -> Result<Policy, PolicyError> {
+        let rules = serde_json::from_str(&self.rules)
+            .map_err(|e| PolicyError::Corrupt(self.policy_id.clone(), e.to_string()))?;
+        Ok(Policy {
             id: self.policy_id,
             name: self.name,
             detectors: self
@@ -86,9 +90,9 @@ impl PolicyRow {
                 .iter()
                 .filter_map(|d| Detector::parse(d))
                 .collect(),
-            rules: serde_json::from_str(&self.rules).unwrap_or_default(),
+            rules,
             created_at: self.created_at,
-        }
+        })
     }
 }
 
@@ -98,6 +102,9 @@ pub enum PolicyError {
     /// ClickHouse failed.
     #[error("policies unavailable: {0}")]
     Unavailable(#[from] clickhouse::error::Error),
+    /// A stored policy's rules do not parse.
+    #[error("policy {0} is corrupt: {1}")]
+    Corrupt(String, String),
 }
 
 /// The policies of every org.
@@ -171,7 +178,9 @@ impl PolicyStore {
             .fetch_all()
             .await?;
         let mut out = vec![Policy::default_policy()];
-        out.extend(rows.into_iter().map(PolicyRow::into_policy));
+        for row in rows {
+            out.push(row.into_policy()?);
+        }
         Ok(out)
     }
 
@@ -190,6 +199,6 @@ impl PolicyStore {
             .bind(id)
             .fetch_optional()
             .await?;
-        Ok(row.map(|r| Arc::new(r.into_policy())))
+        row.map(|r| r.into_policy().map(Arc::new)).transpose()
     }
 }

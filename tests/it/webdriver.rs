@@ -230,24 +230,22 @@ impl Browser {
     }
 
     async fn get(&self, command: &str) -> Value {
-        let text = self
-            .http
-            .get(format!("{}/{command}", self.url))
-            .send()
-            .await
-            .expect("webdriver request")
-            .text()
-            .await
-            .expect("webdriver answer");
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+        answer(self.http.get(format!("{}/{command}", self.url))).await
     }
 }
 
 async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Value {
-    let text = http
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body.to_string())
+    answer(
+        http.post(url)
+            .header("content-type", "application/json")
+            .body(body.to_string()),
+    )
+    .await
+}
+
+/// Sends a WebDriver request and reads its JSON answer.
+async fn answer(request: reqwest::RequestBuilder) -> Value {
+    let text = request
         .send()
         .await
         .expect("webdriver request")

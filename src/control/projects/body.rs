@@ -83,8 +83,9 @@ pub struct SettingsChanges {
     /// /v1/policies`); an unknown id is a 400.
     #[serde(default)]
     pub active_policy_id: String,
-    /// Redact every turn of a conversation (`true`) or only the last.
+    /// Redact every turn of a conversation (`true`, the default) or only the last.
     #[serde(default)]
+    #[schema(default = true)]
     pub filter_all_messages: bool,
 }
 

@@ -174,7 +174,7 @@ pub fn encode(
                     scope_name,
                     scope_version,
                     events: &Redacted(Events(&span.events), redactor),
-                    links: &SpanLinks(&span.links),
+                    links: &Redacted(SpanLinks(&span.links), redactor),
                     event_id,
                     user_id,
                     convo_id,

@@ -279,8 +279,8 @@ macro_rules! event_shaped {
             properties: &$crate::edge::validate::Redacted($props, $env.redactor()),
             attachments: &$crate::edge::validate::Redacted(JsonOr($b.attachments.as_ref(), $attachments), $env.redactor()),
             properties_truncated: u8::from($props.is_truncated()),
-            feature_flags: &JsonOr($b.feature_flags.as_ref(), $absent),
-            extra: &Extra { obj: $obj, none: $absent },
+            feature_flags: &$crate::edge::validate::Redacted(JsonOr($b.feature_flags.as_ref(), $absent), $env.redactor()),
+            extra: &$crate::edge::validate::Redacted(Extra { obj: $obj, none: $absent }, $env.redactor()),
             $($field $(: $value)?),*
         }
     };

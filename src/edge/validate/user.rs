@@ -3,10 +3,10 @@
 //! docs/CONTRACT.md §C10: `{user_id, traits}`; the Python SDK sends an array
 //! of them. The latest identify of a user wins (version = receive time).
 
-use super::Item;
 use super::event::{self, Props};
 use super::fields::{self, Invalid};
 use super::time::{self, Stamp};
+use super::{Item, Redacted};
 use crate::pipeline::rows::UserRow;
 
 /// Encodes one identify call into `buf`.
@@ -29,7 +29,7 @@ pub(super) fn encode(it: &Item<'_, '_, '_>, buf: &mut Vec<u8>) -> Result<bool, I
                 org: env.org,
                 project: env.project,
                 user_id,
-                traits: &traits,
+                traits: &Redacted(traits, env.redactor()),
                 timestamp: stamp.secs,
                 timestamp_ms: stamp.ms,
                 received_at: received.secs,
