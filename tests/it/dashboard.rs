@@ -487,6 +487,15 @@ async fn a_member_sees_everything_read_only_at_phone_width() {
         )
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
+    let r = h
+        .post(
+            "/v1/events/track",
+            Some(&write),
+            Some("web"),
+            &events("web", 30),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
 
     let browser = Browser::start(390, 844).await;
     browser.open(&format!("{}/dashboard", h.base)).await;
@@ -522,6 +531,37 @@ async fn a_member_sees_everything_read_only_at_phone_width() {
     // The settings of `web` (a project that could be archived): read only.
     browser.click("#project-switcher").await;
     browser.click("#project-switcher option[value=web]").await;
+    // Its 30 events page by 25, older and back.
+    h.wait_count(
+        "SELECT count() FROM events_by_user WHERE org = ? AND project = 'web'",
+        ORG,
+        30,
+    )
+    .await;
+    browser.click("#nav a[data-view=events]").await;
+    let page = "const ids = [...document.querySelectorAll('#events-table tr[data-event-id]')] \
+                .map(r => r.dataset.eventId); \
+                return ids.length === arguments[0] && ids[0] === arguments[1] \
+                && !document.querySelector('#page-next').disabled === arguments[2] ? ids : null;";
+    let newest = browser
+        .wait_for("the newest 25", page, json!([25, "web-29", true]))
+        .await;
+    browser.click("#page-next").await;
+    let oldest = browser
+        .wait_for("the oldest 5", page, json!([5, "web-4", false]))
+        .await;
+    assert_eq!(oldest[4], json!("web-0"));
+    assert!(
+        newest
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|id| !oldest.as_array().unwrap().contains(id))
+    );
+    browser.click("#page-prev").await;
+    browser
+        .wait_for("the newest 25 again", page, json!([25, "web-29", true]))
+        .await;
     browser.click("#nav a[data-view=settings]").await;
     browser
         .wait_for(
