@@ -16,12 +16,9 @@ pub fn is_conversation(text: &str) -> bool {
             .is_ok_and(|turns| !turns.is_empty())
 }
 
-/// `text` with its last message redacted, when it is a conversation and
-/// that changed anything; `None` otherwise.
+/// `text`, a conversation ([`is_conversation`], which the caller checked),
+/// with its last message redacted; `None` when that changed nothing.
 pub fn redact_last(text: &str, redactor: &Redactor) -> Option<String> {
-    if !is_conversation(text) {
-        return None;
-    }
     let (start, end) = last_element(text)?;
     let last = text.get(start..end)?;
     let redacted = redactor.redact_json(last)?;

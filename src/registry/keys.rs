@@ -273,20 +273,12 @@ impl KeyStore {
         role: Role,
     ) -> Result<NewKey, KeyStoreError> {
         // The thread-local RNG is not Send: keep it out of the awaits below.
-        let (id, secret_part) = {
-            let mut rng = rand::rng();
-            let id: String = (0..ID_LEN)
-                .map(|_| {
-                    char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])
-                })
-                .collect();
-            let secret_part: String = (&mut rng)
-                .sample_iter(Alphanumeric)
-                .take(SECRET_LEN)
-                .map(char::from)
-                .collect();
-            (id, secret_part)
-        };
+        let id = public_id(ID_LEN);
+        let secret_part: String = rand::rng()
+            .sample_iter(Alphanumeric)
+            .take(SECRET_LEN)
+            .map(char::from)
+            .collect();
         let secret = format!("{PREFIX}{id}_{secret_part}");
         let version = u64::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
         self.db
@@ -310,6 +302,15 @@ impl KeyStore {
         };
         Ok(NewKey { secret, principal })
     }
+}
+
+/// A random public id of `len` lowercase letters and digits (key ids,
+/// policy ids): shown in URLs and listings, never a secret.
+pub fn public_id(len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)]))
+        .collect()
 }
 
 /// A key as listings show it: never the secret.

@@ -127,16 +127,7 @@ impl PolicyStore {
         detectors: Vec<Detector>,
         rules: Vec<RuleBody>,
     ) -> Result<Policy, PolicyError> {
-        let id = {
-            use rand::Rng;
-            let mut rng = rand::rng();
-            let tail: String = (0..16)
-                .map(|_| {
-                    char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)])
-                })
-                .collect();
-            format!("pol_{tail}")
-        };
+        let id = format!("pol_{}", crate::registry::keys::public_id(16));
         let mut detectors = detectors;
         detectors.sort();
         detectors.dedup();
