@@ -45,6 +45,7 @@ fn records() -> Vec<(Vec<u8>, Vec<u8>)> {
             let project = format!("proj-{}", r % PROJECTS);
             let env = Envelope {
                 redaction: None,
+                retention: downpour::registry::projects::Retention::DEFAULT,
                 org: "org_bench",
                 project: &project,
                 received_us: 1_700_000_000_000_000,

@@ -85,6 +85,7 @@ fn bench_redacted(
             redactor,
             all_messages: true,
         }),
+        retention: downpour::registry::projects::Retention::DEFAULT,
         org: "org_bench",
         project: "default",
         received_us: 1_700_000_000_000_000,
@@ -203,6 +204,7 @@ fn spans(c: &mut Criterion) {
     let limits = limits(StreamKind::Spans);
     let env = Envelope {
         redaction: None,
+        retention: downpour::registry::projects::Retention::DEFAULT,
         org: "org_bench",
         project: "default",
         received_us: 1_700_000_000_000_000,

@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS event_time_span (
 ORDER BY (org, project);
 
 -- The feeds first, then the rows already there: a row inserted in between
--- is copied twice, which the keys above make harmless.
+-- is copied twice, which the keys above make harmless. The copies name
+-- their columns: a re-run after a later migration added columns still fits.
 CREATE MATERIALIZED VIEW IF NOT EXISTS events_by_time_feed TO events_by_time AS
 SELECT org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, ai_model,
        ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra
@@ -52,12 +53,14 @@ SELECT org, project, minState(timestamp_ms) AS first_ms, maxState(timestamp_ms) 
        countState() AS rows
 FROM events GROUP BY org, project;
 
-INSERT INTO events_by_time
+INSERT INTO events_by_time (org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, ai_model,
+                            ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra)
 SELECT org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, ai_model,
        ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra
 FROM events;
 
-INSERT INTO events_by_user
+INSERT INTO events_by_user (org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, ai_model,
+                            ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra)
 SELECT org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, ai_model,
        ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra
 FROM events WHERE user_id != '';

@@ -32,6 +32,24 @@ pub struct Config {
     pub consumer: ConsumerConfig,
     /// The Query API.
     pub query: QueryConfig,
+    /// The retention sweeps a consumer process runs where ClickHouse has no TTL.
+    pub retention: RetentionConfig,
+}
+
+/// The retention sweeps (src/sink/retention.rs): on ClickHouse 18.16 each
+/// consumer process empties expired bodies and deletes expired rows with
+/// mutations; on a server with TTL it does nothing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RetentionConfig {
+    /// Whether this process sweeps (one sweeping process per cluster is
+    /// enough; more only find the work done or a mutation running).
+    pub sweep: bool,
+    /// How often expired bodies are emptied: a body outlives its expiry
+    /// by at most this plus the mutation's run.
+    pub body_sweep_every_ms: u64,
+    /// How often expired rows are deleted (each run rewrites the parts
+    /// holding one; retention is counted in days).
+    pub row_sweep_every_ms: u64,
 }
 
 /// Consumer settings (per consumer process, for every pipeline's table).
@@ -342,6 +360,11 @@ impl Default for Config {
             query: QueryConfig {
                 max_concurrent_per_org: 4,
             },
+            retention: RetentionConfig {
+                sweep: true,
+                body_sweep_every_ms: 3_600_000,
+                row_sweep_every_ms: 86_400_000,
+            },
             registry: RegistryConfig {
                 cache_ttl_ms: 5_000,
                 default_pending_limit: 50,
@@ -364,13 +387,14 @@ impl Default for Config {
 }
 
 /// Sections whose fields may be set as `DOWNPOUR_<SECTION>_<FIELD>`.
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 7] = [
     "kafka",
     "clickhouse",
     "edge",
     "registry",
     "consumer",
     "query",
+    "retention",
 ];
 
 impl Config {

@@ -168,6 +168,8 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
         }
     }
     if parts.consumers {
+        let sweeper = crate::sink::retention::Sweeper::new(clickhouse::database(&cfg.clickhouse)?);
+        tokio::spawn(sweeper.run(cfg.retention.clone(), shutdown_rx.clone()));
         let reachable = Check::new("clickhouse", false);
         consumer_readiness.add(reachable.clone());
         tokio::spawn(watch_clickhouse(

@@ -21,6 +21,7 @@ fuzz_target!(|input: &[u8]| {
     };
     let env = Envelope {
         redaction: None,
+        retention: downpour::registry::projects::Retention::DEFAULT,
         org: "org_fuzz",
         project: "proj",
         received_us: 1_700_000_000_000_000,

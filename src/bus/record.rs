@@ -8,8 +8,8 @@
 //! therefore inserts the bytes it reads without decoding and re-encoding a
 //! single field.
 //!
-//! The header's version names the column lists. Only version 1 exists, and
-//! the consumer reads only its own version: a record of any other version
+//! The header's version names the column lists ([`VERSION`]). The consumer
+//! reads the versions it knows: a record of any other version
 //! is dead-lettered whole (`unknown record version`), never inserted under
 //! the wrong columns, so it can be replayed. A column change therefore
 //! ships in two steps: first consumers that read both the old and the new
@@ -26,10 +26,11 @@ use crate::pipeline::StreamKind;
 pub const MAGIC: u8 = 0xD0;
 /// Current format version: the column lists of [`crate::pipeline::rows`].
 /// Version 2 added `feature_flags` and `extra` at the end of the events and
-/// partial events rows; the consumer still reads version 1 (records written
-/// by an older edge during an upgrade) and fills those two in
+/// partial events rows, version 3 every row's expiries and the spans'
+/// `body_attributes`; the consumer still reads versions 1 and 2 (records
+/// written by an older edge during an upgrade) and fills the rest in
 /// ([`crate::sink::layout::upgrade`]).
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 /// The oldest version the consumer reads.
 pub const OLDEST_VERSION: u8 = 1;
 /// Header length.

@@ -193,6 +193,7 @@ async fn process(
             redactor: &redactor,
             all_messages: protection.all_messages,
         }),
+        retention: protection.retention,
         org: &principal.org,
         project: project.as_str(),
         received_us,

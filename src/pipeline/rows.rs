@@ -66,6 +66,10 @@ event_shaped_row! {
         feature_flags: Json,
         /// Top-level fields downpour does not know, as a JSON object (`{}` when none; version 2).
         extra: Json,
+        /// When the bodies (`ai_input`, `ai_output`, `attachments`) are emptied (version 3).
+        body_expires_at: DateTime,
+        /// When the row is deleted (version 3).
+        expires_at: DateTime,
     }
 }
 
@@ -96,6 +100,8 @@ crate::row! {
         received_at: DateTime,
         /// `properties` as JSON (`{}` when absent).
         properties: Json,
+        /// When the row is deleted (version 3).
+        expires_at: DateTime,
     }
 }
 
@@ -118,6 +124,8 @@ crate::row! {
         received_at: DateTime,
         /// Edge receive time, microseconds (ReplacingMergeTree's version).
         version: UInt64,
+        /// When the row is deleted (version 3).
+        expires_at: DateTime,
     }
 }
 
@@ -142,6 +150,10 @@ event_shaped_row! {
         feature_flags: Json,
         /// Unknown top-level fields as a JSON object, empty when none (version 2).
         extra: Json,
+        /// When the patch's bodies are emptied (version 3).
+        body_expires_at: DateTime,
+        /// When the patch is deleted (version 3).
+        expires_at: DateTime,
     }
 }
 
@@ -199,32 +211,76 @@ crate::row! {
         event_name: Str,
         /// Edge receive time, seconds.
         received_at: DateTime,
+        /// The payload attributes (prompts, completions, tool arguments and
+        /// results: `crate::edge::otlp::span::is_body`), as a JSON object,
+        /// kept apart from `attributes` so they can expire (version 3).
+        body_attributes: Json,
+        /// When `body_attributes` is emptied (version 3).
+        body_expires_at: DateTime,
+        /// When the row is deleted (version 3).
+        expires_at: DateTime,
     }
 }
 
-/// Columns record version 2 added at the end of the events and partial
-/// events rows (`feature_flags`, `extra`).
-const ADDED_IN_V2: usize = 2;
+/// Columns each record version added at the end of a stream's row: version
+/// 2 `feature_flags` and `extra` (events, partial events); version 3 the
+/// expiries (every stream) and the spans' `body_attributes`.
+fn added_in(kind: StreamKind, version: u8) -> usize {
+    match (kind, version) {
+        (StreamKind::Events | StreamKind::PartialEvents, 2) => 2,
+        (StreamKind::Events | StreamKind::PartialEvents, 3) => 2,
+        (StreamKind::Signals | StreamKind::Users, 3) => 1,
+        (StreamKind::Spans, 3) => 3,
+        _ => 0,
+    }
+}
+
+/// An expiry no edge stamped (RowBinary `DateTime` 0): the row expires by
+/// the default retention counted from its `received_at`
+/// ([`crate::sink::retention`]).
+const UNSTAMPED: &[u8] = b"\0\0\0\0";
 
 impl StreamKind {
     /// The columns a record of format `version` carries, in order.
     pub fn columns_in(self, version: u8) -> &'static [super::row::Column] {
         let all = self.schema().columns;
-        match (self, version) {
-            (StreamKind::Events | StreamKind::PartialEvents, 1) => &all[..all.len() - ADDED_IN_V2],
-            _ => all,
-        }
+        let later: usize = (version + 1..=crate::bus::record::VERSION)
+            .map(|v| added_in(self, v))
+            .sum();
+        &all[..all.len() - later]
     }
 
     /// What each row of a record of `version` lacks, as RowBinary, to be a
     /// row of today's layout; `None` when nothing. Version 1 events get
-    /// `{}` for both new columns, version 1 patches "not in this patch" ("").
-    pub fn upgrade_tail(self, version: u8) -> Option<&'static [u8]> {
-        match (self, version) {
-            (StreamKind::Events, 1) => Some(b"\x02{}\x02{}"),
-            (StreamKind::PartialEvents, 1) => Some(b"\x00\x00"),
-            _ => None,
+    /// `{}` for `feature_flags` and `extra`, version 1 patches "not in this
+    /// patch" (""); rows before version 3 get unstamped expiries (0, the
+    /// defaults apply) and spans an empty `body_attributes` (their payload
+    /// attributes stay in `attributes`, which never expires).
+    pub fn upgrade_tail(self, version: u8) -> Option<Vec<u8>> {
+        if version >= crate::bus::record::VERSION {
+            return None;
         }
+        let mut tail = Vec::new();
+        if version < 2 {
+            match self {
+                StreamKind::Events => tail.extend_from_slice(b"\x02{}\x02{}"),
+                StreamKind::PartialEvents => tail.extend_from_slice(b"\x00\x00"),
+                _ => {}
+            }
+        }
+        match self {
+            StreamKind::Events | StreamKind::PartialEvents => {
+                tail.extend_from_slice(UNSTAMPED);
+                tail.extend_from_slice(UNSTAMPED);
+            }
+            StreamKind::Signals | StreamKind::Users => tail.extend_from_slice(UNSTAMPED),
+            StreamKind::Spans => {
+                tail.extend_from_slice(b"\x02{}");
+                tail.extend_from_slice(UNSTAMPED);
+                tail.extend_from_slice(UNSTAMPED);
+            }
+        }
+        Some(tail)
     }
 
     /// The stream's row schema.
@@ -340,6 +396,7 @@ mod tests {
             timestamp_ms: 2,
             received_at: 3,
             version: 4,
+            expires_at: 5,
         }
         .write(&mut crate::sink::rowbinary::RowWriter::new(&mut buf));
         let mut expected = vec![
@@ -349,6 +406,7 @@ mod tests {
         expected.extend_from_slice(&2u64.to_le_bytes());
         expected.extend_from_slice(&3u32.to_le_bytes());
         expected.extend_from_slice(&4u64.to_le_bytes());
+        expected.extend_from_slice(&5u32.to_le_bytes());
         assert_eq!(buf, expected);
         assert_eq!(
             crate::sink::layout::check(StreamKind::Users, &buf, 1, b"o/p"),

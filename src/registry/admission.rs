@@ -9,8 +9,9 @@
 //!
 //! An admitted project also carries what the edge enforces per request: its
 //! `rate_limit_rpm` and `allowed_origins`; before a body is encoded the
-//! edge asks for its [`Protection`] (the active redaction policy), which a
-//! pending or new slug has at its default.
+//! edge asks for its [`Protection`] (the active redaction policy and the
+//! retention stamped into its rows), which a pending or new slug has at its
+//! default.
 //!
 //! Each org's view (its projects, pending slugs and limit) is cached in moka
 //! (the sync cache: its lookup is cheaper than the future cache's, and a hit
@@ -29,7 +30,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 
-use super::projects::{ProjectError, ProjectStore};
+use super::projects::{ProjectError, ProjectStore, Retention};
 use super::slug::Slug;
 use crate::telemetry::catalogue::Counter;
 
@@ -99,16 +100,20 @@ struct SlugRow {
     allowed_origins: Vec<String>,
     active_policy_id: String,
     filter_all_messages: u8,
+    body_retention_hours: u32,
+    log_retention_days: u32,
 }
 
-/// What a project's data goes through before it is encoded
-/// (docs/CONTRACT.md §C23).
+/// What a project's data goes through before it is encoded: its redaction
+/// (docs/CONTRACT.md §C23) and the retention stamped into its rows (§C24).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Protection {
     /// The active redaction policy's id.
     pub policy: Arc<str>,
     /// `filter_all_messages`: every turn of a conversation, or the last.
     pub all_messages: bool,
+    /// `body_retention_hours` and `log_retention_days`.
+    pub retention: Retention,
 }
 
 impl Default for Protection {
@@ -116,6 +121,7 @@ impl Default for Protection {
         Protection {
             policy: crate::registry::policies::DEFAULT_POLICY.into(),
             all_messages: true,
+            retention: Retention::default(),
         }
     }
 }
@@ -245,7 +251,8 @@ impl Admission {
             .query(
                 "SELECT slug, if(max(status = 'archived') = 1, 'archived', 'active'), argMax(rate_limit_rpm, version), \
                  argMax(allowed_origins, version), argMax(active_policy_id, version), \
-                 argMax(filter_all_messages, version) FROM projects WHERE org = ? GROUP BY slug",
+                 argMax(filter_all_messages, version), argMax(body_retention_hours, version), \
+                 argMax(log_retention_days, version) FROM projects WHERE org = ? GROUP BY slug",
             )
             .bind(org)
             .fetch_all()
@@ -276,6 +283,10 @@ impl Admission {
                     row.active_policy_id.into()
                 },
                 all_messages: row.filter_all_messages != 0,
+                retention: Retention {
+                    body_hours: row.body_retention_hours,
+                    log_days: row.log_retention_days,
+                },
             };
             if protection != Protection::default() {
                 view.protections.insert(row.slug.clone(), protection);

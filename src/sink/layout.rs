@@ -85,7 +85,7 @@ pub fn upgrade<'a>(
     let mut start = 0;
     for end in ends {
         out.extend_from_slice(&body[start..end]);
-        out.extend_from_slice(tail);
+        out.extend_from_slice(&tail);
         start = end;
     }
     Ok(std::borrow::Cow::Owned(out))
@@ -219,6 +219,7 @@ mod tests {
         w.u64(1_700_000_000_000);
         w.datetime(1_700_000_000);
         w.u64(7);
+        w.datetime(1_800_000_000);
     }
 
     #[test]
@@ -322,6 +323,7 @@ mod upgrade_tests {
         };
         let env = Envelope {
             redaction: None,
+            retention: crate::registry::projects::Retention::DEFAULT,
             org: "acme",
             project: "default",
             received_us: 1_700_000_000_000_000,
@@ -333,50 +335,84 @@ mod upgrade_tests {
             .to_vec()
     }
 
-    #[test]
-    fn version_1_rows_are_completed_to_today_s_layout() {
-        // A version-1 row is today's without its last two columns, which the
-        // edge writes as two 4-byte-length JSON texts ("{}" for an event
-        // without feature flags or unknown fields, "" for a patch).
-        for (kind, item, tail_len) in [
-            (
-                StreamKind::Events,
-                r#"{"event_id":"e1","user_id":"u","event":"x"}"#,
-                12,
-            ),
-            (
-                StreamKind::PartialEvents,
-                r#"{"event_id":"e1","is_pending":false}"#,
-                8,
-            ),
-        ] {
-            let today = row(kind, item);
-            let v1_row = &today[..today.len() - tail_len];
-            let v1: Vec<u8> = [v1_row, v1_row].concat();
-            assert!(
-                check(kind, &v1, 2, b"acme/default").is_err(),
-                "not today's layout"
-            );
-            let upgraded = upgrade(kind, 1, &v1, 2, b"acme/default").expect("a version-1 record");
-            assert!(matches!(upgraded, std::borrow::Cow::Owned(_)));
-            assert_eq!(check(kind, &upgraded, 2, b"acme/default"), Ok(()));
-            let mut record = Vec::new();
-            record::begin(&mut record, kind);
-            record.extend_from_slice(&upgraded);
-            record::finish(&mut record, 2);
-            let rows = crate::pipeline::reader::decode(kind, &[record]);
-            let absent = if kind == StreamKind::Events { "{}" } else { "" };
-            for r in &rows {
-                assert_eq!((r.str("feature_flags"), r.str("extra")), (absent, absent));
-                assert_eq!(r.str("event_id"), "e1");
-            }
-            // Damage is still named in the old layout.
-            assert_eq!(
-                upgrade(kind, 1, &v1[..v1.len() - 1], 2, b"acme/default").err(),
-                Some(LayoutError::Truncated { row: 1 })
-            );
+    /// An item of each stream.
+    const ITEMS: [(StreamKind, &str); 4] = [
+        (
+            StreamKind::Events,
+            r#"{"event_id":"e1","user_id":"u","event":"x","ai_data":{"input":"hi"}}"#,
+        ),
+        (
+            StreamKind::PartialEvents,
+            r#"{"event_id":"e1","is_pending":false}"#,
+        ),
+        (
+            StreamKind::Signals,
+            r#"{"event_id":"e1","signal_name":"s"}"#,
+        ),
+        (StreamKind::Users, r#"{"user_id":"e1"}"#),
+    ];
+
+    /// The bytes of the last `columns` columns of `row`: the columns an
+    /// older version's row lacks are the last ones.
+    fn tail_len(kind: StreamKind, row: &[u8], columns: usize) -> usize {
+        let all = kind.schema().columns;
+        let mut at = 0;
+        let mut starts = Vec::new();
+        for c in all {
+            starts.push(at);
+            at += match c.ty.width() {
+                Some(n) => n,
+                None => string_len(row, &mut at, 0).expect("a string"),
+            };
         }
-        // Today's records, and streams whose rows did not change, pass as they are.
+        assert_eq!(at, row.len(), "{}", kind.name());
+        row.len() - starts[all.len() - columns]
+    }
+
+    #[test]
+    fn older_rows_are_completed_to_today_s_layout() {
+        for (kind, item) in ITEMS {
+            for version in record::OLDEST_VERSION..record::VERSION {
+                let today = row(kind, item);
+                let missing = kind.schema().columns.len() - kind.columns_in(version).len();
+                assert!(missing > 0, "{} v{version}", kind.name());
+                let old_row = &today[..today.len() - tail_len(kind, &today, missing)];
+                let old: Vec<u8> = [old_row, old_row].concat();
+                assert!(
+                    check(kind, &old, 2, b"acme/default").is_err(),
+                    "not today's layout"
+                );
+                let upgraded =
+                    upgrade(kind, version, &old, 2, b"acme/default").expect("an older record");
+                assert!(matches!(upgraded, std::borrow::Cow::Owned(_)));
+                assert_eq!(check(kind, &upgraded, 2, b"acme/default"), Ok(()));
+                let mut record = Vec::new();
+                record::begin(&mut record, kind);
+                record.extend_from_slice(&upgraded);
+                record::finish(&mut record, 2);
+                let rows = crate::pipeline::reader::decode(kind, &[record]);
+                for r in &rows {
+                    // Unstamped: the default retention applies (src/sink/retention.rs).
+                    assert_eq!(r.datetime("expires_at"), 0);
+                    if matches!(kind, StreamKind::Events | StreamKind::PartialEvents) {
+                        assert_eq!(r.datetime("body_expires_at"), 0);
+                        assert_eq!(r.str("event_id"), "e1");
+                    }
+                    if version == 1 && kind == StreamKind::Events {
+                        assert_eq!((r.str("feature_flags"), r.str("extra")), ("{}", "{}"));
+                    }
+                    if version == 1 && kind == StreamKind::PartialEvents {
+                        assert_eq!((r.str("feature_flags"), r.str("extra")), ("", ""));
+                    }
+                }
+                // Damage is still named in the old layout.
+                assert_eq!(
+                    upgrade(kind, version, &old[..old.len() - 1], 2, b"acme/default").err(),
+                    Some(LayoutError::Truncated { row: 1 })
+                );
+            }
+        }
+        // Today's records pass as they are.
         let today = row(StreamKind::Events, r#"{"user_id":"u","event":"x"}"#);
         let same = upgrade(
             StreamKind::Events,
@@ -386,8 +422,5 @@ mod upgrade_tests {
             b"acme/default",
         );
         assert!(matches!(same, Ok(std::borrow::Cow::Borrowed(_))));
-        let signal = row(StreamKind::Signals, r#"{"event_id":"e","signal_name":"s"}"#);
-        let v1 = upgrade(StreamKind::Signals, 1, &signal, 1, b"acme/default");
-        assert!(matches!(v1, Ok(std::borrow::Cow::Borrowed(_))));
     }
 }

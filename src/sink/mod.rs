@@ -7,6 +7,8 @@
 //! dead-letter topic; a failed INSERT is retried with backoff and nothing is
 //! committed meanwhile, unless ClickHouse refuses the data itself, in which
 //! case the refused records are isolated by bisection and dead-lettered.
+//! Where ClickHouse has no TTL, the consumer process also expires what the
+//! edge stamped to expire ([`retention`]).
 
 pub mod backoff;
 pub mod batch;
@@ -18,6 +20,7 @@ mod fakes;
 pub mod flush;
 pub mod layout;
 pub mod pace;
+pub mod retention;
 pub mod rowbinary;
 pub mod schema;
 pub mod watchdog;

@@ -7,7 +7,7 @@
 //! migrators racing, converge on the same schema.
 
 /// The migrations, in order (the binary carries `sql/`; a test checks the list).
-pub const MIGRATIONS: [(&str, &str); 9] = [
+pub const MIGRATIONS: [(&str, &str); 11] = [
     ("0001_init", include_str!("../../sql/0001_init.sql")),
     ("0002_projects", include_str!("../../sql/0002_projects.sql")),
     (
@@ -34,6 +34,14 @@ pub const MIGRATIONS: [(&str, &str); 9] = [
     (
         "0009_redaction",
         include_str!("../../sql/0009_redaction.sql"),
+    ),
+    (
+        "0010_retention",
+        include_str!("../../sql/0010_retention.sql"),
+    ),
+    (
+        "0011_retention_ttl",
+        include_str!("../../sql/0011_retention_ttl.sql"),
     ),
 ];
 
@@ -210,11 +218,15 @@ mod tests {
         assert!(!runs_on(maps, (18, 16)), "no Map on 18.16");
         assert!(!runs_on(maps, (21, 12)));
         assert!(runs_on(maps, (22, 1)) && runs_on(maps, (26, 9)));
-        // Every other migration runs on 18.16.
+        // TTL is not on 18.16 either (the sweeper does its work there);
+        // every other migration runs on 18.16.
+        let gated = ["0006_span_attribute_maps", "0011_retention_ttl"];
         for (version, sql) in MIGRATIONS {
-            if version != "0006_span_attribute_maps" {
-                assert!(runs_on(sql, (18, 16)), "{version}");
-            }
+            assert_eq!(
+                runs_on(sql, (18, 16)),
+                !gated.contains(&version),
+                "{version}"
+            );
         }
         assert_eq!(server_version("18.16.1"), Some((18, 16)));
         assert_eq!(server_version("26.9.2.1"), Some((26, 9)));

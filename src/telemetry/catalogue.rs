@@ -153,6 +153,19 @@ metric_kind! {
         ConsumerRegrouped = "downpour_consumer_regrouped_total",
         fn consumer_regrouped(stream, topic),
         "Consumer group moves to a fresh group (a wedged group left), by stream.";
+
+        /// Rows a retention sweep found expired and issued a mutation for
+        /// (ClickHouse 18.16: src/sink/retention.rs). Labels: `sweep`
+        /// (`bodies`: emptied, `rows`: deleted) and `table`.
+        RetentionRows = "downpour_retention_rows_total",
+        fn retention_rows(sweep, table),
+        "Expired rows a retention sweep emptied the bodies of or deleted, by sweep and table.";
+
+        /// Retention sweeps that failed (ClickHouse unreachable or refusing);
+        /// the next interval retries. Labels: `sweep`.
+        RetentionErrors = "downpour_retention_errors_total",
+        fn retention_errors(sweep),
+        "Retention sweeps that failed, by sweep.";
     }
 }
 

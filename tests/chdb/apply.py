@@ -3,7 +3,8 @@
 
     apply.py SESSION_DIR DATABASE STATEMENTS_JSON \
         --load TABLE COLUMNS ROWS_FILE [--load ...] \
-        --event-id ID --partial-id ID --user-id ID --span-id ID
+        --event-id ID --partial-id ID --user-id ID --span-id ID \
+        [--expire TABLE ...]
 
 STATEMENTS_JSON is [{"version": "0001_init", "sql": "CREATE ..."}, ...], the
 output of downpour's own splitter, so this runs exactly what `migrate` runs.
@@ -11,6 +12,8 @@ Each statement runs twice (migrations are idempotent; an ADD COLUMN whose
 column exists counts as done, as the migrator takes it). Each --load is one
 INSERT of a RowBinary file, in order. Prints one JSON object of reader query
 results on stdout; on any ClickHouse error prints it on stderr and exits 1.
+Each --expire TABLE is merged (OPTIMIZE ... FINAL, which applies TTL) after
+the loads, and all its rows are printed under "expired".
 """
 import argparse
 import json
@@ -43,6 +46,7 @@ def main():
     ap.add_argument("--partial-id", required=True)
     ap.add_argument("--user-id", required=True)
     ap.add_argument("--span-id", required=True)
+    ap.add_argument("--expire", action="append", default=[], metavar="TABLE")
     a = ap.parse_args()
     with open(a.statements) as f:
         statements = json.load(f)
@@ -85,6 +89,11 @@ def main():
             f"INSERT INTO {table} ({columns}) FROM INFILE {literal(path)} FORMAT RowBinary")
         loaded.append({"table": table, "rows": count(f"SELECT count() AS c FROM {table}") - before})
 
+    expired = {}
+    for table in a.expire:
+        run(f"merge of {table}", f"OPTIMIZE TABLE {table} FINAL")
+        expired[table] = rows(f"SELECT * FROM {table} ORDER BY received_at")
+
     ev, pp, uid = literal(a.event_id), literal(a.partial_id), literal(a.user_id)
     result = {
         "version": one("SELECT version() AS v")["v"],
@@ -101,6 +110,7 @@ def main():
         "users_view_count": count("SELECT count() AS c FROM users_view"),
         "user": one(f"SELECT * FROM users_view WHERE user_id = {uid}"),
         "span": one(f"SELECT * FROM spans_view WHERE span_id = {literal(a.span_id)}"),
+        "expired": expired,
     }
     sess.close()
     print(json.dumps(result))

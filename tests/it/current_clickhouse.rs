@@ -16,6 +16,7 @@ use std::process::Command;
 use downpour::bus::record;
 use downpour::edge::validate::{Envelope, encode};
 use downpour::pipeline::{self, StreamKind};
+use downpour::registry::projects::Retention;
 use downpour::sink::schema;
 use serde_json::{Value, json};
 
@@ -46,9 +47,21 @@ impl Drop for TempDir {
     }
 }
 
+/// Far enough that nothing the first test loads expires while it runs
+/// (its rows were received in November 2026).
+const KEEP: Retention = Retention {
+    body_hours: 10 * 365 * 24,
+    log_days: 10 * 365,
+};
+
 /// Encodes `body` as the edge does and returns the RowBinary rows (record
 /// headers stripped), ready for `INSERT ... FORMAT RowBinary`.
 fn rows(kind: StreamKind, body: &Value, received_us: u64) -> Vec<u8> {
+    rows_kept(kind, body, received_us, KEEP)
+}
+
+/// [`rows`] of a project whose retention is `retention`.
+fn rows_kept(kind: StreamKind, body: &Value, received_us: u64, retention: Retention) -> Vec<u8> {
     let pipelines = pipeline::load(None).expect("built-in pipelines");
     let limits = &pipelines
         .iter()
@@ -58,6 +71,7 @@ fn rows(kind: StreamKind, body: &Value, received_us: u64) -> Vec<u8> {
     let mut bytes = serde_json::to_vec(body).expect("JSON");
     let env = Envelope {
         redaction: None,
+        retention,
         org: ORG,
         project: PROJECT,
         received_us,
@@ -95,20 +109,11 @@ fn json_str(v: &Value) -> Value {
     serde_json::from_str(v.as_str().expect("a JSON string column")).expect("valid JSON")
 }
 
-#[test]
-fn sql_and_edge_rows_run_on_current_clickhouse() {
-    let python = python();
-    assert!(
-        Path::new(&python).exists(),
-        "{python} missing: run scripts/components.sh chdb (scripts/test.sh does), \
-         or point DOWNPOUR_CHDB_PYTHON at a python with chdb-core"
-    );
-    let dir = TempDir::new();
-
-    // (a) Every statement of every migration that runs on this server (all
-    // of them: chdb is newer than any migration's floor), split exactly as
-    // `migrate` splits it.
-    let engine = Command::new(&python)
+/// Every statement of every migration, split exactly as `migrate` splits
+/// it, written for apply.py; checks that chdb runs all of them (it is newer
+/// than any migration's floor). Returns the file and the statement count.
+fn write_statements(python: &str, dir: &TempDir) -> (PathBuf, usize) {
+    let engine = Command::new(python)
         .args(["-c", "import chdb; print(chdb.engine_version)"])
         .output()
         .expect("python runs");
@@ -129,8 +134,79 @@ fn sql_and_edge_rows_run_on_current_clickhouse() {
         })
         .collect();
     assert!(!statements.is_empty());
-    let statements_file = dir.0.join("statements.json");
-    std::fs::write(&statements_file, serde_json::to_vec(&statements).unwrap()).unwrap();
+    let file = dir.0.join("statements.json");
+    std::fs::write(&file, serde_json::to_vec(&statements).unwrap()).unwrap();
+    (file, statements.len())
+}
+
+/// The python with chdb, checked.
+fn chdb_python() -> String {
+    let python = python();
+    assert!(
+        Path::new(&python).exists(),
+        "{python} missing: run scripts/components.sh chdb (scripts/test.sh does), \
+         or point DOWNPOUR_CHDB_PYTHON at a python with chdb-core"
+    );
+    python
+}
+
+/// Runs tests/chdb/apply.py: the migrations, then `loads` (each one
+/// INSERT), then the merge of each `expire` table; its JSON answer.
+fn apply(
+    python: &str,
+    dir: &TempDir,
+    statements: &Path,
+    loads: &[(StreamKind, Vec<u8>)],
+    expire: &[&str],
+) -> Value {
+    let mut cmd = Command::new(python);
+    cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/chdb/apply.py"))
+        .arg(dir.0.join("session"))
+        .arg("downpour")
+        .arg(statements)
+        .args([
+            "--event-id",
+            "cur-1",
+            "--partial-id",
+            "pp-1",
+            "--user-id",
+            "user_123",
+            "--span-id",
+            SPAN_ID,
+        ]);
+    for table in expire {
+        cmd.args(["--expire", table]);
+    }
+    for (i, (kind, bytes)) in loads.iter().enumerate() {
+        let file = dir.0.join(format!("{i}-{}.bin", table(*kind)));
+        std::fs::write(&file, bytes).unwrap();
+        cmd.arg("--load")
+            .arg(table(*kind))
+            .arg(kind.schema().column_list)
+            .arg(&file);
+    }
+    let output = cmd.output().expect("python runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "current ClickHouse (chdb) refused downpour's SQL or rows:\n{stderr}"
+    );
+    let r: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "apply.py printed no JSON ({e}): {}\n{stderr}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    eprintln!("current ClickHouse {}: {r}", r["version"]);
+    r
+}
+
+#[test]
+fn sql_and_edge_rows_run_on_current_clickhouse() {
+    let python = chdb_python();
+    let dir = TempDir::new();
+    // (a) Every statement of every migration, the version-gated ones too.
+    let (statements_file, statements) = write_statements(&python, &dir);
 
     // (b) Requests of every stream, encoded by the edge.
     let event = json!([{
@@ -194,49 +270,14 @@ fn sql_and_edge_rows_run_on_current_clickhouse() {
             StreamKind::PartialEvents,
             rows(StreamKind::PartialEvents, &patch2, RECEIVED_US + 2_000_000),
         ),
-        (StreamKind::Spans, span_rows(&export)),
+        (StreamKind::Spans, span_rows(&export, RECEIVED_US, KEEP)),
     ];
 
     // (c) Schema and rows on current ClickHouse.
-    let mut cmd = Command::new(&python);
-    cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/chdb/apply.py"))
-        .arg(dir.0.join("session"))
-        .arg("downpour")
-        .arg(&statements_file)
-        .args([
-            "--event-id",
-            "cur-1",
-            "--partial-id",
-            "pp-1",
-            "--user-id",
-            "user_123",
-            "--span-id",
-            SPAN_ID,
-        ]);
-    for (i, (kind, bytes)) in loads.iter().enumerate() {
-        let file = dir.0.join(format!("{i}-{}.bin", table(*kind)));
-        std::fs::write(&file, bytes).unwrap();
-        cmd.arg("--load")
-            .arg(table(*kind))
-            .arg(kind.schema().column_list)
-            .arg(&file);
-    }
-    let output = cmd.output().expect("python runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "current ClickHouse (chdb) refused downpour's SQL or rows:\n{stderr}"
-    );
-    let r: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "apply.py printed no JSON ({e}): {}\n{stderr}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    });
-    eprintln!("current ClickHouse {}: {r}", r["version"]);
+    let r = apply(&python, &dir, &statements_file, &loads, &[]);
 
     // (d) What readers see.
-    assert_eq!(r["statements"], statements.len());
+    assert_eq!(r["statements"], statements);
     let loaded: Vec<u64> = r["loaded"]
         .as_array()
         .expect("loads")
@@ -352,7 +393,7 @@ fn otlp_export() -> Value {
 }
 
 /// `export`'s rows as the edge encodes them (record headers stripped).
-fn span_rows(export: &Value) -> Vec<u8> {
+fn span_rows(export: &Value, received_us: u64, retention: Retention) -> Vec<u8> {
     use downpour::edge::budget::BodyBudget;
     use downpour::edge::otlp::{self, Encoding, Format, Wire};
     let wire = Wire {
@@ -367,9 +408,10 @@ fn span_rows(export: &Value) -> Vec<u8> {
         .limits;
     let env = Envelope {
         redaction: None,
+        retention,
         org: ORG,
         project: PROJECT,
-        received_us: RECEIVED_US,
+        received_us,
     };
     let body = serde_json::to_vec(export).expect("JSON");
     let budget = BodyBudget::new(64 << 20, 1.0);
@@ -387,4 +429,121 @@ fn span_rows(export: &Value) -> Vec<u8> {
         );
     }
     out
+}
+
+/// docs/CONTRACT.md §C24 on current ClickHouse: the TTLs of
+/// `sql/0011_retention_ttl.sql` empty bodies and delete rows by the
+/// expiries the edge stamped (a merge applies them; the server's clock is
+/// the real one, so the rows are received in the past).
+#[test]
+fn retention_expires_bodies_and_rows_by_ttl_on_current_clickhouse() {
+    let python = chdb_python();
+    let dir = TempDir::new();
+    let (statements_file, _) = write_statements(&python, &dir);
+    let now_us = u64::try_from(chrono::Utc::now().timestamp_micros()).expect("after 1970");
+    let hour_us = 3_600_000_000u64;
+    // Bodies kept for an hour, rows for a day.
+    let short = Retention {
+        body_hours: 1,
+        log_days: 1,
+    };
+    let event = |id: &str| {
+        json!([{"event_id": id, "user_id": "u1", "event": "chat",
+                "ai_data": {"model": "m", "input": "secret prompt", "output": "secret answer"},
+                "attachments": [{"type": "text", "value": "secret file", "role": "input"}],
+                "properties": {"plan": "pro"}}])
+    };
+    // Received two hours ago: its bodies have expired, the row has not.
+    let aged = rows_kept(
+        StreamKind::Events,
+        &event("aged"),
+        now_us - 2 * hour_us,
+        short,
+    );
+    // Received three days ago: expired whole.
+    let gone = rows_kept(
+        StreamKind::Events,
+        &event("gone"),
+        now_us - 72 * hour_us,
+        short,
+    );
+    // Received now: nothing expired.
+    let fresh = rows_kept(StreamKind::Events, &event("fresh"), now_us, short);
+    // Stored by an edge that stamped no expiry (0), three days ago: the
+    // defaults (48 hours, 90 days) apply from its received_at.
+    let mut unstamped = rows_kept(
+        StreamKind::Events,
+        &event("unstamped"),
+        now_us - 72 * hour_us,
+        short,
+    );
+    let len = unstamped.len();
+    unstamped[len - 8..].fill(0);
+    let patch =
+        json!({"event_id": "patch", "is_pending": false, "ai_data": {"input": "secret prompt"}});
+    let mut span = otlp_export();
+    span["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"]
+        .as_array_mut()
+        .expect("attributes")
+        .push(json!({"key": "gen_ai.prompt", "value": {"stringValue": "secret prompt"}}));
+    let signal = json!([{"event_id": "gone", "signal_name": "thumbs_up"}]);
+    let loads = [
+        (StreamKind::Events, [aged, gone, fresh, unstamped].concat()),
+        (
+            StreamKind::PartialEvents,
+            rows_kept(
+                StreamKind::PartialEvents,
+                &patch,
+                now_us - 2 * hour_us,
+                short,
+            ),
+        ),
+        (
+            StreamKind::Spans,
+            span_rows(&span, now_us - 2 * hour_us, short),
+        ),
+        (
+            StreamKind::Signals,
+            rows_kept(StreamKind::Signals, &signal, now_us - 72 * hour_us, short),
+        ),
+    ];
+    let tables = [
+        "events",
+        "events_by_time",
+        "events_by_user",
+        "partial_events",
+        "spans",
+        "signals",
+    ];
+    let r = apply(&python, &dir, &statements_file, &loads, &tables);
+    let expired = &r["expired"];
+    for table in ["events", "events_by_time", "events_by_user"] {
+        let rows = expired[table].as_array().expect("rows");
+        let ids: Vec<&str> = rows.iter().filter_map(|e| e["event_id"].as_str()).collect();
+        assert_eq!(ids, ["unstamped", "aged", "fresh"], "{table}: {rows:?}");
+        for e in rows {
+            let id = e["event_id"].as_str().unwrap_or_default();
+            let body_gone = id != "fresh";
+            assert_eq!(e["ai_input"] == "", body_gone, "{table} {id}: {e}");
+            assert_eq!(e["ai_output"] == "", body_gone, "{table} {id}: {e}");
+            assert_eq!(e["attachments"] == "[]", body_gone, "{table} {id}: {e}");
+            // The metadata stays.
+            assert_eq!(e["ai_model"], "m", "{table} {id}");
+            assert_eq!(e["user_id"], "u1", "{table} {id}");
+            assert_eq!(json_str(&e["properties"]), json!({"plan": "pro"}));
+        }
+    }
+    let patch = &expired["partial_events"][0];
+    assert_eq!(
+        (patch["event_id"].as_str(), patch["ai_input"].as_str()),
+        (Some("patch"), Some(""))
+    );
+    let span = &expired["spans"][0];
+    assert_eq!(json_str(&span["body_attributes"]), json!({}), "{span}");
+    assert_eq!(
+        json_str(&span["attributes"])["gen_ai.request.model"],
+        "gpt \"4o\" ✓",
+        "{span}"
+    );
+    assert_eq!(expired["signals"], json!([]), "deleted after a day");
 }

@@ -59,6 +59,7 @@ fn limits(kind: StreamKind) -> Limits {
 fn check(kind: StreamKind, body: &[u8]) -> Result<usize, Invalid> {
     let env = Envelope {
         redaction: None,
+        retention: downpour::registry::projects::Retention::DEFAULT,
         org: "org",
         project: "default",
         received_us: 1_700_000_000_000_000,

@@ -117,9 +117,10 @@ async fn what_the_default_policy_finds_never_reaches_a_table() {
         signal,
         vec![r#"{"comment":"mail [REDACTED:email]"}"#.to_string()]
     );
+    // The prompt is a payload: stored apart (docs/CONTRACT.md §C24).
     let span: Vec<(String, String)> = h
         .rows(
-            "SELECT attributes, status_message FROM spans WHERE org = ?",
+            "SELECT body_attributes, status_message FROM spans WHERE org = ?",
             ORG,
         )
         .await;

@@ -189,6 +189,9 @@ struct SpanRow {
     end_time_ns: u64,
     duration_ns: u64,
     attributes: String,
+    /// The payload attributes, stored apart so they can expire
+    /// (docs/CONTRACT.md §C24); `{}` once they have.
+    body_attributes: String,
 }
 
 /// The spans of `event_id`'s traces.
@@ -212,11 +215,11 @@ pub async fn list(db: &clickhouse::Client, scope: &Scope, f: &Filters) -> Result
     let mut args = scoped(scope, []);
     args.extend(scoped(scope, [Arg::Text(event_id.to_string())]));
     let sql = "SELECT trace_id, span_id, parent_span_id, name, status_code, start_time_ns, \
-               end_time_ns, duration_ns, attributes FROM spans FINAL WHERE org = ? AND project = ? \
+               end_time_ns, duration_ns, attributes, body_attributes FROM spans FINAL WHERE org = ? AND project = ? \
                AND trace_id IN (SELECT trace_id FROM spans WHERE org = ? AND project = ? AND event_id = ?)";
     let rows: Vec<SpanRow> = Select::over(
         "trace_id, span_id, parent_span_id, name, status_code, start_time_ns, end_time_ns, \
-         duration_ns, attributes",
+         duration_ns, attributes, body_attributes",
         sql,
         args,
     )
@@ -232,10 +235,13 @@ pub async fn list(db: &clickhouse::Client, scope: &Scope, f: &Filters) -> Result
 }
 
 fn span_json(r: SpanRow, trunc: Option<usize>) -> Span {
-    let attributes = match serde_json::from_str::<Value>(&r.attributes) {
+    let object = |json: &str| match serde_json::from_str::<Value>(json) {
         Ok(Value::Object(map)) => map,
         _ => Map::new(),
     };
+    // One attribute list, as the span was sent (until its payloads expire).
+    let mut attributes = object(&r.attributes);
+    attributes.extend(object(&r.body_attributes));
     let text = |keys: &[&str]| -> Option<String> {
         keys.iter()
             .find_map(|k| attributes.get(*k).filter(|v| !v.is_null()))
@@ -319,7 +325,14 @@ mod tests {
         serde_json::to_value(s).expect("serializes")
     }
 
+    /// A stored span: its attributes split as the edge splits them.
     fn span(attributes: Value) -> SpanRow {
+        let (body, meta): (Map<String, Value>, Map<String, Value>) = attributes
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .partition(|(k, _)| crate::edge::otlp::span::is_body(k));
         SpanRow {
             trace_id: "ab".into(),
             span_id: "cd".into(),
@@ -329,7 +342,8 @@ mod tests {
             start_time_ns: 1,
             end_time_ns: 3,
             duration_ns: 2,
-            attributes: attributes.to_string(),
+            attributes: Value::Object(meta).to_string(),
+            body_attributes: Value::Object(body).to_string(),
         }
     }
 

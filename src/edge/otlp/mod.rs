@@ -197,6 +197,7 @@ mod tests {
 
     const ENV: Envelope<'static> = Envelope {
         redaction: None,
+        retention: crate::registry::projects::Retention::DEFAULT,
         org: "acme",
         project: "default",
         received_us: 1_700_000_000_000_000,

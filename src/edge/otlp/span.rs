@@ -26,6 +26,9 @@ use crate::pipeline::rows::SpanRow;
 use crate::pipeline::{Limits, StreamKind};
 use crate::sink::rowbinary::RowWriter;
 
+mod payload;
+pub use payload::{BODY_KEYS, is_body};
+
 /// The attribute keys each Raindrop link is read from, first match wins, as
 /// the clients write them (read from their shipped code, issue 10):
 /// traceloop's association properties (the Python SDK 0.0.75 writes the
@@ -125,7 +128,7 @@ pub fn encode(
     let mut packer = Packer::new(StreamKind::Spans, RECORD_TARGET_BYTES, total * 1024);
     let mut rejected = Rejected::default();
     let mut stored = 0;
-    let received_secs = u32::try_from(env.received_us / 1_000_000).unwrap_or(u32::MAX);
+    let received_secs = env.received_secs();
     for (r, resource_spans) in request.resource_spans.iter().enumerate() {
         let resource: &[KeyValue] = resource_spans
             .resource
@@ -169,8 +172,8 @@ pub fn encode(
                         .saturating_sub(span.start_time_unix_nano),
                     status_code: status_name(status.map_or(0, |s| s.code)),
                     status_message: &status_message,
-                    attributes: &Redacted(Attrs(&span.attributes), redactor),
-                    resource_attributes: &Redacted(Attrs(resource), redactor),
+                    attributes: &Redacted(Attrs(&span.attributes, Part::Metadata), redactor),
+                    resource_attributes: &Redacted(Attrs(resource, Part::Whole), redactor),
                     scope_name,
                     scope_version,
                     events: &Redacted(Events(&span.events), redactor),
@@ -180,6 +183,9 @@ pub fn encode(
                     convo_id,
                     event_name,
                     received_at: received_secs,
+                    body_attributes: &Redacted(Attrs(&span.attributes, Part::Body), redactor),
+                    body_expires_at: env.body_expires_at(),
+                    expires_at: env.expires_at(),
                 }
                 .write(&mut RowWriter::new(buf));
                 if buf.len() - start > limits.max_item_bytes {
@@ -328,12 +334,27 @@ fn links<'a>(attributes: &'a [KeyValue], resource: &'a [KeyValue]) -> [&'a str; 
     best.map(|(_, value)| value)
 }
 
+/// Which of a list's attributes a JSON object holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// All of them.
+    Whole,
+    /// Those that are not payloads ([`is_body`]).
+    Metadata,
+    /// Only the payloads.
+    Body,
+}
+
 /// Attributes as a JSON object.
-struct Attrs<'a>(&'a [KeyValue]);
+struct Attrs<'a>(&'a [KeyValue], Part);
 
 impl JsonText for Attrs<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
-        write_object(out, self.0, 0);
+        match self.1 {
+            Part::Whole => write_object(out, self.0.iter(), 0),
+            Part::Metadata => write_object(out, self.0.iter().filter(|kv| !is_body(&kv.key)), 0),
+            Part::Body => write_object(out, self.0.iter().filter(|kv| is_body(&kv.key)), 0),
+        }
     }
 }
 
@@ -350,7 +371,7 @@ impl JsonText for Events<'_> {
             let _ = write!(out, "{{\"time_ns\":{},\"name\":", e.time_unix_nano);
             json_string(out, &e.name);
             out.extend_from_slice(b",\"attributes\":");
-            write_object(out, &e.attributes, 0);
+            write_object(out, e.attributes.iter(), 0);
             out.push(b'}');
         }
         out.push(b']');
@@ -378,7 +399,7 @@ impl JsonText for SpanLinks<'_> {
             out.extend_from_slice(b",\"trace_state\":");
             json_string(out, &l.trace_state);
             out.extend_from_slice(b",\"attributes\":");
-            write_object(out, &l.attributes, 0);
+            write_object(out, l.attributes.iter(), 0);
             out.push(b'}');
         }
         out.push(b']');
@@ -389,9 +410,9 @@ impl JsonText for SpanLinks<'_> {
 /// already bounds nesting; this keeps the writer's recursion bounded too).
 const MAX_VALUE_DEPTH: usize = 32;
 
-fn write_object(out: &mut Vec<u8>, kvs: &[KeyValue], depth: usize) {
+fn write_object<'k>(out: &mut Vec<u8>, kvs: impl Iterator<Item = &'k KeyValue>, depth: usize) {
     out.push(b'{');
-    for (i, kv) in kvs.iter().enumerate() {
+    for (i, kv) in kvs.enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -433,7 +454,7 @@ fn write_value(out: &mut Vec<u8>, value: Option<&AnyValue>, depth: usize) {
             }
             out.push(b']');
         }
-        Value::KvlistValue(kv) => write_object(out, &kv.values, depth + 1),
+        Value::KvlistValue(kv) => write_object(out, kv.values.iter(), depth + 1),
         Value::BytesValue(b) => {
             json_string(out, &base64::engine::general_purpose::STANDARD.encode(b));
         }

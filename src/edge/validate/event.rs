@@ -281,6 +281,8 @@ macro_rules! event_shaped {
             properties_truncated: u8::from($props.is_truncated()),
             feature_flags: &$crate::edge::validate::Redacted(JsonOr($b.feature_flags.as_ref(), $absent), $env.redactor()),
             extra: &$crate::edge::validate::Redacted(Extra { obj: $obj, none: $absent }, $env.redactor()),
+            body_expires_at: $env.body_expires_at(),
+            expires_at: $env.expires_at(),
             $($field $(: $value)?),*
         }
     };

@@ -55,6 +55,7 @@ use crate::bus::record;
 use crate::pipeline::row::JsonText;
 use crate::pipeline::{Limits, StreamKind};
 use crate::redact::Redactor;
+use crate::registry::projects::Retention;
 pub use fields::Invalid;
 use fields::Path;
 
@@ -75,6 +76,8 @@ pub struct Envelope<'a> {
     /// The project's redaction (docs/CONTRACT.md §C23); `None` redacts
     /// nothing (benches, tests, tools that re-encode stored rows).
     pub redaction: Option<Redaction<'a>>,
+    /// The project's retention, stamped into every row (§C24).
+    pub retention: Retention,
 }
 
 /// What the project's active policy redacts, applied while a row is encoded.
@@ -87,6 +90,24 @@ pub struct Redaction<'a> {
 }
 
 impl<'a> Envelope<'a> {
+    /// Edge receive time, seconds.
+    #[inline]
+    pub fn received_secs(&self) -> u32 {
+        u32::try_from(self.received_us / 1_000_000).unwrap_or(u32::MAX)
+    }
+
+    /// When the bodies of this request's rows are emptied.
+    #[inline]
+    pub fn body_expires_at(&self) -> u32 {
+        self.retention.body_expires_at(self.received_secs())
+    }
+
+    /// When this request's rows are deleted.
+    #[inline]
+    pub fn expires_at(&self) -> u32 {
+        self.retention.expires_at(self.received_secs())
+    }
+
     /// The policy to apply, if it finds anything at all.
     #[inline]
     pub fn redactor(&self) -> Option<&'a Redactor> {

@@ -79,6 +79,7 @@ pub(super) fn encode(it: &Item<'_, '_, '_>, buf: &mut Vec<u8>) -> Result<bool, I
                 timestamp_ms: stamp.ms,
                 received_at: received.secs,
                 properties: &Redacted(props, env.redactor()),
+                expires_at: env.expires_at(),
             }
             .write(w);
         },

@@ -24,7 +24,7 @@ mod pending;
 pub use activity::IngestInterval;
 pub use model::{
     Changes, DEFAULT_NAME, MAX_ALLOWED_ORIGINS, PendingSlug, Project, ProjectActivity,
-    ProjectError, Settings, SettingsPatch, Status, normalize_origin,
+    ProjectError, Retention, Settings, SettingsPatch, Status, normalize_origin,
 };
 
 #[derive(Debug, clickhouse::Row, Deserialize)]

@@ -38,6 +38,48 @@ impl Status {
 /// Most origins one project may list in `allowed_origins`.
 pub const MAX_ALLOWED_ORIGINS: usize = 64;
 
+/// How long a project's data lives (docs/CONTRACT.md §C17, §C24): the edge
+/// stamps each row with the expiries these give when it receives the row,
+/// so a later change of the settings applies to new rows only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// `body_retention_hours`.
+    pub body_hours: u32,
+    /// `log_retention_days`.
+    pub log_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention::DEFAULT
+    }
+}
+
+impl Retention {
+    /// A new project's: 48 hours for bodies, 90 days for the rest.
+    pub const DEFAULT: Retention = Retention {
+        body_hours: 48,
+        log_days: 90,
+    };
+
+    /// When the bodies of a row received at `received_secs` are emptied
+    /// (seconds; `DateTime`'s range ends in 2106, and so does this).
+    #[inline]
+    pub fn body_expires_at(self, received_secs: u32) -> u32 {
+        add_secs(received_secs, u64::from(self.body_hours) * 3600)
+    }
+
+    /// When a row received at `received_secs` is deleted.
+    #[inline]
+    pub fn expires_at(self, received_secs: u32) -> u32 {
+        add_secs(received_secs, u64::from(self.log_days) * 86_400)
+    }
+}
+
+fn add_secs(at: u32, secs: u64) -> u32 {
+    u32::try_from(u64::from(at) + secs).unwrap_or(u32::MAX)
+}
+
 /// Per-project settings (docs/CONTRACT.md §C16, §C17).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -66,8 +108,8 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             rate_limit_rpm: None,
-            body_retention_hours: 48,
-            log_retention_days: 90,
+            body_retention_hours: Retention::default().body_hours,
+            log_retention_days: Retention::default().log_days,
             allowed_origins: None,
             active_policy_id: crate::registry::policies::DEFAULT_POLICY.into(),
             filter_all_messages: true,
@@ -96,6 +138,14 @@ pub fn normalize_origin(origin: &str) -> Result<String, &'static str> {
 }
 
 impl Settings {
+    /// The retention these settings give new rows.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            body_hours: self.body_retention_hours,
+            log_days: self.log_retention_days,
+        }
+    }
+
     /// docs/CONTRACT.md §C17: `body_retention_hours ≤ log_retention_days × 24`
     /// is enforced; §C16: `rate_limit_rpm` is null or > 0.
     pub fn check(&self) -> Result<(), ProjectError> {

@@ -12,6 +12,7 @@ use crate::pipeline::reader::decode;
 
 const ENV: Envelope<'static> = Envelope {
     redaction: None,
+    retention: crate::registry::projects::Retention::DEFAULT,
     org: "acme",
     project: "bot",
     received_us: 1_700_000_000_123_456,
@@ -261,4 +262,36 @@ fn links_take_the_first_key_of_their_list_and_the_span_before_the_resource() {
     assert_eq!(row.str("convo_id"), "", "only string values link");
     assert_eq!(row.str("event_name"), "python-name");
     assert_eq!(row.str("user_id"), "u-from-resource");
+}
+
+#[test]
+fn payload_attributes_are_stored_apart_and_every_row_carries_its_expiries() {
+    let attributes = vec![
+        text("gen_ai.request.model", "gpt-4o"),
+        kv("gen_ai.usage.input_tokens", Value::IntValue(12)),
+        text("gen_ai.prompt.0.content", "my card is 4242"),
+        text("ai.response.text", "noted"),
+        text("raindrop.eventId", "ev-9"),
+    ];
+    let env = Envelope {
+        retention: crate::registry::projects::Retention {
+            body_hours: 1,
+            log_days: 2,
+        },
+        ..ENV
+    };
+    let (encoded, _) =
+        encode(&request(vec![span(1, None, attributes)]), &limits(), &env).expect("encoded");
+    let rows = decode(StreamKind::Spans, &encoded.records);
+    let row = &rows[0];
+    assert_eq!(
+        row.json("attributes"),
+        json!({"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 12, "raindrop.eventId": "ev-9"})
+    );
+    assert_eq!(
+        row.json("body_attributes"),
+        json!({"gen_ai.prompt.0.content": "my card is 4242", "ai.response.text": "noted"})
+    );
+    assert_eq!(row.datetime("body_expires_at"), 1_700_000_000 + 3600);
+    assert_eq!(row.datetime("expires_at"), 1_700_000_000 + 2 * 86_400);
 }

@@ -154,6 +154,7 @@ fn a_retried_identical_request_gets_the_same_ids() {
     let ids = |received_us: u64| -> Vec<String> {
         let env = Envelope {
             redaction: None,
+            retention: crate::registry::projects::Retention::DEFAULT,
             received_us,
             ..env()
         };
@@ -183,6 +184,7 @@ fn a_retried_identical_request_gets_the_same_ids() {
     let signal_id = |received_us: u64| {
         let env = Envelope {
             redaction: None,
+            retention: crate::registry::projects::Retention::DEFAULT,
             received_us,
             ..env()
         };

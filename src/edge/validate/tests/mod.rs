@@ -19,6 +19,7 @@ mod events;
 mod fuzz;
 mod partial;
 mod refusals;
+mod retention;
 mod signals;
 mod size;
 mod spec;
@@ -36,6 +37,7 @@ const RECEIVED_MS: u64 = 1_700_000_000_123;
 fn env() -> Envelope<'static> {
     Envelope {
         redaction: None,
+        retention: crate::registry::projects::Retention::DEFAULT,
         org: ORG,
         project: PROJECT,
         received_us: RECEIVED_US,

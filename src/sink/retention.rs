@@ -1,0 +1,327 @@
+//! Retention on ClickHouse 18.16, which has no TTL (docs/CONTRACT.md §C24):
+//! the consumer process sweeps its tables with mutations.
+//!
+//! Every row carries `expires_at` and, where it has bodies,
+//! `body_expires_at`, stamped by the edge (`sql/0010_retention.sql`; 0 is
+//! unstamped: the defaults counted from `received_at`). Two sweeps:
+//!
+//! - **bodies**, every `retention.body_sweep_every_ms` (1 h): one
+//!   `ALTER TABLE t UPDATE <bodies> = <empty> WHERE <expired> AND <not yet
+//!   empty>` per table holding bodies. On 18.16 an UPDATE rewrites only the
+//!   updated columns of the parts that hold a matching row, and hard-links
+//!   everything else (measured: docs/PERFORMANCE.md "Retention"). The
+//!   "not yet empty" term keeps a part whose bodies were emptied last time
+//!   from matching again.
+//! - **rows**, every `retention.row_sweep_every_ms` (1 day; retention is
+//!   counted in days): one `ALTER TABLE t DELETE WHERE <expired>` per
+//!   table, which rewrites every column of the parts holding an expired row.
+//!
+//! Invariants: a sweep issues a mutation only for a table that has a row
+//! due (a `count()` first, which reads the expiry columns and the bodies of
+//! the granules that match) and no unfinished mutation of its own (a slow
+//! server gets no queue of them); every statement is parameterized; the
+//! clock is the caller's (tests move it). A body is therefore gone within
+//! one sweep interval plus the mutation's run after it expired, a row
+//! within a day. On a server that runs `sql/0011_retention_ttl.sql`
+//! (TTL), [`Sweeper::run`] does nothing: the server's merges expire rows.
+
+use std::time::Duration;
+
+use crate::registry::projects::Retention;
+use crate::telemetry::catalogue::Counter;
+
+/// What expires in a sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// Bodies past `body_expires_at` are emptied.
+    Bodies,
+    /// Rows past `expires_at` are deleted.
+    Rows,
+}
+
+impl Sweep {
+    /// The metric label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sweep::Bodies => "bodies",
+            Sweep::Rows => "rows",
+        }
+    }
+}
+
+/// A table the sweeper expires rows of.
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    /// Its name.
+    pub name: &'static str,
+    /// Its bodies: the `UPDATE` assignments that empty them, and the
+    /// condition that some are still there. `None`: no bodies.
+    pub bodies: Option<(&'static str, &'static str)>,
+}
+
+const EVENT_BODIES: (&str, &str) = (
+    "ai_input = '', ai_output = '', attachments = '[]'",
+    "(ai_input != '' OR ai_output != '' OR attachments != '[]')",
+);
+
+/// Every table that holds ingested rows, the copies of `events` (sql/0007)
+/// included. A patch's empty attachments mean "not in this patch".
+pub const TABLES: [Table; 7] = [
+    Table {
+        name: "events",
+        bodies: Some(EVENT_BODIES),
+    },
+    Table {
+        name: "events_by_time",
+        bodies: Some(EVENT_BODIES),
+    },
+    Table {
+        name: "events_by_user",
+        bodies: Some(EVENT_BODIES),
+    },
+    Table {
+        name: "partial_events",
+        bodies: Some((
+            "ai_input = '', ai_output = '', attachments = ''",
+            "(ai_input != '' OR ai_output != '' OR attachments != '')",
+        )),
+    },
+    Table {
+        name: "spans",
+        bodies: Some(("body_attributes = '{}'", "body_attributes != '{}'")),
+    },
+    Table {
+        name: "signals",
+        bodies: None,
+    },
+    Table {
+        name: "users",
+        bodies: None,
+    },
+];
+
+/// The condition "expired at `?`" of a sweep, with an unstamped expiry
+/// counted from `received_at` by the default (both bound: `?` default
+/// seconds, then `?` now).
+fn expired(sweep: Sweep) -> &'static str {
+    match sweep {
+        Sweep::Bodies => {
+            "if(body_expires_at = 0, received_at + ?, body_expires_at) <= toDateTime(?)"
+        }
+        Sweep::Rows => "if(expires_at = 0, received_at + ?, expires_at) <= toDateTime(?)",
+    }
+}
+
+/// The default retention of a sweep, in seconds.
+fn default_secs(sweep: Sweep) -> u64 {
+    let d = Retention::DEFAULT;
+    match sweep {
+        Sweep::Bodies => u64::from(d.body_hours) * 3600,
+        Sweep::Rows => u64::from(d.log_days) * 86_400,
+    }
+}
+
+/// What a sweep did to one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing was due.
+    NothingDue,
+    /// A mutation was issued for this many rows.
+    Mutated(u64),
+    /// An earlier mutation of the table is still running: left to the next
+    /// sweep.
+    Busy,
+}
+
+/// Runs sweeps against one database.
+#[derive(Clone)]
+pub struct Sweeper {
+    db: clickhouse::Client,
+}
+
+impl Sweeper {
+    /// A sweeper of the tables in `db`.
+    pub fn new(db: clickhouse::Client) -> Sweeper {
+        Sweeper { db }
+    }
+
+    /// One sweep of every table at `now` (seconds since the epoch): the
+    /// mutations are issued, not awaited ([`Sweeper::settled`]).
+    pub async fn sweep(
+        &self,
+        sweep: Sweep,
+        now: u32,
+    ) -> Result<Vec<(&'static str, Outcome)>, clickhouse::error::Error> {
+        let mut done = Vec::with_capacity(TABLES.len());
+        for table in TABLES {
+            let outcome = self.sweep_table(table, sweep, now).await?;
+            if let Outcome::Mutated(rows) = outcome {
+                Counter::retention_rows(sweep.name(), table.name).increment(rows);
+                tracing::info!(
+                    table = table.name,
+                    sweep = sweep.name(),
+                    rows,
+                    "retention mutation issued"
+                );
+            }
+            done.push((table.name, outcome));
+        }
+        Ok(done)
+    }
+
+    async fn sweep_table(
+        &self,
+        table: Table,
+        sweep: Sweep,
+        now: u32,
+    ) -> Result<Outcome, clickhouse::error::Error> {
+        let (condition, change) = match (sweep, table.bodies) {
+            (Sweep::Bodies, None) => return Ok(Outcome::NothingDue),
+            (Sweep::Bodies, Some((set, held))) => (
+                format!("{} AND {held}", expired(sweep)),
+                format!("UPDATE {set}"),
+            ),
+            (Sweep::Rows, _) => (expired(sweep).to_string(), "DELETE".to_string()),
+        };
+        if self.running(table.name).await? > 0 {
+            return Ok(Outcome::Busy);
+        }
+        // Table names and conditions are this module's constants; the
+        // values are bound.
+        let due: u64 = self
+            .db
+            .query(&format!(
+                "SELECT count() FROM {} WHERE {condition}",
+                table.name
+            ))
+            .bind(default_secs(sweep))
+            .bind(now)
+            .fetch_one()
+            .await?;
+        if due == 0 {
+            return Ok(Outcome::NothingDue);
+        }
+        self.db
+            .query(&format!(
+                "ALTER TABLE {} {change} WHERE {condition}",
+                table.name
+            ))
+            .bind(default_secs(sweep))
+            .bind(now)
+            .execute()
+            .await?;
+        Ok(Outcome::Mutated(due))
+    }
+
+    /// Unfinished mutations of `table`.
+    async fn running(&self, table: &str) -> Result<u64, clickhouse::error::Error> {
+        self.db
+            .query(
+                "SELECT count() FROM system.mutations \
+                 WHERE database = currentDatabase() AND table = ? AND is_done = 0",
+            )
+            .bind(table)
+            .fetch_one()
+            .await
+    }
+
+    /// Whether every mutation of the swept tables has finished.
+    pub async fn settled(&self) -> Result<bool, clickhouse::error::Error> {
+        for table in TABLES {
+            if self.running(table.name).await? > 0 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Sweeps on the intervals of `cfg` until `shutdown`, by the wall
+    /// clock; does nothing on a server with TTL.
+    pub async fn run(
+        self,
+        cfg: crate::config::RetentionConfig,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        if !cfg.sweep {
+            return;
+        }
+        match self.has_ttl().await {
+            Ok(true) => {
+                tracing::info!("the server expires rows by TTL (sql/0011); no retention sweeps");
+                return;
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "server version unknown; sweeping"),
+        }
+        let mut bodies =
+            tokio::time::interval(Duration::from_millis(cfg.body_sweep_every_ms.max(1000)));
+        let mut rows =
+            tokio::time::interval(Duration::from_millis(cfg.row_sweep_every_ms.max(1000)));
+        for timer in [&mut bodies, &mut rows] {
+            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        }
+        loop {
+            let sweep = tokio::select! {
+                _ = bodies.tick() => Sweep::Bodies,
+                _ = rows.tick() => Sweep::Rows,
+                _ = shutdown.changed() => return,
+            };
+            let now = u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX);
+            if let Err(e) = self.sweep(sweep, now).await {
+                Counter::retention_errors(sweep.name()).increment(1);
+                tracing::warn!(sweep = sweep.name(), error = %e, "retention sweep failed; next interval retries");
+            }
+        }
+    }
+
+    /// Whether the server runs the TTL migration (it has TTL).
+    async fn has_ttl(&self) -> Result<bool, clickhouse::error::Error> {
+        let version: String = self.db.query("SELECT version()").fetch_one().await?;
+        let ttl = crate::sink::schema::MIGRATIONS
+            .iter()
+            .find(|(v, _)| *v == "0011_retention_ttl")
+            .map(|(_, sql)| *sql)
+            .unwrap_or_default();
+        Ok(crate::sink::schema::server_version(&version)
+            .is_some_and(|server| crate::sink::schema::runs_on(ttl, server)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::StreamKind;
+
+    /// Every stream's table is swept, and a table with bodies lists the
+    /// columns its row declares.
+    #[test]
+    fn every_stream_table_is_swept_with_its_own_columns() {
+        for kind in StreamKind::ALL {
+            let schema = kind.schema();
+            let table = TABLES
+                .iter()
+                .find(|t| t.name == schema.table)
+                .unwrap_or_else(|| panic!("{} is not swept", schema.table));
+            let has = |c: &str| schema.columns.iter().any(|col| col.name == c);
+            assert!(has("expires_at") && has("received_at"), "{}", table.name);
+            assert_eq!(
+                table.bodies.is_some(),
+                has("body_expires_at"),
+                "{}",
+                table.name
+            );
+            if let Some((set, _)) = table.bodies {
+                for assignment in set.split(", ") {
+                    let column = assignment.split(" = ").next().unwrap_or("");
+                    assert!(has(column), "{}.{column}", table.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unstamped_rows_expire_by_the_defaults() {
+        assert_eq!(default_secs(Sweep::Bodies), 48 * 3600);
+        assert_eq!(default_secs(Sweep::Rows), 90 * 86_400);
+    }
+}
