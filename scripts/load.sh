@@ -8,6 +8,8 @@
 #   scripts/load.sh --mix batch100 --duration 20
 #   scripts/load.sh --stall-broker 10 --mix batch100 --duration 25   # overload: tansu SIGSTOPped
 #                                                                    # for 10 s, 5 s into the run
+#   scripts/load.sh --sweep --mix batch100 --duration 20   # then the retention sweeps of
+#                                                          # ClickHouse 18.16 over what it wrote
 #
 # Besides `downpour load`'s report it prints the consumer's CPU-seconds per
 # million rows and peak RSS, and the consumer's INSERTs per second per table
@@ -19,10 +21,12 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
 export DOWNPOUR_RUN_DIR=$PWD/.run/load
 
 STALL=
+SWEEP=
 args=()
 while [ $# -gt 0 ]; do
   case $1 in
     --stall-broker) STALL=$2; shift 2 ;;
+    --sweep) SWEEP=1; shift ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -107,3 +111,27 @@ print(f"consumer: {rows:.0f} rows written, {c1 - c0:.2f} CPU-s, {per:.2f} CPU-s 
 rates = ", ".join(f"{t} {(i1[t] - i0.get(t, 0)) / (t1 - t0):.2f}" for t in sorted(i1))
 print(f"consumer INSERTs per second, by table, over {t1 - t0:.1f} s: {rates} (budget: consumer.max_inserts_per_second_per_table)")
 PY
+# The retention sweeps (src/sink/retention.rs) over what the run wrote, on
+# a clock moved past every body's expiry (48 h), then every row's (90 d):
+# ClickHouse's CPU-seconds (its merges included) and the table bytes.
+if [ -n "$SWEEP" ]; then
+  ch=$(cat "$DOWNPOUR_RUN_DIR/clickhouse/pid")
+  q() { curl -s "$DOWNPOUR_CLICKHOUSE_URL/?database=load" --data-binary "$1"; }
+  until [ "$(rows)" = "$(sleep 2; rows)" ]; do :; done   # the consumer has drained
+  disk() { q "SELECT round(sum(bytes_on_disk) / 1e6, 1) FROM system.parts WHERE active AND database = 'load'"; }
+  now=$(date +%s)
+  for step in "bodies $((now + 49 * 3600))" "bodies $((now + 49 * 3600 + 60))" "rows $((now + 91 * 86400))"; do
+    set -- $step
+    total=$(rows); mb0=$(disk); cpu0=$(cpu_of "$ch"); s0=$(date +%s.%N)
+    "$BIN" sweep "$1" --at "$2" | tr '\n' ' ' >"$DOWNPOUR_RUN_DIR/sweep.out"
+    cpu1=$(cpu_of "$ch"); s1=$(date +%s.%N); mb1=$(disk)
+    python3 - "$1" "$total" "$cpu0" "$cpu1" "$s0" "$s1" "$mb0" "$mb1" "$(cat "$DOWNPOUR_RUN_DIR/sweep.out")" <<'PY'
+import re, sys
+what, total, c0, c1, s0, s1, mb0, mb1, out = sys.argv[1], *map(float, sys.argv[2:9]), sys.argv[9]
+swept = sum(int(n) for n in re.findall(r"Mutated\((\d+)\)", out))
+per = (c1 - c0) / swept * 1e6 if swept else float("nan")
+print(f"retention: {what} sweep: {swept:.0f} rows swept (copies of events included; the stream tables hold {total:.0f}), ClickHouse {c1 - c0:.2f} CPU-s "
+      f"({per:.2f} per million rows swept), {s1 - s0:.1f} s until settled; tables {mb0:.1f} -> {mb1:.1f} MB")
+PY
+  done
+fi

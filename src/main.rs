@@ -45,6 +45,17 @@ enum Command {
     /// the base URL, a usable write key, the dashboard's URL, an admin key to sign in
     /// with, and a curl example.
     Dev,
+    /// Run one retention sweep now, as a consumer process does on its intervals
+    /// where ClickHouse has no TTL (18.16), and wait for its mutations: `bodies` empties
+    /// the bodies past their expiry, `rows` deletes the rows past theirs. Prints what
+    /// each table did and how long the server took.
+    Sweep {
+        /// bodies or rows.
+        what: String,
+        /// Sweep as if it were this time (seconds since the epoch); now when unset.
+        #[arg(long)]
+        at: Option<u32>,
+    },
     /// Manage API keys (stored hashed; the full value is printed once).
     Keys {
         #[command(subcommand)]
@@ -115,6 +126,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dev => dev(&cfg).await,
+        Command::Sweep { what, at } => sweep(&cfg, &what, at).await,
         Command::Keys {
             command: KeysCommand::Create { org, project, role },
         } => {
@@ -127,6 +139,29 @@ async fn main() -> anyhow::Result<()> {
         #[cfg(feature = "load")]
         Command::QueryBench(args) => downpour::load::query_bench::run(args).await,
     }
+}
+
+async fn sweep(cfg: &Config, what: &str, at: Option<u32>) -> anyhow::Result<()> {
+    use downpour::sink::retention::{Sweep, Sweeper};
+    let sweep = match what {
+        "bodies" => Sweep::Bodies,
+        "rows" => Sweep::Rows,
+        other => anyhow::bail!("sweep what? {other:?}: bodies or rows"),
+    };
+    let now = match at {
+        Some(at) => at,
+        None => u32::try_from(chrono::Utc::now().timestamp())?,
+    };
+    let sweeper = Sweeper::new(downpour::sink::clickhouse::database(&cfg.clickhouse)?);
+    let started = std::time::Instant::now();
+    for (table, outcome) in sweeper.sweep(sweep, now).await? {
+        println!("{table}: {outcome:?}");
+    }
+    while !sweeper.settled().await? {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    println!("settled in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
 }
 
 async fn serve(cfg: &Config, parts: Parts) -> anyhow::Result<()> {

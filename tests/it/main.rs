@@ -37,6 +37,7 @@ mod query_sdk;
 mod query_sdk_views;
 mod redaction;
 mod registry_outage;
+mod retention;
 mod secure_transport;
 mod security;
 mod too_many_parts;
