@@ -155,14 +155,24 @@ impl Sweeper {
         let mut done = Vec::with_capacity(TABLES.len());
         for table in TABLES {
             let outcome = self.sweep_table(table, sweep, now).await?;
-            if let Outcome::Mutated(rows) = outcome {
-                Counter::retention_rows(sweep.name(), table.name).increment(rows);
-                tracing::info!(
+            match outcome {
+                Outcome::Mutated(rows) => {
+                    Counter::retention_rows(sweep.name(), table.name).increment(rows);
+                    tracing::info!(
+                        table = table.name,
+                        sweep = sweep.name(),
+                        rows,
+                        "retention mutation issued"
+                    );
+                }
+                // A mutation that outlives a sweep interval: the server is
+                // slow, or the mutation is stuck (system.mutations says).
+                Outcome::Busy => tracing::warn!(
                     table = table.name,
                     sweep = sweep.name(),
-                    rows,
-                    "retention mutation issued"
-                );
+                    "an earlier mutation is still running; swept next interval"
+                ),
+                Outcome::NothingDue => {}
             }
             done.push((table.name, outcome));
         }

@@ -154,6 +154,7 @@ pub fn encode(
                 let status = span.status.as_ref();
                 let status_message = env.redact(status.map_or("", |s| s.message.as_str()));
                 let redactor = env.redactor();
+                let bodies = BodyBits::of(&span.attributes);
                 SpanRow {
                     org: env.org,
                     project: env.project,
@@ -172,7 +173,10 @@ pub fn encode(
                         .saturating_sub(span.start_time_unix_nano),
                     status_code: status_name(status.map_or(0, |s| s.code)),
                     status_message: &status_message,
-                    attributes: &Redacted(Attrs(&span.attributes, Part::Metadata), redactor),
+                    attributes: &Redacted(
+                        Attrs(&span.attributes, Part::Metadata(bodies)),
+                        redactor,
+                    ),
                     resource_attributes: &Redacted(Attrs(resource, Part::Whole), redactor),
                     scope_name,
                     scope_version,
@@ -183,7 +187,10 @@ pub fn encode(
                     convo_id,
                     event_name,
                     received_at: received_secs,
-                    body_attributes: &Redacted(Attrs(&span.attributes, Part::Body), redactor),
+                    body_attributes: &Redacted(
+                        Attrs(&span.attributes, Part::Body(bodies)),
+                        redactor,
+                    ),
                     body_expires_at: env.body_expires_at(),
                     expires_at: env.expires_at(),
                 }
@@ -340,9 +347,36 @@ enum Part {
     /// All of them.
     Whole,
     /// Those that are not payloads ([`is_body`]).
-    Metadata,
+    Metadata(BodyBits),
     /// Only the payloads.
-    Body,
+    Body(BodyBits),
+}
+
+/// Which of a span's attributes are payloads, asked once per attribute for
+/// both of the span's objects: bit `i` for attribute `i` of the first 64
+/// (a span with more asks [`is_body`] again for the rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BodyBits(u64);
+
+impl BodyBits {
+    fn of(list: &[KeyValue]) -> BodyBits {
+        BodyBits(
+            list.iter()
+                .take(64)
+                .enumerate()
+                .filter(|(_, kv)| is_body(&kv.key))
+                .fold(0, |bits, (i, _)| bits | 1 << i),
+        )
+    }
+
+    #[inline]
+    fn is_body(self, i: usize, kv: &KeyValue) -> bool {
+        if i < 64 {
+            self.0 >> i & 1 == 1
+        } else {
+            is_body(&kv.key)
+        }
+    }
 }
 
 /// Attributes as a JSON object.
@@ -350,10 +384,21 @@ struct Attrs<'a>(&'a [KeyValue], Part);
 
 impl JsonText for Attrs<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
+        let list = self.0.iter().enumerate();
         match self.1 {
             Part::Whole => write_object(out, self.0.iter(), 0),
-            Part::Metadata => write_object(out, self.0.iter().filter(|kv| !is_body(&kv.key)), 0),
-            Part::Body => write_object(out, self.0.iter().filter(|kv| is_body(&kv.key)), 0),
+            Part::Metadata(bits) => write_object(
+                out,
+                list.filter(|(i, kv)| !bits.is_body(*i, kv))
+                    .map(|(_, kv)| kv),
+                0,
+            ),
+            Part::Body(bits) => write_object(
+                out,
+                list.filter(|(i, kv)| bits.is_body(*i, kv))
+                    .map(|(_, kv)| kv),
+                0,
+            ),
         }
     }
 }

@@ -86,9 +86,11 @@ fn add_secs(at: u32, secs: u64) -> u32 {
 pub struct Settings {
     /// Requests per minute; `null` is unlimited.
     pub rate_limit_rpm: Option<u32>,
-    /// Hours request and response bodies are kept (default 48).
+    /// Hours AI inputs and outputs, attachments and span payloads are kept
+    /// before they are emptied (default 48; docs/CONTRACT.md §C24). A change
+    /// applies to rows received after it.
     pub body_retention_hours: u32,
-    /// Days the rest of a log row is kept (default 90).
+    /// Days the rest of a row is kept before it is deleted (default 90).
     pub log_retention_days: u32,
     /// The web origins (`https://app.example.com`) whose pages may send this
     /// project data; `null` is any origin (a browser key is public by

@@ -295,3 +295,20 @@ fn payload_attributes_are_stored_apart_and_every_row_carries_its_expiries() {
     assert_eq!(row.datetime("body_expires_at"), 1_700_000_000 + 3600);
     assert_eq!(row.datetime("expires_at"), 1_700_000_000 + 2 * 86_400);
 }
+
+#[test]
+fn payloads_past_the_64th_attribute_are_found_too() {
+    let mut attributes: Vec<KeyValue> = (0..70).map(|i| text(&format!("k{i}"), "v")).collect();
+    attributes[3] = text("ai.prompt", "early");
+    attributes[66] = text("gen_ai.completion", "late");
+    let (encoded, _) =
+        encode(&request(vec![span(1, None, attributes)]), &limits(), &ENV).expect("encoded");
+    let rows = decode(StreamKind::Spans, &encoded.records);
+    assert_eq!(
+        rows[0].json("body_attributes"),
+        json!({"ai.prompt": "early", "gen_ai.completion": "late"})
+    );
+    let meta = rows[0].json("attributes");
+    assert_eq!(meta.as_object().map(|m| m.len()), Some(68));
+    assert!(meta.get("ai.prompt").is_none() && meta.get("gen_ai.completion").is_none());
+}
