@@ -22,7 +22,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 /// The user id the test's ClickHouse table refuses (a `throwIf` column).
 const REFUSED_USER: &str = "refused-by-clickhouse";
 
-/// One `events` row of acme's default project in RowBinary (record version 2's column order).
+/// One `events` row of acme's default project in RowBinary (record version 3's column order).
 fn event_row(buf: &mut Vec<u8>, event_id: &str, user_id: &str) {
     owned_event_row(buf, "acme", event_id, user_id);
 }
@@ -44,6 +44,9 @@ fn owned_event_row(buf: &mut Vec<u8>, org: &str, event_id: &str, user_id: &str) 
     for s in ["{}", "{}"] {
         w.string(s.as_bytes());
     }
+    // body_expires_at, expires_at (version 3).
+    w.datetime(1_767_323_046 + 48 * 3600);
+    w.datetime(1_767_323_046 + 90 * 86_400);
 }
 
 /// A record of `rows` rows whose header announces `announced`.
@@ -328,8 +331,9 @@ async fn concurrent_requests_are_never_mistaken_for_poison() {
 }
 
 /// A record of format version 1 (from an edge not yet upgraded: events rows
-/// without `feature_flags` and `extra`) is not poison: the consumer
-/// completes its rows and they land with the new columns' defaults.
+/// without `feature_flags`, `extra` and the expiries) is not poison: the
+/// consumer completes its rows and they land with the new columns'
+/// defaults (expiries unstamped, 0: the default retention applies).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_1_record_from_an_older_edge_lands_completed() {
     let h = Harness::start("v1_record").await;
@@ -344,8 +348,9 @@ async fn a_version_1_record_from_an_older_edge_lands_completed() {
     value[1] = 1;
     for id in ["v1-a", "v1-b"] {
         event_row(&mut value, id, "u");
-        // A version-1 row ends before feature_flags and extra.
-        value.truncate(value.len() - 6);
+        // A version-1 row ends before feature_flags and extra (two
+        // 3-byte strings), and the expiries (two 4-byte DateTimes).
+        value.truncate(value.len() - 14);
     }
     record::finish(&mut value, 2);
     producer
@@ -357,6 +362,9 @@ async fn a_version_1_record_from_an_older_edge_lands_completed() {
         .expect("acknowledged");
     let sql = "SELECT count() FROM events_view WHERE org = ? AND event_id IN ('v1-a', 'v1-b') \
                AND feature_flags = '{}' AND extra = '{}'";
+    assert_eq!(h.wait_count(sql, "acme", 2).await, 2);
+    let sql = "SELECT count() FROM events WHERE org = ? AND event_id IN ('v1-a', 'v1-b') \
+               AND toUInt32(body_expires_at) = 0 AND toUInt32(expires_at) = 0";
     assert_eq!(h.wait_count(sql, "acme", 2).await, 2);
     h.stop().await;
 }

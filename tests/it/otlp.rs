@@ -334,9 +334,10 @@ async fn what_a_receiver_meets_bombs_bad_types_bad_ids_empty_and_10k_spans() {
     h.stop().await;
 }
 
-/// ClickHouse 18.16 has no `Map`: the span attribute maps' migration (0006,
-/// `-- requires ClickHouse 22.1`) stays pending there, run after run, and
-/// everything else is applied; on a newer server it is applied like the rest.
+/// ClickHouse 18.16 has no `Map` and no TTL: the span attribute maps'
+/// migration (0006, `-- requires ClickHouse 22.1`) and the TTL one (0011)
+/// stay pending there, run after run, and everything else is applied; on a
+/// newer server they are applied like the rest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_attribute_maps_wait_for_a_server_that_has_map() {
     use downpour::sink::schema;
@@ -356,9 +357,15 @@ async fn the_attribute_maps_wait_for_a_server_that_has_map() {
         has_map,
         "ClickHouse {version}: {applied:?}"
     );
+    // The TTL migration (0011) waits for such a server too.
+    assert_eq!(
+        applied.contains(&"0011_retention_ttl".to_string()),
+        has_map,
+        "ClickHouse {version}: {applied:?}"
+    );
     assert_eq!(
         applied.len(),
-        schema::MIGRATIONS.len() - usize::from(!has_map)
+        schema::MIGRATIONS.len() - 2 * usize::from(!has_map)
     );
     let again = schema::migrate(&server, &cfg.clickhouse.database)
         .await

@@ -15,6 +15,18 @@ use downpour::registry::keys::Role;
 use downpour::sink::retention::{Outcome, Sweep, Sweeper};
 
 const ORG: &str = "retain";
+
+/// `event_id, ai_input, ai_output, attachments, ai_model, user_id, convo_id, properties`.
+type StoredEvent = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
 const HOUR: u32 = 3600;
 const DAY: u32 = 86_400;
 
@@ -240,16 +252,7 @@ async fn bodies_then_rows_expire_by_the_expiries_stamped_at_ingest() {
             "SELECT event_id, ai_input, ai_output, attachments, ai_model, user_id, convo_id, properties \
              FROM {table} WHERE org = ? ORDER BY event_id"
         );
-        let rows: Vec<(
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-        )> = h.rows(&sql, ORG).await;
+        let rows: Vec<StoredEvent> = h.rows(&sql, ORG).await;
         for (id, input, output, attachments, model, user, convo, props) in &rows {
             let expired = id == "short";
             assert_eq!(input.is_empty(), expired, "{table} {id}");
