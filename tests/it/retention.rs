@@ -28,6 +28,8 @@ type StoredEvent = (
     String,
 );
 const HOUR: u32 = 3600;
+/// No table swept.
+const NOTHING: [&str; 0] = [];
 const DAY: u32 = 86_400;
 
 /// Posts `body` to `path` for `project`, expecting `status`.
@@ -45,16 +47,10 @@ async fn send(
     assert_eq!(r.status, status, "{path}: {}", r.body);
 }
 
-/// What `sweep` did to each table, with the tables it left alone dropped.
-fn mutated(done: &[(&'static str, Outcome)]) -> Vec<&'static str> {
-    done.iter()
-        .filter(|(_, o)| matches!(o, Outcome::Mutated(_)))
-        .map(|(t, _)| *t)
-        .collect()
-}
-
-/// Polls until every mutation has finished.
-async fn settle(sweeper: &Sweeper) {
+/// Sweeps at `at`, waits for the mutations, and returns the tables that
+/// got one.
+async fn swept(sweeper: &Sweeper, sweep: Sweep, at: u32) -> Vec<&'static str> {
+    let done = sweeper.sweep(sweep, at).await.expect("sweep");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !sweeper.settled().await.expect("system.mutations") {
         assert!(
@@ -63,6 +59,10 @@ async fn settle(sweeper: &Sweeper) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    done.iter()
+        .filter(|(_, o)| matches!(o, Outcome::Mutated(_)))
+        .map(|(t, _)| *t)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,19 +224,14 @@ async fn bodies_then_rows_expire_by_the_expiries_stamped_at_ingest() {
 
     let sweeper = Sweeper::new(h.db.clone());
     // Before the hour: nothing is due, no mutation issued.
-    let done = sweeper
-        .sweep(Sweep::Bodies, t0 + HOUR - 60)
-        .await
-        .expect("sweep");
-    assert!(mutated(&done).is_empty(), "{done:?}");
+    assert_eq!(
+        swept(&sweeper, Sweep::Bodies, t0 + HOUR - 60).await,
+        NOTHING
+    );
 
     // After it: the bodies of the 1-hour project's rows are emptied.
-    let done = sweeper
-        .sweep(Sweep::Bodies, t0 + HOUR + 60)
-        .await
-        .expect("sweep");
     assert_eq!(
-        mutated(&done),
+        swept(&sweeper, Sweep::Bodies, t0 + HOUR + 60).await,
         [
             "events",
             "events_by_time",
@@ -244,9 +239,7 @@ async fn bodies_then_rows_expire_by_the_expiries_stamped_at_ingest() {
             "partial_events",
             "spans"
         ],
-        "{done:?}"
     );
-    settle(&sweeper).await;
     for table in ["events", "events_by_time", "events_by_user"] {
         let sql = format!(
             "SELECT event_id, ai_input, ai_output, attachments, ai_model, user_id, convo_id, properties \
@@ -284,25 +277,15 @@ async fn bodies_then_rows_expire_by_the_expiries_stamped_at_ingest() {
     assert!(span[0].0.contains("gen_ai.request.model"), "{span:?}");
 
     // Swept bodies do not match again: the next sweep rewrites nothing.
-    let done = sweeper
-        .sweep(Sweep::Bodies, t0 + HOUR + 120)
-        .await
-        .expect("sweep");
-    assert!(mutated(&done).is_empty(), "{done:?}");
+    assert_eq!(
+        swept(&sweeper, Sweep::Bodies, t0 + HOUR + 120).await,
+        NOTHING
+    );
 
     // After a day the 1-hour project's rows are deleted; the rest stay.
-    let done = sweeper
-        .sweep(Sweep::Rows, t0 + DAY - 60)
-        .await
-        .expect("sweep");
-    assert!(mutated(&done).is_empty(), "{done:?}");
-    let done = sweeper
-        .sweep(Sweep::Rows, t0 + DAY + 60)
-        .await
-        .expect("sweep");
-    settle(&sweeper).await;
+    assert_eq!(swept(&sweeper, Sweep::Rows, t0 + DAY - 60).await, NOTHING);
     assert_eq!(
-        mutated(&done),
+        swept(&sweeper, Sweep::Rows, t0 + DAY + 60).await,
         [
             "events",
             "events_by_time",
@@ -312,7 +295,6 @@ async fn bodies_then_rows_expire_by_the_expiries_stamped_at_ingest() {
             "signals",
             "users"
         ],
-        "{done:?}"
     );
     for table in [
         "events",
