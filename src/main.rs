@@ -50,11 +50,15 @@ enum Command {
     /// the bodies past their expiry, `rows` deletes the rows past theirs. Prints what
     /// each table did and how long the server took.
     Sweep {
-        /// bodies or rows.
-        what: String,
+        /// What expires: `bodies` are emptied, `rows` deleted.
+        what: SweepWhat,
         /// Sweep as if it were this time (seconds since the epoch); now when unset.
         #[arg(long)]
         at: Option<u32>,
+        /// How long to wait for the mutations before naming those still running and
+        /// failing.
+        #[arg(long, default_value_t = 600)]
+        wait_secs: u64,
     },
     /// Manage API keys (stored hashed; the full value is printed once).
     Keys {
@@ -69,6 +73,15 @@ enum Command {
     /// target, with exactly-once checks (`scripts/query_bench.sh` builds the data set).
     #[cfg(feature = "load")]
     QueryBench(downpour::load::query_bench::QueryBenchArgs),
+}
+
+/// What a `downpour sweep` expires.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SweepWhat {
+    /// Empty the bodies past `body_expires_at`.
+    Bodies,
+    /// Delete the rows past `expires_at`.
+    Rows,
 }
 
 #[derive(Subcommand)]
@@ -126,7 +139,11 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dev => dev(&cfg).await,
-        Command::Sweep { what, at } => sweep(&cfg, &what, at).await,
+        Command::Sweep {
+            what,
+            at,
+            wait_secs,
+        } => sweep(&cfg, what, at, wait_secs).await,
         Command::Keys {
             command: KeysCommand::Create { org, project, role },
         } => {
@@ -141,24 +158,53 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn sweep(cfg: &Config, what: &str, at: Option<u32>) -> anyhow::Result<()> {
+async fn sweep(
+    cfg: &Config,
+    what: SweepWhat,
+    at: Option<u32>,
+    wait_secs: u64,
+) -> anyhow::Result<()> {
     use downpour::sink::retention::{Sweep, Sweeper};
+    use std::time::{Duration, Instant};
     let sweep = match what {
-        "bodies" => Sweep::Bodies,
-        "rows" => Sweep::Rows,
-        other => anyhow::bail!("sweep what? {other:?}: bodies or rows"),
+        SweepWhat::Bodies => Sweep::Bodies,
+        SweepWhat::Rows => Sweep::Rows,
     };
     let now = match at {
         Some(at) => at,
         None => u32::try_from(chrono::Utc::now().timestamp())?,
     };
     let sweeper = Sweeper::new(downpour::sink::clickhouse::database(&cfg.clickhouse)?);
-    let started = std::time::Instant::now();
+    if sweeper.has_ttl().await? {
+        println!("this server expires rows by TTL (sql/0011_retention_ttl.sql): nothing to sweep");
+        return Ok(());
+    }
+    let started = Instant::now();
     for (table, outcome) in sweeper.sweep(sweep, now).await? {
         println!("{table}: {outcome:?}");
     }
-    while !sweeper.settled().await? {
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let deadline = started + Duration::from_secs(wait_secs);
+    let mut said = Instant::now();
+    loop {
+        let running = sweeper.unfinished().await?;
+        if running.is_empty() {
+            break;
+        }
+        let late = Instant::now() >= deadline;
+        if late || said.elapsed() >= Duration::from_secs(10) {
+            for (table, id, command) in &running {
+                println!("still running: {table} {id}: {command}");
+            }
+            said = Instant::now();
+        }
+        if late {
+            anyhow::bail!(
+                "{} mutations unfinished after {wait_secs} s (system.mutations has them; \
+                 a table with one is not swept again until it ends)",
+                running.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     println!("settled in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())

@@ -79,7 +79,8 @@ pub fn upgrade<'a>(
         walk(columns, body, rows, key, |_| {})?;
         return Ok(std::borrow::Cow::Borrowed(body));
     };
-    let mut ends = Vec::with_capacity(rows as usize);
+    // `rows` is the header's claim: a row takes at least a byte.
+    let mut ends = Vec::with_capacity((rows as usize).min(body.len()));
     walk(columns, body, rows, key, |end| ends.push(end))?;
     let mut out = Vec::with_capacity(body.len() + tail.len() * ends.len());
     let mut start = 0;

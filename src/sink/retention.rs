@@ -22,8 +22,11 @@
 //! server gets no queue of them); every statement is parameterized; the
 //! clock is the caller's (tests move it). A body is therefore gone within
 //! one sweep interval plus the mutation's run after it expired, a row
-//! within a day. On a server that runs `sql/0011_retention_ttl.sql`
-//! (TTL), [`Sweeper::run`] does nothing: the server's merges expire rows.
+//! within a day. Once `migrate` has applied `sql/0011_retention_ttl.sql`
+//! (a server with TTL), [`Sweeper::run`] does nothing: the server's merges
+//! expire rows. A mutation that never finishes keeps its table from being
+//! swept again: counted in `downpour_retention_busy_total`, listed by
+//! `downpour sweep`.
 
 use std::time::Duration;
 
@@ -167,11 +170,14 @@ impl Sweeper {
                 }
                 // A mutation that outlives a sweep interval: the server is
                 // slow, or the mutation is stuck (system.mutations says).
-                Outcome::Busy => tracing::warn!(
-                    table = table.name,
-                    sweep = sweep.name(),
-                    "an earlier mutation is still running; swept next interval"
-                ),
+                Outcome::Busy => {
+                    Counter::retention_busy(sweep.name(), table.name).increment(1);
+                    tracing::warn!(
+                        table = table.name,
+                        sweep = sweep.name(),
+                        "an earlier mutation is still running (system.mutations); swept next interval"
+                    );
+                }
                 Outcome::NothingDue => {}
             }
             done.push((table.name, outcome));
@@ -237,16 +243,30 @@ impl Sweeper {
 
     /// Whether every mutation of the swept tables has finished.
     pub async fn settled(&self) -> Result<bool, clickhouse::error::Error> {
-        for table in TABLES {
-            if self.running(table.name).await? > 0 {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        Ok(self.unfinished().await?.is_empty())
+    }
+
+    /// The unfinished mutations of the swept tables: `(table, mutation_id,
+    /// command)`, as `system.mutations` has them.
+    pub async fn unfinished(
+        &self,
+    ) -> Result<Vec<(String, String, String)>, clickhouse::error::Error> {
+        let tables: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+        self.db
+            .query(
+                "SELECT table, mutation_id, command FROM system.mutations \
+                 WHERE database = currentDatabase() AND is_done = 0 AND has(?, table) \
+                 ORDER BY create_time",
+            )
+            .bind(tables)
+            .fetch_all()
+            .await
     }
 
     /// Sweeps on the intervals of `cfg` until `shutdown`, by the wall
-    /// clock; does nothing on a server with TTL.
+    /// clock, skipping every tick while the server expires rows by TTL.
+    /// The first sweeps come within a minute of the start, at a random
+    /// moment, so processes started together do not sweep together.
     pub async fn run(
         self,
         cfg: crate::config::RetentionConfig,
@@ -255,27 +275,38 @@ impl Sweeper {
         if !cfg.sweep {
             return;
         }
-        match self.has_ttl().await {
-            Ok(true) => {
-                tracing::info!("the server expires rows by TTL (sql/0011); no retention sweeps");
-                return;
-            }
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "server version unknown; sweeping"),
-        }
-        let mut bodies =
-            tokio::time::interval(Duration::from_millis(cfg.body_sweep_every_ms.max(1000)));
-        let mut rows =
-            tokio::time::interval(Duration::from_millis(cfg.row_sweep_every_ms.max(1000)));
+        let first =
+            tokio::time::Instant::now() + Duration::from_millis(rand::random_range(0..60_000));
+        let every = |ms: u64| Duration::from_millis(ms.max(1000));
+        let mut bodies = tokio::time::interval_at(first, every(cfg.body_sweep_every_ms));
+        let mut rows = tokio::time::interval_at(first, every(cfg.row_sweep_every_ms));
         for timer in [&mut bodies, &mut rows] {
             timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
+        let mut said_ttl = false;
         loop {
             let sweep = tokio::select! {
                 _ = bodies.tick() => Sweep::Bodies,
                 _ = rows.tick() => Sweep::Rows,
                 _ = shutdown.changed() => return,
             };
+            match self.has_ttl().await {
+                Ok(true) => {
+                    if !said_ttl {
+                        tracing::info!(
+                            "the server expires rows by TTL (sql/0011); no retention sweeps"
+                        );
+                        said_ttl = true;
+                    }
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    Counter::retention_errors(sweep.name()).increment(1);
+                    tracing::warn!(error = %e, "schema_migrations unreadable; next interval retries");
+                    continue;
+                }
+            }
             let now = u32::try_from(chrono::Utc::now().timestamp()).unwrap_or(u32::MAX);
             if let Err(e) = self.sweep(sweep, now).await {
                 Counter::retention_errors(sweep.name()).increment(1);
@@ -284,18 +315,21 @@ impl Sweeper {
         }
     }
 
-    /// Whether the server runs the TTL migration (it has TTL).
-    async fn has_ttl(&self) -> Result<bool, clickhouse::error::Error> {
-        let version: String = self.db.query("SELECT version()").fetch_one().await?;
-        let ttl = crate::sink::schema::MIGRATIONS
-            .iter()
-            .find(|(v, _)| *v == "0011_retention_ttl")
-            .map(|(_, sql)| *sql)
-            .unwrap_or_default();
-        Ok(crate::sink::schema::server_version(&version)
-            .is_some_and(|server| crate::sink::schema::runs_on(ttl, server)))
+    /// Whether the server expires rows by TTL: `migrate` applied
+    /// `sql/0011_retention_ttl.sql` (only a server that has TTL runs it).
+    pub async fn has_ttl(&self) -> Result<bool, clickhouse::error::Error> {
+        let applied: u64 = self
+            .db
+            .query("SELECT count() FROM schema_migrations WHERE version = ?")
+            .bind(TTL_MIGRATION)
+            .fetch_one()
+            .await?;
+        Ok(applied > 0)
     }
 }
+
+/// The migration that expires rows by TTL.
+pub const TTL_MIGRATION: &str = "0011_retention_ttl";
 
 #[cfg(test)]
 mod tests {
@@ -327,6 +361,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_ttl_migration_is_one_of_the_migrations() {
+        assert!(
+            crate::sink::schema::MIGRATIONS
+                .iter()
+                .any(|(v, _)| *v == TTL_MIGRATION)
+        );
     }
 
     #[test]

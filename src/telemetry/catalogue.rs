@@ -166,6 +166,13 @@ metric_kind! {
         RetentionErrors = "downpour_retention_errors_total",
         fn retention_errors(sweep),
         "Retention sweeps that failed, by sweep.";
+
+        /// Tables a retention sweep left alone because an earlier mutation
+        /// of theirs is still running (`system.mutations`); one that rises
+        /// every interval is a stuck mutation. Labels: `sweep`, `table`.
+        RetentionBusy = "downpour_retention_busy_total",
+        fn retention_busy(sweep, table),
+        "Tables a retention sweep skipped because an earlier mutation is still running, by sweep and table.";
     }
 }
 
