@@ -1,7 +1,8 @@
 //! The edge's project check on a cache hit: `Admission::admit` for an org
 //! whose view is cached (the hot path of every request that names a
 //! project). No I/O happens on a hit; this measures the moka lookup and the
-//! slug decision. Run: `cargo bench --bench registry`.
+//! slug decision. Also a limited project's rate count. Run: `cargo bench
+//! --bench registry`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -50,5 +51,20 @@ fn admission_hit(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, admission_hit);
+/// A limited project's count (`RateLimiter::check`), among 1,000 limited
+/// projects, as every request of a project with `rate_limit_rpm` pays it.
+fn rate_limit_check(c: &mut Criterion) {
+    let limiter = downpour::edge::rate_limit::RateLimiter::default();
+    let now = 1_800_000_000;
+    let keys: Vec<String> = (0..1000).map(|i| format!("org-{i}/project-{i}")).collect();
+    for key in &keys {
+        limiter.check(key, u32::MAX, now);
+    }
+    let key = &keys[421];
+    c.bench_function("rate_limit_check", |b| {
+        b.iter(|| limiter.check(key, u32::MAX, now).exceeded)
+    });
+}
+
+criterion_group!(benches, admission_hit, rate_limit_check);
 criterion_main!(benches);

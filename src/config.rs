@@ -307,6 +307,10 @@ pub struct EdgeConfig {
     /// (`/metrics`, `/healthz`, `/readyz`): never on the public `listen`
     /// port. A port already taken is logged and skipped; unset: nowhere.
     pub ops_listen: Option<SocketAddr>,
+    /// How often an edge exchanges its per-project request counts with the
+    /// other edges (`rate_limit_rpm` holds across edges, give or take what
+    /// the others admitted within one interval).
+    pub rate_limit_sync_ms: u64,
 }
 
 /// Query API settings.
@@ -356,6 +360,7 @@ impl Default for Config {
                 max_connections_per_source: 512,
                 key_lookups_per_source_per_minute: 60,
                 ops_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9463))),
+                rate_limit_sync_ms: 1000,
             },
             query: QueryConfig {
                 max_concurrent_per_org: 4,

@@ -201,6 +201,16 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
             running.ops_task = Some(task);
         }
         let app = edge_app(cfg, &pipelines, producer.clone(), readiness)?;
+        tokio::spawn(
+            crate::edge::rate_sync::RateSync::new(
+                clickhouse::database(&cfg.clickhouse)?,
+                app.edge.rate_limiter.clone(),
+            )
+            .run(
+                Duration::from_millis(cfg.edge.rate_limit_sync_ms),
+                shutdown_rx.clone(),
+            ),
+        );
         let router = app::edge_router(app, &pipelines, &cfg.kafka.topic_prefix);
         let listener = TcpListener::bind(cfg.listen).await?;
         running.edge_addr = Some(listener.local_addr()?);

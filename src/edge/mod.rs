@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod otlp;
 pub mod project;
 pub mod rate_limit;
+pub mod rate_sync;
 pub mod redactors;
 pub mod validate;
 
@@ -34,8 +35,9 @@ pub struct EdgeState {
     pub keys: KeyStore,
     /// The project check (the ingest table, docs/CONTRACT.md §C3).
     pub admission: Admission,
-    /// Per-project request counters (`rate_limit_rpm`).
-    pub rate_limiter: rate_limit::RateLimiter,
+    /// Per-project request counters (`rate_limit_rpm`), shared with the
+    /// exchange of counts between edges ([`rate_sync`]).
+    pub rate_limiter: Arc<rate_limit::RateLimiter>,
     /// Kafka producer.
     pub producer: Producer,
     /// Bounds requests in flight; beyond it the edge answers 503.

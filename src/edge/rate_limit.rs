@@ -4,9 +4,14 @@
 //! every request of a limited project, and 429 + `Retry-After` past it.
 //!
 //! Fixed one-minute windows aligned to the clock (so `X-RateLimit-Reset` is
-//! "Unix timestamp when the window resets"), counted in this edge process:
-//! with N edges behind a balancer a project gets at most N × its limit.
-//! Only projects that have a limit get a counter.
+//! "Unix timestamp when the window resets"). A request is admitted while
+//! this edge's count plus what the other edges admitted in the same minute
+//! is under the limit; the other edges' counts arrive about once a second
+//! ([`crate::edge::rate_sync`]), so N edges together admit at most the limit
+//! plus what the others admitted since the last exchange, and never more
+//! than N × the limit (each edge's own count is bounded by it alone). Only
+//! projects that have a limit get a counter; the check takes no lock but a
+//! map shard's, and does no I/O.
 
 use dashmap::DashMap;
 
@@ -27,38 +32,104 @@ pub struct RateInfo {
 struct Window {
     minute: u64,
     count: u32,
+    /// `count` as last published to the other edges.
+    published: u32,
 }
 
-/// Request counters per project.
+/// Request counters per project: this edge's, and the other edges' sum.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     windows: DashMap<String, Window>,
+    /// What the other edges admitted per project, as of the last exchange.
+    others: DashMap<String, Window>,
 }
 
 impl RateLimiter {
     /// Counts one request of `project_key` (`org/slug`) at `now` (Unix seconds).
     pub fn check(&self, project_key: &str, limit: u32, now: u64) -> RateInfo {
         let minute = now / 60;
+        let others = self
+            .others
+            .get(project_key)
+            .filter(|w| w.minute == minute)
+            .map_or(0, |w| w.count);
         // Look up before inserting: the key is allocated only for a project's first request.
         let mut window = match self.windows.get_mut(project_key) {
             Some(window) => window,
             None => self
                 .windows
                 .entry(project_key.to_string())
-                .or_insert(Window { minute, count: 0 }),
+                .or_insert(Window {
+                    minute,
+                    count: 0,
+                    published: 0,
+                }),
         };
         if window.minute != minute {
-            *window = Window { minute, count: 0 };
+            *window = Window {
+                minute,
+                count: 0,
+                published: 0,
+            };
         }
-        let exceeded = window.count >= limit;
+        let exceeded = window.count.saturating_add(others) >= limit;
         if !exceeded {
             window.count += 1;
         }
         RateInfo {
             limit,
-            remaining: limit.saturating_sub(window.count),
+            remaining: limit.saturating_sub(window.count.saturating_add(others)),
             reset: (minute + 1) * 60,
             exceeded,
+        }
+    }
+
+    /// This edge's counts of `minute` that changed since they were last
+    /// published ([`RateLimiter::published`]).
+    pub fn unpublished(&self, minute: u64) -> Vec<(String, u32)> {
+        self.windows
+            .iter()
+            .filter(|w| w.minute == minute && w.count != w.published)
+            .map(|w| (w.key().clone(), w.count))
+            .collect()
+    }
+
+    /// Records that the other edges now know `counts` of `minute`.
+    pub fn published(&self, minute: u64, counts: &[(String, u32)]) {
+        for (key, count) in counts {
+            if let Some(mut w) = self.windows.get_mut(key)
+                && w.minute == minute
+            {
+                w.published = w.published.max(*count);
+            }
+        }
+    }
+
+    /// Whether this edge has counted any limited project (nothing to
+    /// exchange otherwise).
+    pub fn is_idle(&self) -> bool {
+        self.windows.is_empty()
+    }
+
+    /// What the other edges admitted in `minute`, per project: replaces the
+    /// previous exchange's figures (a project absent from `counts` had none).
+    pub fn set_others(&self, minute: u64, counts: Vec<(String, u32)>) {
+        let fresh: std::collections::HashSet<&str> =
+            counts.iter().map(|(k, _)| k.as_str()).collect();
+        self.others
+            .retain(|key, w| w.minute == minute && fresh.contains(key.as_str()));
+        for (key, count) in &counts {
+            let window = Window {
+                minute,
+                count: *count,
+                published: 0,
+            };
+            match self.others.get_mut(key) {
+                Some(mut w) => *w = window,
+                None => {
+                    self.others.insert(key.clone(), window);
+                }
+            }
         }
     }
 }
@@ -86,5 +157,43 @@ mod tests {
             2,
             "a new minute starts a new window"
         );
+    }
+
+    #[test]
+    fn what_the_other_edges_admitted_counts_against_the_limit() {
+        let limiter = RateLimiter::default();
+        let t = 30_000_000 * 60;
+        let minute = t / 60;
+        limiter.check("o/a", 5, t);
+        limiter.set_others(minute, vec![("o/a".into(), 3)]);
+        let r = limiter.check("o/a", 5, t + 1);
+        assert_eq!(
+            (r.remaining, r.exceeded),
+            (0, false),
+            "1 + 3 others + this one"
+        );
+        assert!(limiter.check("o/a", 5, t + 2).exceeded);
+        // Last minute's figures do not count in this one.
+        assert!(!limiter.check("o/a", 5, t + 60).exceeded);
+        limiter.set_others(minute + 1, vec![]);
+        assert_eq!(limiter.check("o/a", 5, t + 61).remaining, 3);
+    }
+
+    #[test]
+    fn only_changed_counts_are_published_again() {
+        let limiter = RateLimiter::default();
+        let t = 30_000_000 * 60;
+        let minute = t / 60;
+        assert!(limiter.is_idle());
+        limiter.check("o/a", 5, t);
+        limiter.check("o/b", 5, t);
+        let mut first = limiter.unpublished(minute);
+        first.sort();
+        assert_eq!(first, vec![("o/a".into(), 1), ("o/b".into(), 1)]);
+        limiter.published(minute, &first);
+        assert!(limiter.unpublished(minute).is_empty());
+        limiter.check("o/a", 5, t + 1);
+        assert_eq!(limiter.unpublished(minute), vec![("o/a".into(), 2)]);
+        assert!(limiter.unpublished(minute + 1).is_empty());
     }
 }

@@ -7,7 +7,7 @@
 //! migrators racing, converge on the same schema.
 
 /// The migrations, in order (the binary carries `sql/`; a test checks the list).
-pub const MIGRATIONS: [(&str, &str); 11] = [
+pub const MIGRATIONS: [(&str, &str); 12] = [
     ("0001_init", include_str!("../../sql/0001_init.sql")),
     ("0002_projects", include_str!("../../sql/0002_projects.sql")),
     (
@@ -42,6 +42,10 @@ pub const MIGRATIONS: [(&str, &str); 11] = [
     (
         "0011_retention_ttl",
         include_str!("../../sql/0011_retention_ttl.sql"),
+    ),
+    (
+        "0012_rate_limit_counts",
+        include_str!("../../sql/0012_rate_limit_counts.sql"),
     ),
 ];
 

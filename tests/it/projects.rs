@@ -778,3 +778,80 @@ async fn rate_limited_projects_get_429_with_headers() {
     assert!(r.headers().get("x-ratelimit-limit").is_none());
     h.stop().await;
 }
+
+/// docs/CONTRACT.md §C16 across edges: two edges in front of one registry
+/// admit a project's `rate_limit_rpm` together, not each (each would admit
+/// 20 of the 40 requests below; together 40), give or take what the other
+/// admitted within one exchange interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_holds_across_two_edges() {
+    let mut cfg = private_config("rate_edges");
+    cfg.edge.rate_limit_sync_ms = 100;
+    let h = Harness::start_with(
+        cfg.clone(),
+        Parts {
+            edge: true,
+            consumers: false,
+        },
+        true,
+    )
+    .await;
+    let second = downpour::runtime::start(
+        &cfg,
+        Parts {
+            edge: true,
+            consumers: false,
+        },
+    )
+    .await
+    .expect("a second edge");
+    let bases = [
+        h.base.clone(),
+        format!("http://{}", second.edge_addr.expect("listening")),
+    ];
+    let owner = h.key("acme", None, Role::Owner).await;
+    let key = h.write_key("acme").await;
+    let body = json!({"slug": "shared", "settings": {"rate_limit_rpm": 20}});
+    let r = h.call("POST", "/v1/projects", &owner, Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Windows are clock minutes: run inside one (the 40 requests take ~8 s).
+    let now = || chrono::Utc::now().timestamp();
+    if now() % 60 > 45 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - now() % 60) as u64)).await;
+    }
+    let minute = now() / 60;
+    let mut admitted = [0u32; 2];
+    let mut refused = 0;
+    for i in 0..40 {
+        let edge = i % 2;
+        let r = h
+            .http
+            .post(format!("{}/v1/events/track", bases[edge]))
+            .header("authorization", format!("Bearer {key}"))
+            .header("x-raindrop-project-id", "shared")
+            .body(EVENT)
+            .send()
+            .await
+            .expect("sent");
+        match r.status().as_u16() {
+            204 => admitted[edge] += 1,
+            429 => refused += 1,
+            other => panic!("request {i}: {other}"),
+        }
+        // Traffic spread over time, as a balancer spreads it: each edge
+        // hears of the other's requests within the 100 ms interval.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(now() / 60, minute, "the requests stayed in one window");
+    let total = admitted[0] + admitted[1];
+    assert!(
+        (20..=21).contains(&total),
+        "20 per minute across both edges, give or take one exchange: {admitted:?}, {refused} refused"
+    );
+    assert!(
+        admitted.iter().all(|n| *n >= 8),
+        "both edges admitted their share: {admitted:?}"
+    );
+    second.stop().await;
+    h.stop().await;
+}
