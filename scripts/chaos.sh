@@ -20,6 +20,9 @@
 #               every acked id readable within 60 s of the load's end, lag 0 after
 #   pair        two consumer processes in the group, one SIGKILLed and restarted
 #               1 s later while the other keeps running (full form only)
+#   many        topics of 12 partitions read by three consumer processes: one
+#               SIGKILLed and never restarted, a fourth added, under load;
+#               lag back to 0 on the live ones (full form only)
 #   edge        SIGTERM under load: exit 0, every answer a complete 204 or 503
 #   poison      an undecodable record and rows ClickHouse refuses: dead-lettered,
 #               the good rows around them readable
@@ -54,7 +57,7 @@ if [ "$SHORT" = 1 ]; then
   FAULTS="broker clickhouse consumer restart edge poison parts"
 else
   OUTAGE=10 LOAD_S=45 CONNS=16 RATE=400 KILLS=3 SETTLE_S=180 MIX=sdk WARMUP=5
-  FAULTS="broker clickhouse consumer restart edge poison parts pair"
+  FAULTS="broker clickhouse consumer restart edge poison parts pair many"
 fi
 SETTLE_S=${CHAOS_SETTLE_S:-$SETTLE_S}
 # A killed consumer is restarted after its group session expired (the
@@ -199,13 +202,15 @@ recreated() { grep -c 'consumer recreated' "$RUN/$1" || true; }
 start_edge
 start_consumer
 
-# `load NAME ORG`: a key for ORG, then `downpour load` in the background,
+# `load NAME ORG [PROJECTS [EDGE_URL EDGE_OPS]]`: a key for ORG, then
+# `downpour load` in the background (5 projects, the main edge by default),
 # recording acked event ids in $RUN/NAME.ids ($load = its pid).
 load() {
   local key
   key=$("$BIN" keys create --org "$2" 2>/dev/null | tail -n 1)
   echo "$key" >"$RUN/$1.key"
-  "$BIN" load --url "$EDGE" --metrics-url "http://$DOWNPOUR_EDGE_OPS_LISTEN" --key "$key" --org "$2" --mix "$MIX" --projects 5 \
+  "$BIN" load --url "${4:-$EDGE}" --metrics-url "http://${5:-$DOWNPOUR_EDGE_OPS_LISTEN}" --key "$key" --org "$2" \
+    --mix "$MIX" --projects "${3:-5}" \
     --connections "$CONNS" --rate "$RATE" --duration "$LOAD_S" \
     --allow-failures --acked-ids "$RUN/$1.ids" >"$RUN/$1.load.log" 2>&1 &
   load=$!
@@ -535,6 +540,56 @@ fault_pair() {
   SETTLE_S=$QUICK_SETTLE_S account pair chaos-pair \
     "2 consumers, one SIGKILLed 3 times and restarted ${QUICK_DELAY}s later, the other running throughout; readyz 200 after: $TOOK; watchdog recreations: $(($(recreated consumer.log) + $(recreated consumer2.log) - before)); load: $(summary pair)"
   wait_until "pair: events lag back to 0 within the stall bound" "$STALL_S" lag_zero
+}
+
+# The many fault (issue 14): topics of 12 partitions with consumer groups of
+# their own (prefix many.), fed by an edge of their own and read by three
+# consumer processes. Under load one consumer is SIGKILLed and not
+# restarted, and a fourth process joins: the group rebalances both ways.
+# Every acked id is readable exactly once, and the lag of every pipeline on
+# the live consumers returns to 0.
+MANY_PARTITIONS=12
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+many() { # runs "$@" with the many fault's topics and groups
+  DOWNPOUR_KAFKA_TOPIC_PREFIX=many. DOWNPOUR_KAFKA_GROUP_PREFIX=many DOWNPOUR_KAFKA_PARTITIONS=$MANY_PARTITIONS "$@"
+}
+many_ports=()
+many_pids=()
+start_many_consumer() { # INDEX: a consumer process with its own metrics port (and so instance id)
+  many_ports[$1]=$(free_port)
+  DOWNPOUR_CONSUMER_METRICS_LISTEN=127.0.0.1:${many_ports[$1]} many "$BIN" consumer >>"$RUN/many-$1.log" 2>&1 &
+  many_pids[$1]=$!
+  pids+=("$!")
+}
+# Every pipeline's lag on the live many consumers, summed (empty when none answers).
+many_lag() {
+  local i
+  for i in "$@"; do curl -s "http://127.0.0.1:${many_ports[$i]}/metrics"; done |
+    awk '/^downpour_consumer_lag\{/ { s += $NF; n++ } END { if (n) print s }'
+}
+many_lag_zero() { [ "$(many_lag "$@")" = 0 ]; }
+fault_many() {
+  many "$BIN" migrate >&2
+  local port ops edge_pid i before=0
+  port=$(free_port) ops=$(free_port)
+  DOWNPOUR_LISTEN=127.0.0.1:$port DOWNPOUR_EDGE_OPS_LISTEN=127.0.0.1:$ops many "$BIN" edge >>"$RUN/many-edge.log" 2>&1 &
+  edge_pid=$!
+  pids+=("$edge_pid")
+  wait_until "many: edge ready" 60 curl -sf "http://127.0.0.1:$port/readyz"
+  for i in 1 2 3; do start_many_consumer "$i"; done
+  for i in 1 2 3; do wait_until "many: consumer $i ready" 120 consumer_ready "${many_ports[$i]}"; done
+  load many chaos-many 24 "http://127.0.0.1:$port" "127.0.0.1:$ops"
+  sleep "$WARMUP"
+  kill -9 "${many_pids[2]}"
+  wait "${many_pids[2]}" 2>/dev/null || true
+  sleep "$WARMUP"
+  start_many_consumer 4
+  wait_load many
+  for i in 1 3 4; do before=$((before + $(recreated "many-$i.log"))); done
+  SETTLE_S=$SETTLE_S account many chaos-many \
+    "3 consumers over $MANY_PARTITIONS partitions, one SIGKILLed ${WARMUP}s into the load and never restarted, a fourth added ${WARMUP}s later; watchdog recreations: $before; load: $(summary many)"
+  wait_until "many: every pipeline's lag on the live consumers back to 0" $((STALL_S * 3)) many_lag_zero 1 3 4
+  kill "$edge_pid" "${many_pids[1]}" "${many_pids[3]}" "${many_pids[4]}" 2>/dev/null || true
 }
 
 # One line from the load report: its answer counts.

@@ -6,10 +6,11 @@
 //! Fixed one-minute windows aligned to the clock (so `X-RateLimit-Reset` is
 //! "Unix timestamp when the window resets"). A request is admitted while
 //! this edge's count plus what the other edges admitted in the same minute
-//! is under the limit; the other edges' counts arrive about once a second
-//! ([`crate::edge::rate_sync`]), so N edges together admit at most the limit
-//! plus what the others admitted since the last exchange, and never more
-//! than N × the limit (each edge's own count is bounded by it alone). Only
+//! is under the limit; the other edges' counts arrive within two exchange
+//! intervals and a round trip ([`crate::edge::rate_sync`]), so N edges
+//! together admit at most the limit plus what the others admitted in that
+//! time, and never more than N × the limit (each edge's own count is
+//! bounded by it alone). Only
 //! projects that have a limit get a counter; the check takes no lock but a
 //! map shard's, and does no I/O.
 
@@ -105,10 +106,11 @@ impl RateLimiter {
         }
     }
 
-    /// Whether this edge has counted any limited project (nothing to
-    /// exchange otherwise).
-    pub fn is_idle(&self) -> bool {
-        self.windows.is_empty()
+    /// Forgets the counts of minutes before `minute` (a project whose limit
+    /// was removed, or that went quiet).
+    pub fn forget_before(&self, minute: u64) {
+        self.windows.retain(|_, w| w.minute >= minute);
+        self.others.retain(|_, w| w.minute >= minute);
     }
 
     /// What the other edges admitted in `minute`, per project: replaces the
@@ -184,7 +186,6 @@ mod tests {
         let limiter = RateLimiter::default();
         let t = 30_000_000 * 60;
         let minute = t / 60;
-        assert!(limiter.is_idle());
         limiter.check("o/a", 5, t);
         limiter.check("o/b", 5, t);
         let mut first = limiter.unpublished(minute);
@@ -195,5 +196,10 @@ mod tests {
         limiter.check("o/a", 5, t + 1);
         assert_eq!(limiter.unpublished(minute), vec![("o/a".into(), 2)]);
         assert!(limiter.unpublished(minute + 1).is_empty());
+        limiter.forget_before(minute + 1);
+        assert!(
+            limiter.unpublished(minute).is_empty(),
+            "last minute's counts are gone"
+        );
     }
 }

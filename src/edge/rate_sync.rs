@@ -5,12 +5,16 @@
 //! [`RateLimiter::check`] adds to its own count.
 //!
 //! Invariants: a count is marked published only after ClickHouse took it;
-//! an edge with no limited project exchanges nothing; while ClickHouse is
-//! unreachable the last figures stay, this minute's only, so the limit
-//! degrades towards per-edge counting (at most N × the limit), never to
-//! refusing. Once an hour an edge drops the days of counts before
-//! yesterday (bound: two days of rows, one per project, edge and minute
-//! with traffic).
+//! an edge reads the others' counts every interval, with or without
+//! traffic of its own, so its first request of a limited project already
+//! sees them; an exchange that takes longer than its timeout is abandoned
+//! and retried at the next tick; while ClickHouse is unreachable the last
+//! figures stay, this minute's only, so the limit degrades towards per-edge
+//! counting (at most N × the limit), never to refusing. Another edge's
+//! request is seen here at most two intervals and a round trip after it
+//! was admitted (its edge publishes at its tick, this one reads at its own).
+//! Every interval an edge writes one row per limited project whose count
+//! changed; once an hour it drops the hours of rows before the previous one.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,20 +45,28 @@ impl RateSync {
         let mut tick = tokio::time::interval(every.max(Duration::from_millis(50)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_cleanup = None::<u64>;
+        // A hung ClickHouse must not stop the exchange for good.
+        let limit = (every * 5).min(Duration::from_secs(10));
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
             let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
-            if let Err(e) = self.exchange(now).await {
-                tracing::warn!(error = %e, "rate limit counts not exchanged; the last ones stay");
+            match tokio::time::timeout(limit, self.exchange(now)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "rate limit counts not exchanged; the last ones stay")
+                }
+                Err(_) => tracing::warn!("rate limit exchange timed out; the last counts stay"),
             }
             let hour = now / 3600;
             if last_cleanup != Some(hour) {
                 last_cleanup = Some(hour);
-                if let Err(e) = self.drop_old_days(now).await {
-                    tracing::warn!(error = %e, "old rate limit counts not dropped");
+                match tokio::time::timeout(limit, self.drop_old_hours(now)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "old rate limit counts not dropped"),
+                    Err(_) => tracing::warn!("dropping old rate limit counts timed out"),
                 }
             }
         }
@@ -62,10 +74,8 @@ impl RateSync {
 
     /// One exchange at `now` (Unix seconds).
     pub async fn exchange(&self, now: u64) -> Result<(), clickhouse::error::Error> {
-        if self.limiter.is_idle() {
-            return Ok(());
-        }
         let minute = now / 60;
+        self.limiter.forget_before(minute);
         let minute32 = u32::try_from(minute).unwrap_or(u32::MAX);
         let mine = self.limiter.unpublished(minute);
         if !mine.is_empty() {
@@ -98,26 +108,26 @@ impl RateSync {
         Ok(())
     }
 
-    /// Drops the partitions (days) of counts before yesterday.
-    async fn drop_old_days(&self, now: u64) -> Result<(), clickhouse::error::Error> {
-        let today = now / 86_400;
+    /// Drops the partitions (hours) of counts before the previous hour.
+    async fn drop_old_hours(&self, now: u64) -> Result<(), clickhouse::error::Error> {
+        let hour = now / 3600;
         let old: Vec<String> = self
             .db
             .query(
                 "SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() \
                  AND table = 'rate_limit_counts' AND active AND toUInt64(partition) + 1 < ?",
             )
-            .bind(today)
+            .bind(hour)
             .fetch_all()
             .await?;
-        for day in old {
+        for partition in old {
             // The partition expression is a number: bound as one.
-            let Ok(day) = day.parse::<u64>() else {
+            let Ok(partition) = partition.parse::<u64>() else {
                 continue;
             };
             self.db
                 .query("ALTER TABLE rate_limit_counts DROP PARTITION ?")
-                .bind(day)
+                .bind(partition)
                 .execute()
                 .await?;
         }

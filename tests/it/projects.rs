@@ -782,7 +782,7 @@ async fn rate_limited_projects_get_429_with_headers() {
 /// docs/CONTRACT.md §C16 across edges: two edges in front of one registry
 /// admit a project's `rate_limit_rpm` together, not each (each would admit
 /// 20 of the 40 requests below; together 40), give or take what the other
-/// admitted within one exchange interval.
+/// admitted within two exchange intervals and a round trip.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limit_holds_across_two_edges() {
     let mut cfg = private_config("rate_edges");
@@ -814,7 +814,7 @@ async fn a_rate_limit_holds_across_two_edges() {
     let body = json!({"slug": "shared", "settings": {"rate_limit_rpm": 20}});
     let r = h.call("POST", "/v1/projects", &owner, Some(body)).await;
     assert_eq!(r.status, 201, "{}", r.body);
-    // Windows are clock minutes: run inside one (the 40 requests take ~8 s).
+    // Windows are clock minutes: run inside one (the 40 requests take ~10 s).
     let now = || chrono::Utc::now().timestamp();
     if now() % 60 > 45 {
         tokio::time::sleep(std::time::Duration::from_secs((61 - now() % 60) as u64)).await;
@@ -839,14 +839,15 @@ async fn a_rate_limit_holds_across_two_edges() {
             other => panic!("request {i}: {other}"),
         }
         // Traffic spread over time, as a balancer spreads it: each edge
-        // hears of the other's requests within the 100 ms interval.
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // hears of the other's requests within two 100 ms intervals and a
+        // round trip.
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     assert_eq!(now() / 60, minute, "the requests stayed in one window");
     let total = admitted[0] + admitted[1];
     assert!(
-        (20..=21).contains(&total),
-        "20 per minute across both edges, give or take one exchange: {admitted:?}, {refused} refused"
+        (20..=22).contains(&total),
+        "20 per minute across both edges, give or take a late exchange: {admitted:?}, {refused} refused"
     );
     assert!(
         admitted.iter().all(|n| *n >= 8),
