@@ -3,7 +3,7 @@
 # pipeline under load from `downpour load`, each followed by exact accounting.
 #
 #   scripts/chaos.sh            # full form: release build, ~9 minutes
-#   scripts/chaos.sh --short    # CI form (tests/chaos.rs), ~3 minutes: shorter outages and load
+#   scripts/chaos.sh --short    # CI form (tests/chaos.rs), ~5 minutes: shorter outages and load
 #
 # It owns its components: a private ClickHouse + tansu pair under
 # $CHAOS_RUN_DIR (default .run/chaos; wiped first), broker data in sqlite so it survives
@@ -22,7 +22,8 @@
 #               1 s later while the other keeps running (full form only)
 #   many        topics of 12 partitions read by three consumer processes: one
 #               SIGKILLed and never restarted, a fourth added, under load;
-#               lag back to 0 on the live ones (full form only)
+#               lag back to 0 on the live ones; the added one wrote rows
+#               (checked in the full form)
 #   edge        SIGTERM under load: exit 0, every answer a complete 204 or 503
 #   poison      an undecodable record and rows ClickHouse refuses: dead-lettered,
 #               the good rows around them readable
@@ -54,7 +55,7 @@ export DOWNPOUR_TANSU_STORAGE=sqlite://tansu.db
 
 if [ "$SHORT" = 1 ]; then
   OUTAGE=5 LOAD_S=16 CONNS=6 RATE=60 KILLS=1 SETTLE_S=120 MIX=single WARMUP=2
-  FAULTS="broker clickhouse consumer restart edge poison parts"
+  FAULTS="broker clickhouse consumer restart edge poison parts many"
 else
   OUTAGE=10 LOAD_S=45 CONNS=16 RATE=400 KILLS=3 SETTLE_S=180 MIX=sdk WARMUP=5
   FAULTS="broker clickhouse consumer restart edge poison parts pair many"
@@ -589,6 +590,17 @@ fault_many() {
   SETTLE_S=$SETTLE_S account many chaos-many \
     "3 consumers over $MANY_PARTITIONS partitions, one SIGKILLed ${WARMUP}s into the load and never restarted, a fourth added ${WARMUP}s later; watchdog recreations: $before; load: $(summary many)"
   wait_until "many: every pipeline's lag on the live consumers back to 0" $((STALL_S * 3)) many_lag_zero 1 3 4
+  # Which process wrote the events: the one added must have taken partitions.
+  local rows written=""
+  for i in 1 3 4; do
+    rows=$(curl -s "http://127.0.0.1:${many_ports[$i]}/metrics" |
+      awk '/^downpour_consumer_rows_total\{/ && /topic="many.downpour.events"/ { s += $NF } END { print s + 0 }')
+    written="$written consumer $i: $rows;"
+    # Full form only: the short load may end before the added member's first batch.
+    [ "$i" != 4 ] || [ "$rows" -gt 0 ] || [ "$SHORT" = 1 ] ||
+      fail "many: the consumer added under load wrote no events rows"
+  done
+  log "many: events rows written by the live consumers:${written%;}"
   kill "$edge_pid" "${many_pids[1]}" "${many_pids[3]}" "${many_pids[4]}" 2>/dev/null || true
 }
 

@@ -35,44 +35,53 @@ struct Window {
     count: u32,
     /// `count` as last published to the other edges.
     published: u32,
+    /// What the other edges admitted in `others_minute`, as of the last
+    /// exchange. Kept in the same entry as this edge's count: one map
+    /// lookup per request (a second map cost 20 ns more).
+    others: u32,
+    others_minute: u64,
+}
+
+impl Window {
+    fn new(minute: u64) -> Window {
+        Window {
+            minute,
+            count: 0,
+            published: 0,
+            others: 0,
+            others_minute: minute,
+        }
+    }
 }
 
 /// Request counters per project: this edge's, and the other edges' sum.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     windows: DashMap<String, Window>,
-    /// What the other edges admitted per project, as of the last exchange.
-    others: DashMap<String, Window>,
 }
 
 impl RateLimiter {
     /// Counts one request of `project_key` (`org/slug`) at `now` (Unix seconds).
     pub fn check(&self, project_key: &str, limit: u32, now: u64) -> RateInfo {
         let minute = now / 60;
-        let others = self
-            .others
-            .get(project_key)
-            .filter(|w| w.minute == minute)
-            .map_or(0, |w| w.count);
         // Look up before inserting: the key is allocated only for a project's first request.
         let mut window = match self.windows.get_mut(project_key) {
             Some(window) => window,
             None => self
                 .windows
                 .entry(project_key.to_string())
-                .or_insert(Window {
-                    minute,
-                    count: 0,
-                    published: 0,
-                }),
+                .or_insert(Window::new(minute)),
         };
         if window.minute != minute {
-            *window = Window {
-                minute,
-                count: 0,
-                published: 0,
-            };
+            window.minute = minute;
+            window.count = 0;
+            window.published = 0;
         }
+        let others = if window.others_minute == minute {
+            window.others
+        } else {
+            0
+        };
         let exceeded = window.count.saturating_add(others) >= limit;
         if !exceeded {
             window.count += 1;
@@ -109,29 +118,25 @@ impl RateLimiter {
     /// Forgets the counts of minutes before `minute` (a project whose limit
     /// was removed, or that went quiet).
     pub fn forget_before(&self, minute: u64) {
-        self.windows.retain(|_, w| w.minute >= minute);
-        self.others.retain(|_, w| w.minute >= minute);
+        self.windows
+            .retain(|_, w| w.minute >= minute || w.others_minute >= minute);
     }
 
     /// What the other edges admitted in `minute`, per project: replaces the
     /// previous exchange's figures (a project absent from `counts` had none).
     pub fn set_others(&self, minute: u64, counts: Vec<(String, u32)>) {
-        let fresh: std::collections::HashSet<&str> =
-            counts.iter().map(|(k, _)| k.as_str()).collect();
-        self.others
-            .retain(|key, w| w.minute == minute && fresh.contains(key.as_str()));
-        for (key, count) in &counts {
-            let window = Window {
-                minute,
-                count: *count,
-                published: 0,
-            };
-            match self.others.get_mut(key) {
-                Some(mut w) => *w = window,
-                None => {
-                    self.others.insert(key.clone(), window);
-                }
+        let fresh: std::collections::HashMap<String, u32> = counts.into_iter().collect();
+        // Absent: none this minute (its minute left as it was, so a quiet
+        // project's entry can still be forgotten).
+        for mut w in self.windows.iter_mut() {
+            if !fresh.contains_key(w.key()) {
+                w.others = 0;
             }
+        }
+        for (key, count) in fresh {
+            let mut w = self.windows.entry(key).or_insert(Window::new(minute));
+            w.others = count;
+            w.others_minute = minute;
         }
     }
 }
