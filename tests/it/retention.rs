@@ -316,5 +316,14 @@ async fn bodies_then_rows_expire_by_the_expiries_stamped_at_ingest() {
         )
         .await;
     assert_eq!(kept, vec!["long".to_string()], "48 hours and 90 days: kept");
+    // Once `migrate` has applied the TTL migration (on a server with TTL),
+    // the sweeper stands down: TTL does this work there.
+    assert!(!sweeper.has_ttl().await.expect("schema_migrations"));
+    h.db.query("INSERT INTO schema_migrations (version) VALUES (?)")
+        .bind(downpour::sink::retention::TTL_MIGRATION)
+        .execute()
+        .await
+        .expect("recorded");
+    assert!(sweeper.has_ttl().await.expect("schema_migrations"));
     h.stop().await;
 }
