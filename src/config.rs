@@ -311,6 +311,12 @@ pub struct EdgeConfig {
     /// other edges (`rate_limit_rpm` holds across edges, give or take what
     /// the others admitted within one interval).
     pub rate_limit_sync_ms: u64,
+    /// A project that sends more rows than this through one edge in a second
+    /// has its records spread over `hot_project_spread` partitions instead
+    /// of one (src/edge/hot.rs); 0: never.
+    pub hot_project_rows_per_second: u64,
+    /// How many keys, and so partitions, a hot project's records take turns over.
+    pub hot_project_spread: u32,
 }
 
 /// Query API settings.
@@ -361,6 +367,8 @@ impl Default for Config {
                 key_lookups_per_source_per_minute: 60,
                 ops_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9463))),
                 rate_limit_sync_ms: 1000,
+                hot_project_rows_per_second: 5_000,
+                hot_project_spread: 4,
             },
             query: QueryConfig {
                 max_concurrent_per_org: 4,

@@ -269,6 +269,10 @@ fn edge_app(
             keys,
             admission,
             rate_limiter: Default::default(),
+            hot: edge::hot::HotRouter::new(
+                cfg.edge.hot_project_rows_per_second,
+                cfg.edge.hot_project_spread,
+            ),
             producer,
             in_flight: Semaphore::new(cfg.edge.max_concurrent_requests),
             max_body_bytes: cfg.edge.max_body_bytes,

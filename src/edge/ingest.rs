@@ -236,8 +236,8 @@ async fn process(
     let admitted = admit(state, &principal, &project).await?;
     check_origin(headers, &admitted, &project)?;
     let key = format!("{}/{}", principal.org, project);
+    let now = received_us / 1_000_000;
     if let Some(limit) = admitted.rate_limit_rpm {
-        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
         let info = state.rate_limiter.check(&key, limit, now);
         *rate = Some(info);
         if info.exceeded {
@@ -256,9 +256,11 @@ async fn process(
             });
         }
     }
+    // A hot project's records spread over partitions (src/edge/hot.rs).
+    let record_key = state.hot.route(&key, encoded.items as u64, now);
     state
         .producer
-        .publish(&route.topic, key.as_bytes(), &encoded.records)
+        .publish(&route.topic, record_key.as_bytes(), &encoded.records)
         .await?;
     Ok(Accepted {
         items: encoded.items,

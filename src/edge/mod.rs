@@ -7,6 +7,7 @@
 //! records is a 503 with `Retry-After`, never a 204.
 
 pub mod budget;
+pub mod hot;
 mod ingest;
 pub mod openapi;
 pub mod otlp;
@@ -38,6 +39,8 @@ pub struct EdgeState {
     /// Per-project request counters (`rate_limit_rpm`), shared with the
     /// exchange of counts between edges ([`rate_sync`]).
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
+    /// Record keys: a hot project's spread over partitions.
+    pub hot: hot::HotRouter,
     /// Kafka producer.
     pub producer: Producer,
     /// Bounds requests in flight; beyond it the edge answers 503.
@@ -135,6 +138,7 @@ pub(crate) mod tests {
                 clickhouse::Client::default(),
             )),
             rate_limiter: Default::default(),
+            hot: hot::HotRouter::new(0, 1),
             producer: Producer::new(&kafka).expect("producer"),
             in_flight: Semaphore::new(8),
             max_body_bytes: 1 << 20,

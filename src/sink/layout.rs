@@ -47,12 +47,24 @@ pub enum LayoutError {
     },
 }
 
-/// The org and project a record key (`org/project`) names; the project is
-/// a slug, which holds no `/`.
+/// The org and project a record key (`org/project`, or `org/project#n` for
+/// a project the edge spreads over partitions, `crate::edge::hot`) names;
+/// the project is a slug, which holds neither `/` nor `#`.
 pub fn owner(key: &[u8]) -> (&[u8], &[u8]) {
+    let key = project_key(key);
     match key.iter().rposition(|b| *b == b'/') {
         Some(at) => (&key[..at], &key[at + 1..]),
         None => (key, &[]),
+    }
+}
+
+/// A record key without its spread suffix: `org/project`, what the
+/// consumer groups and accounts rows by.
+pub fn project_key(key: &[u8]) -> &[u8] {
+    let project_at = key.iter().rposition(|b| *b == b'/').map_or(0, |at| at + 1);
+    match key[project_at..].iter().position(|b| *b == b'#') {
+        Some(mark) => &key[..project_at + mark],
+        None => key,
     }
 }
 
@@ -204,6 +216,10 @@ mod tests {
             owner(b"org/with/slash/proj"),
             (&b"org/with/slash"[..], &b"proj"[..])
         );
+        assert_eq!(owner(b"acme/hot#3"), (&b"acme"[..], &b"hot"[..]));
+        assert_eq!(project_key(b"acme/hot#3"), b"acme/hot");
+        assert_eq!(project_key(b"ac#me/hot"), b"ac#me/hot", "an org may hold #");
+        assert_eq!(project_key(b"acme/hot"), b"acme/hot");
     }
 
     fn user_row(buf: &mut Vec<u8>, user: &str) {

@@ -338,7 +338,10 @@ fn observe(consumer: &Consumer, holding: bool) -> Observation {
 /// Adds a record to the batch, or holds it for the dead-letter topic.
 fn read(kind: StreamKind, batch: &mut Batch, message: &BorrowedMessage<'_>, credit: Duration) {
     let value = message.payload().unwrap_or_default();
-    let key = message.key().unwrap_or_default();
+    // A hot project's records carry a spread suffix (`org/project#n`,
+    // src/edge/hot.rs): grouped and checked as `org/project`.
+    let raw_key = message.key().unwrap_or_default();
+    let key = layout::project_key(raw_key);
     // A record of an older format version (an edge not yet upgraded) is
     // checked in its own layout and its rows completed to today's.
     let checked = record::parse(value, kind)
@@ -358,7 +361,7 @@ fn read(kind: StreamKind, batch: &mut Batch, message: &BorrowedMessage<'_>, cred
         Err(why) => batch.push_dead(DeadRecord {
             partition: message.partition(),
             offset: message.offset(),
-            key: key.to_vec(),
+            key: raw_key.to_vec(),
             value: value.to_vec(),
             reason: Reason::undecodable(why),
         }),

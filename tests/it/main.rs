@@ -22,6 +22,7 @@ mod dashboard;
 mod dead_letter;
 mod errors;
 mod fair_share;
+mod hot_project;
 mod js_clients;
 mod keys;
 mod listener;
