@@ -5,7 +5,9 @@
 //! previous second gets keys `org/project#n`, n taking turns over
 //! `edge.hot_project_spread` values, which the partitioner spreads over as
 //! many partitions; the consumer reads the project back from either form
-//! ([`crate::sink::layout::owner`]).
+//! ([`crate::sink::layout::project_key`]). Up to that many consumers then
+//! insert the project's rows, so its partition in ClickHouse gets up to
+//! that many parts per flush instead of one.
 //!
 //! Invariants: a project under the threshold keeps its one key (its
 //! records stay in order); a spread project's records are in order per
@@ -34,7 +36,12 @@ pub struct HotRouter {
     threshold: u64,
     spread: u32,
     rates: DashMap<String, Rate>,
+    /// Routes since the last sweep of quiet projects.
+    routed: std::sync::atomic::AtomicU32,
 }
+
+/// Every this many routes, the projects quiet for two seconds are forgotten.
+const SWEEP_EVERY: u32 = 1 << 16;
 
 impl HotRouter {
     /// Spreads a project over `spread` keys once it sends more than
@@ -44,6 +51,7 @@ impl HotRouter {
             threshold,
             spread,
             rates: DashMap::new(),
+            routed: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -52,6 +60,12 @@ impl HotRouter {
     pub fn route<'k>(&self, key: &'k str, rows: u64, now: u64) -> Cow<'k, str> {
         if self.threshold == 0 || self.spread <= 1 {
             return Cow::Borrowed(key);
+        }
+        let routed = self
+            .routed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if routed % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.rates.retain(|_, rate| rate.second + 2 >= now);
         }
         let mut rate = match self.rates.get_mut(key) {
             Some(rate) => rate,
@@ -62,7 +76,9 @@ impl HotRouter {
                 turn: 0,
             }),
         };
-        if rate.second != now {
+        // A request that read the clock before one counted already (requests
+        // race to here) counts in the current second, never resets it.
+        if now > rate.second {
             rate.previous = if rate.second + 1 == now { rate.rows } else { 0 };
             rate.second = now;
             rate.rows = 0;

@@ -236,7 +236,8 @@ async fn process(
     let admitted = admit(state, &principal, &project).await?;
     check_origin(headers, &admitted, &project)?;
     let key = format!("{}/{}", principal.org, project);
-    let now = received_us / 1_000_000;
+    // Counted when admitted, not when the body began to arrive.
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
     if let Some(limit) = admitted.rate_limit_rpm {
         let info = state.rate_limiter.check(&key, limit, now);
         *rate = Some(info);

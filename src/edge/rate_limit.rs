@@ -72,11 +72,14 @@ impl RateLimiter {
                 .entry(project_key.to_string())
                 .or_insert(Window::new(minute)),
         };
-        if window.minute != minute {
+        // A request that read the clock before one counted already counts
+        // in the current window, never resets it.
+        if minute > window.minute {
             window.minute = minute;
             window.count = 0;
             window.published = 0;
         }
+        let minute = window.minute;
         let others = if window.others_minute == minute {
             window.others
         } else {
@@ -163,6 +166,11 @@ mod tests {
             limiter.check("o/a", 3, t + 60).remaining,
             2,
             "a new minute starts a new window"
+        );
+        assert_eq!(
+            limiter.check("o/a", 3, t + 59).remaining,
+            1,
+            "a late request counts in the current window"
         );
     }
 

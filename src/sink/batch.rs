@@ -52,6 +52,9 @@ pub struct Record {
     pub partition: i32,
     /// Its offset there.
     pub offset: i64,
+    /// The key it was read with, when not its project's (a hot project's
+    /// `org/project#n`, src/edge/hot.rs): what its dead letter carries.
+    pub read_as: Option<Vec<u8>>,
 }
 
 /// One project's rows in a chunk.
@@ -82,8 +85,11 @@ pub struct Activity {
 }
 
 impl Batch {
-    /// Appends the rows of one record read from `partition` at `offset`.
-    pub fn push(&mut self, key: &[u8], partition: i32, offset: i64, rows: &[u8], count: u32) {
+    /// Appends the rows of one record read from `partition` at `offset`
+    /// with `read_key`, grouped under its project's key (`org/project`).
+    pub fn push(&mut self, read_key: &[u8], partition: i32, offset: i64, rows: &[u8], count: u32) {
+        let key = crate::sink::layout::project_key(read_key);
+        let read_as = (key.len() != read_key.len()).then(|| read_key.to_vec());
         self.opened.get_or_insert_with(Instant::now);
         let group = match self.groups.get_mut(key) {
             Some(group) => group,
@@ -97,6 +103,7 @@ impl Batch {
             rows: count,
             partition,
             offset,
+            read_as,
         });
         self.rows += count as usize;
         self.bytes += rows.len();
@@ -207,7 +214,10 @@ impl Chunk {
         DeadRecord {
             partition: record.partition,
             offset: record.offset,
-            key: project.key.clone(),
+            key: record
+                .read_as
+                .clone()
+                .unwrap_or_else(|| project.key.clone()),
             value,
             reason,
         }
@@ -226,10 +236,10 @@ impl Chunk {
             .zip(rows)
             .filter(|(_, rows)| *rows > 0)
             .filter_map(|(p, rows)| {
-                let (org, project) = std::str::from_utf8(&p.key).ok()?.split_once('/')?;
+                let (org, project) = crate::sink::layout::owner(&p.key);
                 Some(Activity {
-                    org: org.to_string(),
-                    project: project.to_string(),
+                    org: std::str::from_utf8(org).ok()?.to_string(),
+                    project: std::str::from_utf8(project).ok()?.to_string(),
                     rows,
                 })
             })

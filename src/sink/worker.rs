@@ -353,7 +353,7 @@ fn read(kind: StreamKind, batch: &mut Batch, message: &BorrowedMessage<'_>, cred
         });
     match checked {
         Ok((rows, body)) => {
-            batch.push(key, message.partition(), message.offset(), &body, rows);
+            batch.push(raw_key, message.partition(), message.offset(), &body, rows);
             if let Some(since) = published_at(message, credit) {
                 batch.opened_no_later_than(since);
             }
