@@ -179,6 +179,24 @@ impl Harness {
         Response::read(request.send().await.expect("request sent")).await
     }
 
+    /// A Kafka consumer of `topic` from its first record, in a group of its
+    /// own (the pipeline's groups are left alone).
+    pub fn topic_reader(&self, topic: &str) -> rdkafka::consumer::BaseConsumer {
+        use rdkafka::consumer::Consumer as _;
+        let reader: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &self.cfg.kafka.brokers)
+            .set(
+                "group.id",
+                format!("{}-test-reader", self.cfg.kafka.group_prefix),
+            )
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("reader");
+        reader.subscribe(&[topic]).expect("subscribe");
+        reader
+    }
+
     /// Polls `sql` (one `?` bound to `org`) until it returns `expected` rows' worth.
     ///
     /// Before reading events through the Query API, poll `events_by_user`:

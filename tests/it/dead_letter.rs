@@ -150,19 +150,7 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_consumer_moves_on() 
     assert_eq!(foreign, 0, "rows claiming another org were inserted");
 
     // The dead-letter topic holds each poison record, as sent, with its origin.
-    let reader: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &h.cfg.kafka.brokers)
-        .set(
-            "group.id",
-            format!("{}-test-reader", h.cfg.kafka.group_prefix),
-        )
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("reader");
-    reader
-        .subscribe(&[dead_letter::topic(&h.cfg.kafka).as_str()])
-        .expect("subscribe");
+    let reader = h.topic_reader(&dead_letter::topic(&h.cfg.kafka));
     let started = Instant::now();
     let mut seen = Vec::new();
     while seen.len() < poison.len() && started.elapsed() < DEADLINE {

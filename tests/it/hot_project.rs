@@ -8,9 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use rdkafka::ClientConfig;
 use rdkafka::Message as _;
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use serde_json::json;
 
 use crate::common::{Harness, private_config};
@@ -101,17 +99,7 @@ async fn a_hot_project_spreads_over_partitions_and_reads_back_once() {
 
     // The records themselves: spread keys, on more than one partition.
     let topic = format!("{}downpour.events", h.cfg.kafka.topic_prefix);
-    let reader: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &h.cfg.kafka.brokers)
-        .set(
-            "group.id",
-            format!("{}-test-reader", h.cfg.kafka.group_prefix),
-        )
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("reader");
-    reader.subscribe(&[topic.as_str()]).expect("subscribe");
+    let reader = h.topic_reader(&topic);
     let mut keys = BTreeSet::new();
     let mut partitions = BTreeSet::new();
     let mut records = 0;
