@@ -227,8 +227,7 @@ crate::row! {
 /// expiries (every stream) and the spans' `body_attributes`.
 fn added_in(kind: StreamKind, version: u8) -> usize {
     match (kind, version) {
-        (StreamKind::Events | StreamKind::PartialEvents, 2) => 2,
-        (StreamKind::Events | StreamKind::PartialEvents, 3) => 2,
+        (StreamKind::Events | StreamKind::PartialEvents, 2 | 3) => 2,
         (StreamKind::Signals | StreamKind::Users, 3) => 1,
         (StreamKind::Spans, 3) => 3,
         _ => 0,

@@ -363,6 +363,7 @@ async fn an_admin_adopts_a_pending_slug_explores_its_events_and_archives_a_proje
             json!([]),
         )
         .await;
+    browser.screenshot(&screenshot_path("settings")).await;
     let project = h
         .call("GET", "/v1/projects/support-bot", &admin, None)
         .await;
