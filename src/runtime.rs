@@ -85,11 +85,20 @@ pub fn topic_names(cfg: &Config, pipelines: &[Pipeline]) -> Vec<String> {
 
 /// Applies migrations and creates topics; returns the migrations applied.
 pub async fn migrate(cfg: &Config) -> Result<Vec<String>, StartError> {
+    migrate_with(cfg, &schema::MIGRATIONS).await
+}
+
+/// [`migrate`] with a list of migrations ([`schema::migrate_with`]).
+pub async fn migrate_with(
+    cfg: &Config,
+    migrations: &[(&str, &str)],
+) -> Result<Vec<String>, StartError> {
     cfg.kafka.security.check().map_err(StartError::Config)?;
     let pipelines = pipeline::load(cfg.pipelines_dir.as_deref())?;
-    let applied = schema::migrate(
+    let applied = schema::migrate_with(
         &clickhouse::server(&cfg.clickhouse)?,
         &cfg.clickhouse.database,
+        migrations,
     )
     .await?;
     topics::ensure(&cfg.kafka, &topic_names(cfg, &pipelines)).await?;

@@ -1,8 +1,9 @@
 //! The sink: Kafka records → batches grouped by project → ClickHouse, and
 //! records it can never insert → the dead-letter topic.
 //!
-//! Invariants: an INSERT never touches more projects (partitions) than the
-//! pipeline's `max_projects_per_insert`; offsets are committed only after
+//! Invariants: an INSERT into a table partitioned by project never touches
+//! more projects than the pipeline's `max_projects_per_insert`
+//! ([`partitioning`]); offsets are committed only after
 //! every record before them is in ClickHouse or acknowledged on the
 //! dead-letter topic; a failed INSERT is retried with backoff and nothing is
 //! committed meanwhile, unless ClickHouse refuses the data itself, in which
@@ -20,6 +21,7 @@ mod fakes;
 pub mod flush;
 pub mod layout;
 pub mod pace;
+pub mod partitioning;
 pub mod retention;
 pub mod rowbinary;
 pub mod schema;

@@ -7,7 +7,7 @@
 //! migrators racing, converge on the same schema.
 
 /// The migrations, in order (the binary carries `sql/`; a test checks the list).
-pub const MIGRATIONS: [(&str, &str); 12] = [
+pub const MIGRATIONS: [(&str, &str); 14] = [
     ("0001_init", include_str!("../../sql/0001_init.sql")),
     ("0002_projects", include_str!("../../sql/0002_projects.sql")),
     (
@@ -47,6 +47,14 @@ pub const MIGRATIONS: [(&str, &str); 12] = [
         "0012_rate_limit_counts",
         include_str!("../../sql/0012_rate_limit_counts.sql"),
     ),
+    (
+        "0013_coarse_partitions",
+        include_str!("../../sql/0013_coarse_partitions.sql"),
+    ),
+    (
+        "0014_coarse_partitions_ttl",
+        include_str!("../../sql/0014_coarse_partitions_ttl.sql"),
+    ),
 ];
 
 /// The oldest server a migration runs on, from its first line
@@ -75,10 +83,19 @@ pub fn runs_on(sql: &str, version: (u32, u32)) -> bool {
 /// finds the column already there (another migrator won the race, or a run
 /// stopped before recording the migration) has done its job. 18.16 says
 /// `Code: 44`, current ClickHouse `Code: 15` (DUPLICATE_COLUMN).
+///
+/// Nor `RENAME TABLE IF EXISTS`: a `RENAME` whose first target exists
+/// (`Code: 57`, TABLE_ALREADY_EXISTS, on both) has already swapped the
+/// tables (0013_coarse_partitions.sql): its first pair fails, so nothing
+/// was renamed by this run.
 fn already_applied(stmt: &str, error: &clickhouse::error::Error) -> bool {
-    stmt.to_ascii_uppercase().contains(" ADD COLUMN ")
-        && matches!(error, clickhouse::error::Error::BadResponse(m)
-            if m.contains("Code: 44") || m.contains("Code: 15"))
+    let clickhouse::error::Error::BadResponse(m) = error else {
+        return false;
+    };
+    let upper = stmt.to_ascii_uppercase();
+    let duplicate_column = m.contains("Code: 44") || m.contains("Code: 15");
+    (upper.contains(" ADD COLUMN ") && duplicate_column)
+        || (upper.starts_with("RENAME TABLE") && m.contains("Code: 57"))
 }
 
 /// Splits a migration file into statements (`;` at the end of a line).
@@ -133,6 +150,16 @@ pub async fn migrate(
     server: &clickhouse::Client,
     database: &str,
 ) -> Result<Vec<String>, MigrateError> {
+    migrate_with(server, database, &MIGRATIONS).await
+}
+
+/// [`migrate`] with a list of migrations: a prefix of [`MIGRATIONS`] sets
+/// up the schema of an older release (tests of a migration's upgrade path).
+pub async fn migrate_with(
+    server: &clickhouse::Client,
+    database: &str,
+    migrations: &[(&str, &str)],
+) -> Result<Vec<String>, MigrateError> {
     if database.is_empty()
         || !database
             .bytes()
@@ -160,7 +187,7 @@ pub async fn migrate(
     let server_is =
         server_version(&server_text).ok_or(MigrateError::ServerVersion(server_text.clone()))?;
     let mut applied = Vec::new();
-    for (version, sql) in MIGRATIONS {
+    for &(version, sql) in migrations {
         if done.iter().any(|v| v == version) {
             continue;
         }
@@ -224,7 +251,11 @@ mod tests {
         assert!(runs_on(maps, (22, 1)) && runs_on(maps, (26, 9)));
         // TTL is not on 18.16 either (the sweeper does its work there);
         // every other migration runs on 18.16.
-        let gated = ["0006_span_attribute_maps", "0011_retention_ttl"];
+        let gated = [
+            "0006_span_attribute_maps",
+            "0011_retention_ttl",
+            "0014_coarse_partitions_ttl",
+        ];
         for (version, sql) in MIGRATIONS {
             assert_eq!(
                 runs_on(sql, (18, 16)),
@@ -235,6 +266,36 @@ mod tests {
         assert_eq!(server_version("18.16.1"), Some((18, 16)));
         assert_eq!(server_version("26.9.2.1"), Some((26, 9)));
         assert_eq!(server_version("x"), None);
+    }
+
+    #[test]
+    fn a_column_or_a_swap_already_there_counts_as_done() {
+        let said = |m: &str| clickhouse::error::Error::BadResponse(m.to_string());
+        let add = "ALTER TABLE events ADD COLUMN x String";
+        let swap = "RENAME TABLE events TO events_by_project, events_by_month TO events";
+        assert!(already_applied(
+            add,
+            &said("Code: 44, e.displayText() = ...")
+        ));
+        assert!(already_applied(add, &said("Code: 15. DB::Exception: ...")));
+        assert!(already_applied(
+            swap,
+            &said("Code: 57, e.displayText() = ...")
+        ));
+        assert!(!already_applied(
+            swap,
+            &said("Code: 60, e.displayText() = ...")
+        ));
+        assert!(!already_applied(
+            add,
+            &said("Code: 57, e.displayText() = ...")
+        ));
+        let create = "CREATE TABLE events (x String)";
+        assert!(!already_applied(
+            create,
+            &said("Code: 57, e.displayText() = ...")
+        ));
+        assert!(!already_applied(swap, &clickhouse::error::Error::TimedOut));
     }
 
     #[test]

@@ -41,6 +41,7 @@ use crate::sink::clickhouse::RowInserter;
 use crate::sink::flush::Flush;
 use crate::sink::layout;
 use crate::sink::pace::Pace;
+use crate::sink::partitioning::Partitioning;
 use crate::sink::watchdog::{LagView, Observation, Verdict, Watchdog};
 use crate::telemetry::catalogue::{Counter, Gauge};
 
@@ -109,10 +110,19 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
     };
     tracing::info!(stream, group, "consumer joining");
     let newer = watch_epoch(member.clone(), epoch, shutdown.clone());
+    let partitioning = Partitioning::of(&db, &pipeline.table).await;
+    tracing::info!(
+        stream,
+        table = pipeline.table,
+        ?partitioning,
+        "table partitioning"
+    );
+    let policy = partitioning.policy(&pipeline.batch);
     let mut state = State {
         writer: RowInserter::new(db, &pipeline.table, pipeline.kind),
         dead_letters: dead_letters.for_origin(consumer.topic()),
         pace: Pace::new(&cfg),
+        projects_per_insert: policy.max_projects_per_insert,
         backoff: Backoff::new(
             Duration::from_millis(cfg.retry_initial_ms.max(1)),
             Duration::from_millis(cfg.retry_max_ms.max(1)),
@@ -131,11 +141,8 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
         if *shutdown.borrow() {
             break;
         }
-        let full = state.pace.is_full(&batch, &pipeline.batch);
-        let deadline = state
-            .pace
-            .deadline(&batch, &pipeline.batch)
-            .map(Instant::from_std);
+        let full = state.pace.is_full(&batch, &policy);
+        let deadline = state.pace.deadline(&batch, &policy).map(Instant::from_std);
         tokio::select! {
             _ = shutdown.changed() => break,
             _ = sleep_until(deadline) => {
@@ -398,6 +405,8 @@ struct State {
     writer: RowInserter,
     dead_letters: DeadLetters,
     pace: Pace,
+    /// Projects one INSERT may carry (`Partitioning::policy`).
+    projects_per_insert: usize,
     backoff: Backoff,
 }
 
@@ -417,7 +426,7 @@ impl State {
         let stream = pipeline.kind.name();
         let topic = consumer.topic().to_owned();
         let started = std::time::Instant::now();
-        let (chunks, dead) = batch.drain(pipeline.batch.max_projects_per_insert);
+        let (chunks, dead) = batch.drain(self.projects_per_insert);
         let mut flush = Flush {
             stream,
             topic: &topic,

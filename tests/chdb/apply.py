@@ -57,9 +57,13 @@ def main():
         try:
             return sess.query(sql, fmt).bytes().decode()
         except Exception as e:  # chdb raises ChdbError (or RuntimeError in older builds)
-            # The migrator's rule (src/sink/schema.rs, already_applied): an
-            # ADD COLUMN that finds its column has done its job.
+            # The migrator's rules (src/sink/schema.rs, already_applied): an
+            # ADD COLUMN that finds its column has done its job ...
             if done_if_exists and " ADD COLUMN " in sql.upper() and "DUPLICATE_COLUMN" in str(e):
+                return ""
+            # ... and a RENAME whose first target exists has swapped already.
+            if done_if_exists and sql.upper().startswith("RENAME TABLE") \
+                    and "TABLE_ALREADY_EXISTS" in str(e):
                 return ""
             fail(what, sql, e)
 
