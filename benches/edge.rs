@@ -194,6 +194,7 @@ fn spans(c: &mut Criterion) {
         mix: Mix::Traces,
         event_bytes: 500,
         projects: 1,
+        hot_share: 0.0,
     };
     let pool = traffic::generate(spec, &mut rand::rngs::StdRng::seed_from_u64(1)).unwrap();
     let step = &pool.entries[0].steps[0];

@@ -12,6 +12,9 @@
 # Faults, in order, each with its own org and load:
 #   broker      tansu stopped and restarted: 503 + Retry-After (no 204) while down,
 #               /readyz false, edge peak RSS bounded, ingest resumes by itself
+#   spool       the edge with a spool (edge.spool_dir), the broker down 60 s
+#               (10 s in --short) under load: no request refused, the spool
+#               drains by itself, every acked id readable once
 #   clickhouse  ClickHouse stopped; the consumer is SIGKILLed and restarted during
 #               the outage (anything committed but not inserted would be lost)
 #   consumer    the consumer SIGKILLed mid-batch and restarted 32 s later, three times
@@ -22,8 +25,8 @@
 #               1 s later while the other keeps running (full form only)
 #   many        topics of 12 partitions read by three consumer processes: one
 #               SIGKILLed and never restarted, a fourth added, under load;
-#               lag back to 0 on the live ones; the added one wrote rows
-#               (full form only: see docs/RELIABILITY.md "Known issues")
+#               lag back to 0 on the live ones; the added one wrote rows (full
+#               form); the dead one's partitions move within two stall bounds
 #   edge        SIGTERM under load: exit 0, every answer a complete 204 or 503
 #   poison      an undecodable record and rows ClickHouse refuses: dead-lettered,
 #               the good rows around them readable
@@ -54,11 +57,11 @@ export DOWNPOUR_RUN_DIR=$RUN
 export DOWNPOUR_TANSU_STORAGE=sqlite://tansu.db
 
 if [ "$SHORT" = 1 ]; then
-  OUTAGE=5 LOAD_S=16 CONNS=6 RATE=60 KILLS=1 SETTLE_S=120 MIX=single WARMUP=2
-  FAULTS="broker clickhouse consumer restart edge poison parts"
+  OUTAGE=5 LOAD_S=16 CONNS=6 RATE=60 KILLS=1 SETTLE_S=120 MIX=single WARMUP=2 SPOOL_OUTAGE=10
+  FAULTS="broker spool clickhouse consumer restart edge poison parts many"
 else
-  OUTAGE=10 LOAD_S=45 CONNS=16 RATE=400 KILLS=3 SETTLE_S=180 MIX=sdk WARMUP=5
-  FAULTS="broker clickhouse consumer restart edge poison parts pair many"
+  OUTAGE=10 LOAD_S=45 CONNS=16 RATE=400 KILLS=3 SETTLE_S=180 MIX=sdk WARMUP=5 SPOOL_OUTAGE=60
+  FAULTS="broker spool clickhouse consumer restart edge poison parts pair many"
 fi
 SETTLE_S=${CHAOS_SETTLE_S:-$SETTLE_S}
 # A killed consumer is restarted after its group session expired (the
@@ -200,6 +203,7 @@ start_consumer2() {
 # member is assigned and progressing and ClickHouse answers.
 consumer_ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${1:-$METRICS_PORT}/readyz")" = 200 ]; }
 recreated() { grep -c 'consumer recreated' "$RUN/$1" || true; }
+regrouped() { grep -c 'Regroup' "$RUN/$1" || true; }
 start_edge
 start_consumer
 
@@ -387,6 +391,47 @@ fault_broker() {
   probes=$(wc -w <<<"$codes")
   account broker chaos-broker \
     "down ${OUTAGE}s: readyz false after ${ready_false}s, $probes probes all 503+Retry-After, edge VmHWM $((hwm / 1024)) MiB (bound $(((QUEUE_KB + RSS_MARGIN_KB) / 1024))), readyz true ${back}s after restart, $resumed; load: $(summary broker)"
+}
+
+# The spool fault (issue 14): the edge restarted with a spool
+# (edge.spool_dir), the broker down $SPOOL_OUTAGE s under load. No request
+# refused: each is answered 204 once Kafka acknowledged it or its records
+# are fsync'd to the spool; the spool drains by itself once the broker is
+# back, and every acked id is readable once. The edge without a spool is
+# put back for the faults after this one.
+spool_metric() { # NAME: the edge's value of a spool metric
+  curl -s "http://$DOWNPOUR_EDGE_OPS_LISTEN/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+}
+spool_holds() { awk -v b="$(spool_metric downpour_edge_spool_bytes)" 'BEGIN { exit !(b > 0) }'; }
+spool_empty() { [ "$(spool_metric downpour_edge_spool_bytes)" = 0 ]; }
+fault_spool() {
+  kill -TERM "$edge"
+  wait "$edge" || true
+  DOWNPOUR_EDGE_SPOOL_DIR=$RUN/spool start_edge
+  load spool chaos-spool
+  sleep "$WARMUP"
+  scripts/components.sh stop-broker
+  wait_until "spool: records spooled with the broker down" 30 spool_holds
+  local end=$(($(date +%s) + SPOOL_OUTAGE)) bytes max_bytes=0 age max_age=0 t0
+  while [ "$(date +%s)" -lt "$end" ]; do
+    bytes=$(spool_metric downpour_edge_spool_bytes) age=$(spool_metric downpour_edge_spool_age_seconds)
+    max_bytes=$(python3 -c "print(max($max_bytes, ${bytes:-0}))")
+    max_age=$(python3 -c "print(max($max_age, ${age:-0}))")
+    sleep 1
+  done
+  scripts/components.sh start-broker
+  t0=$(date +%s.%N)
+  wait_until "spool: drained after the broker returned" 120 spool_empty
+  local drained
+  drained=$(python3 -c "import time; print(f'{time.time() - $t0:.1f}')")
+  wait_load spool
+  grep -qE ' 503 0, other 0, transport errors 0 ' "$RUN/spool.load.log" ||
+    fail "spool: requests were refused with the broker down ($(summary spool))"
+  SETTLE_S=$SETTLE_S account spool chaos-spool \
+    "broker down ${SPOOL_OUTAGE}s under load with a spool: $(spool_metric downpour_edge_spooled_requests_total) requests spooled, spool peak $(python3 -c "print(round($max_bytes / 1e6, 1))") MB, oldest $(python3 -c "print(round($max_age))") s; drained ${drained}s after the broker returned; load: $(summary spool)"
+  kill -TERM "$edge"
+  wait "$edge" || true
+  start_edge
 }
 
 fault_clickhouse() {
@@ -593,6 +638,9 @@ fault_many() {
   SETTLE_S=$SETTLE_S account many chaos-many \
     "3 consumers over $MANY_PARTITIONS partitions, one SIGKILLed ${WARMUP}s into the load and never restarted, a fourth added ${WARMUP}s later; watchdog recreations: $before; load: $(summary many)"
   wait_until "many: every pipeline's lag on the live consumers back to 0" $((STALL_S * 3)) many_lag_zero 1 3 4
+  local moves=0
+  for i in 1 3 4; do moves=$((moves + $(regrouped "many-$i.log"))); done
+  log "many: group moves asked for by the live consumers: $moves"
   # Which process wrote the events: the one added must have taken partitions.
   local rows written=""
   for i in 1 3 4; do

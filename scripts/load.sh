@@ -22,11 +22,14 @@ export DOWNPOUR_RUN_DIR=$PWD/.run/load
 
 STALL=
 SWEEP=
+CONSUMERS=1
 args=()
 while [ $# -gt 0 ]; do
   case $1 in
     --stall-broker) STALL=$2; shift 2 ;;
     --sweep) SWEEP=1; shift ;;
+    --consumers) CONSUMERS=$2; shift 2 ;;
+    --partitions) export DOWNPOUR_KAFKA_PARTITIONS=$2; shift 2 ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -51,8 +54,6 @@ source "$DOWNPOUR_RUN_DIR/env"
 export DOWNPOUR_CLICKHOUSE_DATABASE=load
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export DOWNPOUR_LISTEN=127.0.0.1:$PORT
-PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export DOWNPOUR_CONSUMER_METRICS_LISTEN=127.0.0.1:$PORT2
 PORT3=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export DOWNPOUR_EDGE_OPS_LISTEN=127.0.0.1:$PORT3
 # `--projects N` sends N slugs that nobody created: let the load org hold them all pending.
@@ -61,7 +62,16 @@ export DOWNPOUR_REGISTRY_DEFAULT_PENDING_LIMIT=${DOWNPOUR_REGISTRY_DEFAULT_PENDI
 "$BIN" migrate >&2
 KEY=$("$BIN" keys create --org load 2>/dev/null | tail -n 1)
 "$BIN" edge >"$DOWNPOUR_RUN_DIR/edge.log" 2>&1 & edge=$!; pids+=($edge)
-"$BIN" consumer >"$DOWNPOUR_RUN_DIR/consumer.log" 2>&1 & consumer=$!; pids+=($consumer)
+# `--consumers N` processes in the group, each with its own metrics port (and
+# so its own static instance id); the first logs to consumer.log.
+consumers=() consumer_ports=()
+for i in $(seq "$CONSUMERS"); do
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  log=$DOWNPOUR_RUN_DIR/consumer.log
+  [ "$i" = 1 ] || log=$DOWNPOUR_RUN_DIR/consumer-$i.log
+  DOWNPOUR_CONSUMER_METRICS_LISTEN=127.0.0.1:$port "$BIN" consumer >"$log" 2>&1 &
+  consumers+=($!) consumer_ports+=("$port"); pids+=($!)
+done
 until curl -sf "http://$DOWNPOUR_LISTEN/healthz" >/dev/null; do sleep 0.2; done
 
 cpu_of() { # user+system CPU seconds of a pid, from /proc
@@ -74,11 +84,14 @@ rows() {
   done
   echo "$n"
 }
-inserts() { # INSERTs the consumer sent so far, per table, from its /metrics
-  curl -s "http://$DOWNPOUR_CONSUMER_METRICS_LISTEN/metrics" |
-    awk -F'[{}"]' '/^downpour_consumer_write_seconds_count/ && /what="insert"/ { printf "%s=%d ", $3, $NF + 0 }'
+consumer_metrics() { local p; for p in "${consumer_ports[@]}"; do curl -s "http://127.0.0.1:$p/metrics"; done; }
+inserts() { # INSERTs the consumers sent so far, per table, from their /metrics
+  consumer_metrics |
+    awk -F'[{}"]' '/^downpour_consumer_write_seconds_count/ && /what="insert"/ { n[$3] += $NF } END { for (t in n) printf "%s=%d ", t, n[t] }'
 }
+consumers_cpu() { local p s=0; for p in "${consumers[@]}"; do s=$(python3 -c "print($s + $(cpu_of "$p"))"); done; echo "$s"; }
 peak_rss_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+consumers_peak_rss_mb() { local p; for p in "${consumers[@]}"; do peak_rss_mb "$p"; echo; done | sort -n | tail -n 1; }
 stall() { # SIGSTOP the broker 5 s into the run for $STALL s, sampling the edge's RSS
   local tansu max=0 rss
   tansu=$(cat "$DOWNPOUR_RUN_DIR/tansu/pid")
@@ -94,20 +107,45 @@ stall() { # SIGSTOP the broker 5 s into the run for $STALL s, sampling the edge'
   echo "overload: broker stopped (SIGSTOP) for $STALL s; edge RSS peak during the stall $((max / 1024)) MB" \
     "(bound: kafka.queue_max_kbytes + in-flight bodies, see docs/PERFORMANCE.md)"
 }
-consumer_cpu0=$(cpu_of "$consumer"); rows0=$(rows); inserts0=$(inserts); t0=$(date +%s.%N)
+# Warm-up before the clock starts: rounds of one event to each of 16
+# projects (so every partition, whichever consumer holds it), until a whole
+# round is readable within 3 s of its 204s. tansu's group joins and
+# rebalances take seconds; the 204 -> visible figures must measure the
+# pipeline, not the joins.
+warm() { # ROUND: sends the round's events, then polls up to 3 s for all 16
+  local i
+  for i in $(seq 0 15); do
+    curl -sf -o /dev/null -X POST "http://$DOWNPOUR_LISTEN/v1/events/track" -H "Authorization: Bearer $KEY" \
+      -H "X-Raindrop-Project-Id: warmup-$i" -H 'Content-Type: application/json' \
+      --data "{\"event_id\": \"warmup-$1-$i\", \"user_id\": \"u\", \"event\": \"warmup\"}"
+  done
+  for _ in $(seq 15); do
+    [ "$(curl -s "$DOWNPOUR_CLICKHOUSE_URL/?database=load" --data-binary \
+      "SELECT count() FROM events WHERE event_id LIKE 'warmup-$1-%'")" = 16 ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+for round in $(seq 60); do warm "$(date +%s%N)-$round" && break; done
+consumer_cpu0=$(consumers_cpu); rows0=$(rows); inserts0=$(inserts); t0=$(date +%s.%N)
 [ -n "$STALL" ] && { stall & pids+=($!); }
 "$BIN" load --url "http://$DOWNPOUR_LISTEN" --metrics-url "http://$DOWNPOUR_EDGE_OPS_LISTEN" --key "$KEY" --edge-only-cpu \
   --clickhouse-url "$DOWNPOUR_CLICKHOUSE_URL" --clickhouse-database load --org load "${args[@]}"
-consumer_cpu1=$(cpu_of "$consumer"); rows1=$(rows); inserts1=$(inserts); t1=$(date +%s.%N)
+consumer_cpu1=$(consumers_cpu); rows1=$(rows); inserts1=$(inserts); t1=$(date +%s.%N)
+# The consumer's metrics at the end (INSERT durations, batch sizes), for a look afterwards.
+consumer_metrics >"$DOWNPOUR_RUN_DIR/consumer.metrics" || true
+echo "ClickHouse active parts per table at the end (partitions): $(curl -s "$DOWNPOUR_CLICKHOUSE_URL/?database=load" --data-binary \
+  "SELECT arrayStringConcat(groupArray(concat(table, ' ', toString(n), ' (', toString(p), ')')), ', ') FROM (SELECT table, count() AS n, uniqExact(partition) AS p FROM system.parts WHERE active AND database = 'load' AND table IN ('events', 'events_by_time', 'events_by_user', 'signals', 'users', 'partial_events', 'spans') GROUP BY table ORDER BY table)")"
 python3 - "$consumer_cpu0" "$consumer_cpu1" "$rows0" "$rows1" "$t0" "$t1" \
-  "$(peak_rss_mb "$consumer")" "$inserts0" "$inserts1" <<'PY'
+  "$(consumers_peak_rss_mb)" "$inserts0" "$inserts1" "$CONSUMERS" <<'PY'
 import sys
 c0, c1, r0, r1, t0, t1, rss = map(float, sys.argv[1:8])
 parse = lambda s: {k: float(v) for k, v in (kv.split("=") for kv in s.split())}
 i0, i1 = parse(sys.argv[8]), parse(sys.argv[9])
 rows = r1 - r0
 per = (c1 - c0) / rows * 1e6 if rows else float("nan")
-print(f"consumer: {rows:.0f} rows written, {c1 - c0:.2f} CPU-s, {per:.2f} CPU-s per million rows; peak RSS {rss:.1f} MB")
+n = sys.argv[10]
+print(f"consumer ({n} process{'es' if n != '1' else ''}): {rows:.0f} rows written, {c1 - c0:.2f} CPU-s, {per:.2f} CPU-s per million rows; peak RSS {rss:.1f} MB")
 rates = ", ".join(f"{t} {(i1[t] - i0.get(t, 0)) / (t1 - t0):.2f}" for t in sorted(i1))
 print(f"consumer INSERTs per second, by table, over {t1 - t0:.1f} s: {rates} (budget: consumer.max_inserts_per_second_per_table)")
 PY

@@ -3,7 +3,9 @@
 --
 -- Every data table is partitioned by (org, project): a project's rows never
 -- share a part with another project's, a read of one project prunes to its
--- partition, and dropping a project's data is one DROP PARTITION.
+-- partition, and dropping a project's data is one DROP PARTITION. (Until
+-- 0013_coarse_partitions.sql, which partitions them by receive month: one
+-- part per INSERT however many projects it holds.)
 -- Tables are ReplacingMergeTree keyed by (org, project, the row's id): a record
 -- the consumer delivers twice leaves two identical rows that merges collapse,
 -- and readers use the *_view views (FINAL) so they never see the second copy.

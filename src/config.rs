@@ -93,7 +93,8 @@ pub struct RegistryConfig {
     pub cache_ttl_ms: u64,
     /// Pending slugs an org may have unless its own limit is set.
     pub default_pending_limit: u32,
-    /// The most an org may set its pending limit to (each slug is a partition).
+    /// The most an org may set its pending limit to (each slug is an org-view
+    /// entry on every edge and a dashboard row).
     pub max_pending_limit: u32,
     /// The most projects an org may create, `default` not counted.
     pub max_projects_per_org: u32,
@@ -317,6 +318,16 @@ pub struct EdgeConfig {
     pub hot_project_rows_per_second: u64,
     /// How many keys, and so partitions, a hot project's records take turns over.
     pub hot_project_spread: u32,
+    /// Where the edge spools the records of requests the broker cannot take
+    /// (src/bus/spool.rs): they are answered 204 once on this disk and
+    /// forwarded to Kafka when it is back. Unset: no spool, such requests
+    /// get 503. One directory per edge process.
+    pub spool_dir: Option<std::path::PathBuf>,
+    /// The most the spool may hold; past it requests get 503 again.
+    pub spool_max_bytes: u64,
+    /// How long a publish waits for Kafka's acknowledgement before its
+    /// records are spooled instead (with a spool).
+    pub spool_after_ms: u64,
 }
 
 /// Query API settings.
@@ -369,6 +380,9 @@ impl Default for Config {
                 rate_limit_sync_ms: 1000,
                 hot_project_rows_per_second: 5_000,
                 hot_project_spread: 4,
+                spool_dir: None,
+                spool_max_bytes: 1 << 30,
+                spool_after_ms: 1_000,
             },
             query: QueryConfig {
                 max_concurrent_per_org: 4,

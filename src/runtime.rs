@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::{self, EdgeApp};
 use crate::bus::producer::Producer;
+use crate::bus::spool::Spool;
 use crate::bus::topics;
 use crate::config::Config;
 use crate::control::ops::{Check, Readiness};
@@ -194,9 +195,20 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
     }
     if parts.edge {
         let producer = Producer::new(&cfg.kafka)?;
+        let spool = match &cfg.edge.spool_dir {
+            Some(dir) => Some(Spool::open(
+                dir,
+                cfg.edge.spool_max_bytes,
+                Duration::from_millis(cfg.edge.spool_after_ms),
+                producer.clone(),
+                shutdown_rx.clone(),
+            )?),
+            None => None,
+        };
         let broker = Check::new("broker", true);
         tokio::spawn(watch_broker(
             producer.clone(),
+            spool.clone(),
             broker.clone(),
             shutdown_rx.clone(),
         ));
@@ -209,7 +221,7 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
             running.metrics_addr = Some(bound);
             running.ops_task = Some(task);
         }
-        let app = edge_app(cfg, &pipelines, producer.clone(), readiness)?;
+        let app = edge_app(cfg, &pipelines, producer.clone(), spool, readiness)?;
         tokio::spawn(
             crate::edge::rate_sync::RateSync::new(
                 clickhouse::database(&cfg.clickhouse)?,
@@ -244,6 +256,7 @@ fn edge_app(
     cfg: &Config,
     pipelines: &[Pipeline],
     producer: Producer,
+    spool: Option<Spool>,
     readiness: Readiness,
 ) -> Result<EdgeApp, clickhouse::ClientError> {
     let keys = key_store(cfg)?;
@@ -283,6 +296,7 @@ fn edge_app(
                 cfg.edge.hot_project_spread,
             ),
             producer,
+            spool,
             in_flight: Semaphore::new(cfg.edge.max_concurrent_requests),
             max_body_bytes: cfg.edge.max_body_bytes,
             body_budget: edge::budget::BodyBudget::new(
@@ -353,13 +367,26 @@ fn serve_ops(
     ))
 }
 
-/// Keeps `broker` equal to "the broker answers metadata requests".
-async fn watch_broker(producer: Producer, broker: Check, mut shutdown: watch::Receiver<bool>) {
+/// Keeps `broker` equal to "the broker answers metadata requests, or the
+/// spool has room for what it does not take".
+async fn watch_broker(
+    producer: Producer,
+    spool: Option<Spool>,
+    broker: Check,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut was = true;
     loop {
         let reachable = producer.reachable(Duration::from_secs(2)).await;
-        if broker.set(reachable) != reachable {
-            tracing::warn!(reachable, "broker reachability changed");
+        if was != reachable {
+            tracing::warn!(
+                reachable,
+                spool = spool.is_some(),
+                "broker reachability changed"
+            );
+            was = reachable;
         }
+        broker.set(reachable || spool.as_ref().is_some_and(Spool::has_room));
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = shutdown.wait_for(|s| *s) => return,

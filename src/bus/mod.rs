@@ -3,7 +3,7 @@
 //! between them, and the connection settings (TLS, SASL) they share.
 //!
 //! Invariant: the edge learns a record is durable only from the broker's
-//! ack (acks=all); the consumer commits an offset only
+//! ack (acks=all), or, with a spool, from its own fsync ([`spool`]); the consumer commits an offset only
 //! after every record before it is in ClickHouse or acknowledged on the
 //! dead-letter topic.
 
@@ -13,4 +13,5 @@ pub mod dead_letter;
 pub mod group;
 pub mod producer;
 pub mod record;
+pub mod spool;
 pub mod topics;

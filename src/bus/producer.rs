@@ -29,6 +29,9 @@ use crate::telemetry::catalogue::Counter;
 /// Largest record the producer sends (one request chunk, see `validate`).
 pub const MAX_RECORD_BYTES: usize = 4 * 1024 * 1024;
 
+/// One request's records: topic, key and values.
+pub type Request<'a> = (&'a str, &'a [u8], &'a [Vec<u8>]);
+
 /// Why records were not acknowledged.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -75,8 +78,14 @@ impl Producer {
         key: &[u8],
         records: &[Vec<u8>],
     ) -> Result<(), PublishError> {
+        self.publish_all(&[(topic, key, records)]).await
+    }
+
+    /// Publishes several requests' records at once (the spool's forwarder:
+    /// librdkafka batches them) and returns once all are acknowledged.
+    pub async fn publish_all(&self, requests: &[Request<'_>]) -> Result<(), PublishError> {
         let (generation, producer) = self.current();
-        let result = send(&producer, topic, key, records).await;
+        let result = send(&producer, requests).await;
         if let Err(e) = &result {
             self.replace_if_dead(generation, &producer, e);
         }
@@ -176,23 +185,20 @@ fn create(cfg: &KafkaConfig) -> Result<FutureProducer, KafkaError> {
         .create()
 }
 
-/// Sends `records` through `producer` and waits for every ack.
-async fn send(
-    producer: &FutureProducer,
-    topic: &str,
-    key: &[u8],
-    records: &[Vec<u8>],
-) -> Result<(), PublishError> {
-    let mut acks = Vec::with_capacity(records.len());
-    for value in records {
-        let record = FutureRecord::to(topic).key(key).payload(value.as_slice());
-        match producer.send_result(record) {
-            Ok(ack) => acks.push(ack),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                Counter::producer_queue_full().increment(1);
-                return Err(PublishError::QueueFull);
+/// Sends every request's records through `producer` and waits for every ack.
+async fn send(producer: &FutureProducer, requests: &[Request<'_>]) -> Result<(), PublishError> {
+    let mut acks = Vec::with_capacity(requests.iter().map(|r| r.2.len()).sum());
+    for &(topic, key, records) in requests {
+        for value in records {
+            let record = FutureRecord::to(topic).key(key).payload(value.as_slice());
+            match producer.send_result(record) {
+                Ok(ack) => acks.push(ack),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    Counter::producer_queue_full().increment(1);
+                    return Err(PublishError::QueueFull);
+                }
+                Err((e, _)) => return Err(PublishError::NotAcknowledged(e)),
             }
-            Err((e, _)) => return Err(PublishError::NotAcknowledged(e)),
         }
     }
     for ack in acks {

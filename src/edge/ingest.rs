@@ -259,10 +259,24 @@ async fn process(
     }
     // A hot project's records spread over partitions (src/edge/hot.rs).
     let record_key = state.hot.route(&key, encoded.items as u64, now);
-    state
-        .producer
-        .publish(&route.topic, record_key.as_bytes(), &encoded.records)
-        .await?;
+    match &state.spool {
+        None => {
+            state
+                .producer
+                .publish(&route.topic, record_key.as_bytes(), &encoded.records)
+                .await?
+        }
+        Some(spool) => {
+            spool
+                .publish_or_spool(
+                    &state.producer,
+                    &route.topic,
+                    record_key.as_bytes(),
+                    &encoded.records,
+                )
+                .await?
+        }
+    }
     Ok(Accepted {
         items: encoded.items,
         answer,

@@ -2,9 +2,10 @@
 //!
 //! A request goes auth → project header → body → validate+encode →
 //! admission (project check, rate limit) → publish, and is
-//! answered 204 only after Kafka acknowledged every record (acks=all). Any
+//! answered 204 only after Kafka acknowledged every record (acks=all), or,
+//! with a spool (`edge.spool_dir`), after they are fsync'd to it. Any
 //! refusal is a 4xx naming the item and field; a broker that cannot take the
-//! records is a 503 with `Retry-After`, never a 204.
+//! records (and no spool with room) is a 503 with `Retry-After`, never a 204.
 
 pub mod budget;
 pub mod hot;
@@ -43,6 +44,8 @@ pub struct EdgeState {
     pub hot: hot::HotRouter,
     /// Kafka producer.
     pub producer: Producer,
+    /// Where records go when the broker cannot take them (`edge.spool_dir`).
+    pub spool: Option<crate::bus::spool::Spool>,
     /// Bounds requests in flight; beyond it the edge answers 503.
     pub in_flight: Semaphore,
     /// Largest body.
@@ -140,6 +143,7 @@ pub(crate) mod tests {
             rate_limiter: Default::default(),
             hot: hot::HotRouter::new(0, 1),
             producer: Producer::new(&kafka).expect("producer"),
+            spool: None,
             in_flight: Semaphore::new(8),
             max_body_bytes: 1 << 20,
             body_budget: budget::BodyBudget::new(1 << 24, 1.0),

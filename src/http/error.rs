@@ -17,6 +17,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::bus::producer::PublishError;
+use crate::bus::spool::SpoolError;
 use crate::edge::validate::Invalid;
 use crate::registry::keys::{AuthError, KeyStoreError};
 use crate::registry::projects::ProjectError;
@@ -263,6 +264,21 @@ impl From<PublishError> for ApiError {
         // `downpour_edge_requests_total`.
         tracing::debug!(error = %e, "publish failed");
         ApiError::unavailable("event bus unavailable, retry shortly")
+    }
+}
+
+impl From<SpoolError> for ApiError {
+    fn from(e: SpoolError) -> ApiError {
+        match e {
+            SpoolError::Full => {
+                ApiError::unavailable("event bus unavailable and spool full, retry shortly")
+            }
+            SpoolError::Refused(e) => ApiError::from(e),
+            SpoolError::Io(_) | SpoolError::Closed => {
+                tracing::warn!(error = %e, "spool append failed");
+                ApiError::unavailable("event bus unavailable, retry shortly")
+            }
+        }
     }
 }
 

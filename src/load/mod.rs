@@ -77,6 +77,10 @@ pub struct LoadArgs {
     /// 30% of requests also send no X-Raindrop-Project-Id (→ `default`).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub projects: u64,
+    /// Share of requests (0 to 1) sent to one more project, `proj-hot`, besides the
+    /// `--projects` ones: the hot project of docs/PERFORMANCE.md "Hot projects".
+    #[arg(long, default_value_t = 0.0)]
+    pub hot_share: f64,
     /// Seed for the generated bodies (random when absent; the report prints it).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -121,10 +125,15 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         .transpose()?;
     let connections = usize::from(args.connections);
     let seed = args.seed.unwrap_or_else(rand::random);
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.hot_share),
+        "--hot-share must be between 0 and 1"
+    );
     let spec = Spec {
         mix: args.mix,
         event_bytes: usize::try_from(args.event_bytes)?,
         projects: usize::try_from(args.projects)?,
+        hot_share: args.hot_share,
     };
 
     eprintln!("generating the request pool (seed {seed})...");

@@ -184,15 +184,26 @@ pub struct Spec {
     pub event_bytes: usize,
     /// Number of project slugs.
     pub projects: usize,
+    /// Share of requests sent to one more project, [`HOT_PROJECT`] (0: none).
+    pub hot_share: f64,
 }
+
+/// The project `--hot-share` sends its share of the requests to.
+pub const HOT_PROJECT: &str = "proj-hot";
 
 /// Generates the pool. Deterministic for a given `rng` seed.
 pub fn generate(spec: Spec, rng: &mut StdRng) -> anyhow::Result<Pool> {
-    let projects: Vec<String> = (0..spec.projects).map(|i| format!("proj-{i}")).collect();
-    let project_pick = if projects.is_empty() {
+    let mut projects: Vec<String> = (0..spec.projects).map(|i| format!("proj-{i}")).collect();
+    let hot_share = spec.hot_share.clamp(0.0, 1.0);
+    let hot = (hot_share > 0.0).then(|| {
+        projects.push(HOT_PROJECT.to_string());
+        projects.len() - 1
+    });
+    let others = projects.len() - usize::from(hot.is_some());
+    let project_pick = if others == 0 {
         None
     } else {
-        let weights = (0..projects.len()).map(|k| 1.0 / ((k + 1) as f64).powf(ZIPF_EXPONENT));
+        let weights = (0..others).map(|k| 1.0 / ((k + 1) as f64).powf(ZIPF_EXPONENT));
         Some(WeightedIndex::new(weights)?)
     };
     let mut g = Generator {
@@ -206,8 +217,9 @@ pub fn generate(spec: Spec, rng: &mut StdRng) -> anyhow::Result<Pool> {
     let mut entries = Vec::new();
     let mut bytes = 0usize;
     while entries.len() < MAX_ENTRIES && (bytes < MAX_POOL_BYTES || entries.len() < MIN_ENTRIES) {
-        let project = match &project_pick {
-            Some(pick) if !g.rng.random_bool(NO_PROJECT_SHARE) => Some(pick.sample(g.rng)),
+        let project = match (hot, &project_pick) {
+            (Some(hot), _) if g.rng.random_bool(hot_share) => Some(hot),
+            (_, Some(pick)) if !g.rng.random_bool(NO_PROJECT_SHARE) => Some(pick.sample(g.rng)),
             _ => None,
         };
         let steps = g.entry()?;
@@ -669,6 +681,7 @@ mod tests {
                 mix,
                 event_bytes: 500,
                 projects: 20,
+                hot_share: 0.0,
             },
             &mut rng,
         )
@@ -760,5 +773,24 @@ mod tests {
         let none = counts[20] as f64 / p.entries.len() as f64;
         assert!((0.25..0.35).contains(&none), "{none}");
         assert!(counts[0] > 5 * counts[19].max(1), "{counts:?}");
+    }
+
+    #[test]
+    fn a_hot_share_goes_to_the_hot_project() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let spec = Spec {
+            mix: Mix::Single,
+            event_bytes: 500,
+            projects: 20,
+            hot_share: 0.8,
+        };
+        let p = generate(spec, &mut rng).expect("pool");
+        assert_eq!(p.projects.len(), 21);
+        assert_eq!(p.projects[20], HOT_PROJECT);
+        let hot = p.entries.iter().filter(|e| e.project == Some(20)).count();
+        let share = hot as f64 / p.entries.len() as f64;
+        assert!((0.75..0.85).contains(&share), "{share}");
+        // The rest still spread over the others.
+        assert!(p.entries.iter().any(|e| e.project == Some(0)));
     }
 }

@@ -16,7 +16,10 @@
 //! predecessor, is itself never assigned for the whole bound, and sees
 //! records nobody reads (lag on the topic, no member committing) asks for a
 //! fresh group instead (`Verdict::Regroup`, src/bus/group.rs): the group is
-//! one the broker does not form again. An idle topic never asks for a move
+//! one the broker does not form again. So does an assigned member that
+//! sees records wait on partitions it does not hold while none of them is
+//! committed for [`ORPHANED_AFTER_STALLS`] bounds (their holder died and the
+//! broker kept it in the group). An idle topic never asks for a move
 //! (a surplus member of a quiet topic is recreated, not moved: a move
 //! would leave it surplus again). `/readyz` is false while it has no
 //! assignment or no progress for longer than half of `stall` (so the stall
@@ -29,6 +32,7 @@
 //! offsets were never committed, so the records are delivered again and
 //! collapse by id.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// What the worker saw at one tick.
@@ -79,7 +83,16 @@ pub struct Watchdog {
     ever_assigned: bool,
     /// Members recreated in a row, before this one, that never held one.
     unassigned_before: u32,
+    /// Partitions this member does not hold on which records wait: their
+    /// committed offset and since when it has not moved.
+    waiting_elsewhere: HashMap<i32, (i64, Instant)>,
 }
+
+/// How long records may wait on a partition another member holds, its
+/// committed offset standing still, before a member asks for a fresh
+/// group: two stall bounds, so a live holder that stalls is recreated
+/// (one bound) and has another to read and commit first.
+pub const ORPHANED_AFTER_STALLS: u32 = 2;
 
 impl Watchdog {
     /// A watchdog for a member created at `now`, recreated after `stall`
@@ -91,6 +104,7 @@ impl Watchdog {
             last_committed: None,
             ever_assigned: false,
             unassigned_before: 0,
+            waiting_elsewhere: HashMap::new(),
         }
     }
 
@@ -141,7 +155,8 @@ impl Watchdog {
         }
         let since = self.since_progress(now);
         let unread = seen.lag.is_some_and(|lag| lag.topic > 0);
-        if since > self.stall && !self.ever_assigned && self.unassigned_before > 0 && unread {
+        let wedged = since > self.stall && !self.ever_assigned && self.unassigned_before > 0;
+        if self.orphaned(now, seen) || (wedged && unread) {
             Verdict::Regroup
         } else if since > self.stall {
             Verdict::Recreate
@@ -152,6 +167,44 @@ impl Watchdog {
         } else {
             Verdict::Ready
         }
+    }
+
+    /// Takes the latest lag probe's partitions this member does not hold
+    /// and on which records wait, as `(partition, committed offset)`.
+    pub fn elsewhere(&mut self, now: Instant, waiting: &[(i32, i64)]) {
+        self.waiting_elsewhere
+            .retain(|p, _| waiting.iter().any(|(q, _)| q == p));
+        for &(partition, committed) in waiting {
+            let entry = self
+                .waiting_elsewhere
+                .entry(partition)
+                .or_insert((committed, now));
+            if entry.0 != committed {
+                *entry = (committed, now);
+            }
+        }
+    }
+
+    /// Whether records have waited, for longer than [`ORPHANED_AFTER_STALLS`]
+    /// stall bounds, on a partition this (assigned) member does not hold
+    /// while its committed offset stood still: its holder is gone without
+    /// the broker noticing (a SIGKILLed static member, kept by tansu), and
+    /// only a fresh group hands the partition to a live member. Not while
+    /// this member holds a batch: ClickHouse is then slow or down, and the
+    /// other members are likely holding theirs too. (A caught-up member
+    /// cannot tell a ClickHouse outage longer than the bound from a dead
+    /// member; the move it then asks for costs a re-read, nothing more.)
+    fn orphaned(&mut self, now: Instant, seen: Observation) -> bool {
+        if seen.holding {
+            self.waiting_elsewhere.clear();
+            return false;
+        }
+        let bound = self.stall.saturating_mul(ORPHANED_AFTER_STALLS);
+        seen.assigned
+            && self
+                .waiting_elsewhere
+                .values()
+                .any(|&(_, since)| now.saturating_duration_since(since) > bound)
     }
 }
 
@@ -195,6 +248,54 @@ mod tests {
                 w.tick(c.at(s), seen(true, lag(50, 50, s as i64))),
                 Verdict::Ready
             );
+        }
+    }
+
+    #[test]
+    fn records_nobody_reads_on_another_members_partitions_move_the_group() {
+        // The many fault: a SIGKILLed static member keeps partition 7; this
+        // member is caught up, records wait there, and the live members'
+        // partitions (3) move on.
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        let stranded = seen(true, lag(0, 42, 1_000));
+        // Seen first at 1 s; two bounds (40 s) later the group moves.
+        for s in 1..=41 {
+            w.elsewhere(c.at(s), &[(7, 500), (3, 100 + s as i64)]);
+            assert_eq!(w.tick(c.at(s), stranded), Verdict::Ready, "at {s}");
+        }
+        w.elsewhere(c.at(42), &[(7, 500), (3, 142)]);
+        assert_eq!(w.tick(c.at(42), stranded), Verdict::Regroup);
+    }
+
+    #[test]
+    fn records_waiting_on_a_member_that_commits_do_not_move_the_group() {
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        let behind = seen(true, lag(0, 500, 1_000));
+        for s in 1..300 {
+            // Another member is behind on 7 but commits every 30 s; 9 was
+            // behind once and caught up.
+            let mut waiting = vec![(7, 1_000 + s as i64 / 30)];
+            if s < 30 {
+                waiting.push((9, 5));
+            }
+            w.elsewhere(c.at(s), &waiting);
+            assert_eq!(w.tick(c.at(s), behind), Verdict::Ready, "at {s}");
+        }
+    }
+
+    #[test]
+    fn a_member_holding_its_batch_never_moves_the_group() {
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        let outage = Observation {
+            assigned: true,
+            lag: lag(10, 52, 1_000),
+            holding: true,
+        };
+        for s in 1..300 {
+            assert_eq!(w.tick(c.at(s), outage), Verdict::Ready, "at {s}");
         }
     }
 

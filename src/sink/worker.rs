@@ -154,7 +154,8 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
             }
             _ = look.tick() => {
                 let now = std::time::Instant::now();
-                let seen = observe(&consumer, full);
+                let (seen, elsewhere) = observe(&consumer, full);
+                dog.elsewhere(now, &elsewhere);
                 let verdict = dog.tick(now, seen);
                 let since = dog.since_progress(now);
                 Gauge::consumer_seconds_since_progress(stream, consumer.topic().to_owned()).set(since.as_secs_f64());
@@ -321,9 +322,12 @@ async fn advance(member: &Member, epoch: u32) -> Option<u32> {
     }
 }
 
-/// What the watchdog needs from the member: its assignment and its lag.
-fn observe(consumer: &Consumer, holding: bool) -> Observation {
+/// What the watchdog needs from the member: its assignment and its lag,
+/// and the partitions it does not hold on which records wait, with their
+/// committed offsets.
+fn observe(consumer: &Consumer, holding: bool) -> (Observation, Vec<(i32, i64)>) {
     let assigned = consumer.assigned();
+    let mut elsewhere = Vec::new();
     let lag = consumer.lag_view().map(|partitions| {
         let mut view = LagView::default();
         for p in &partitions {
@@ -331,15 +335,18 @@ fn observe(consumer: &Consumer, holding: bool) -> Observation {
             view.committed += p.committed;
             if assigned.contains(&p.partition) {
                 view.own += p.lag;
+            } else if p.lag > 0 {
+                elsewhere.push((p.partition, p.committed));
             }
         }
         view
     });
-    Observation {
+    let seen = Observation {
         assigned: !assigned.is_empty(),
         lag,
         holding,
-    }
+    };
+    (seen, elsewhere)
 }
 
 /// Adds a record to the batch, or holds it for the dead-letter topic.

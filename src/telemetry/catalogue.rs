@@ -173,6 +173,25 @@ metric_kind! {
         RetentionBusy = "downpour_retention_busy_total",
         fn retention_busy(sweep, table),
         "Tables a retention sweep skipped because an earlier mutation is still running, by sweep and table.";
+
+        /// Ingest requests whose records the edge wrote to its spool (the
+        /// broker did not take them in time, or earlier ones still wait
+        /// there) and answered 204 (src/bus/spool.rs). No labels.
+        EdgeSpooledRequests = "downpour_edge_spooled_requests_total",
+        fn edge_spooled_requests(),
+        "Ingest requests answered 204 from the edge's spool (records on local disk, not yet in Kafka).";
+
+        /// Spooled requests whose records the forwarder published to Kafka
+        /// and the broker acknowledged. No labels.
+        EdgeSpoolForwardedRequests = "downpour_edge_spool_forwarded_requests_total",
+        fn edge_spool_forwarded_requests(),
+        "Spooled ingest requests forwarded to Kafka and acknowledged.";
+
+        /// Requests answered 503 because the spool holds
+        /// `edge.spool_max_bytes`. No labels.
+        EdgeSpoolFull = "downpour_edge_spool_full_total",
+        fn edge_spool_full(),
+        "Ingest requests refused (503) because the edge's spool is full.";
     }
 }
 
@@ -222,6 +241,18 @@ metric_kind! {
         ProcessPeakRssBytes = "downpour_process_peak_rss_bytes",
         fn process_peak_rss_bytes(),
         "Peak resident set size of this process, bytes.";
+
+        /// Bytes in the edge's spool: records answered 204 and not yet
+        /// acknowledged by Kafka (src/bus/spool.rs). No labels.
+        EdgeSpoolBytes = "downpour_edge_spool_bytes",
+        fn edge_spool_bytes(),
+        "Bytes in the edge's spool, waiting to be forwarded to Kafka.";
+
+        /// Age of the oldest file in the edge's spool, seconds (0 when
+        /// empty). No labels.
+        EdgeSpoolAgeSeconds = "downpour_edge_spool_age_seconds",
+        fn edge_spool_age_seconds(),
+        "Age of the oldest spooled record not yet forwarded to Kafka, seconds.";
     }
 }
 

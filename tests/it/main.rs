@@ -42,6 +42,7 @@ mod registry_outage;
 mod retention;
 mod secure_transport;
 mod security;
+mod spool;
 mod too_many_parts;
 mod webdriver;
 mod wedged_group;
