@@ -62,28 +62,26 @@ pub enum SpoolError {
     Refused(PublishError),
 }
 
-/// Whether a failed publish says the broker is unavailable (slow, down,
-/// moving leaders) rather than refusing these records: only then are they
-/// spooled.
+/// Whether a failed publish may succeed later (the broker slow, down,
+/// restarting, moving leaders; the producer replaced): then the records are
+/// spooled. Not when the broker refuses these records for good (too large,
+/// malformed, not authorized): the forwarder would retry them forever, so
+/// the request gets 503 as without a spool. A broker coming back answers
+/// with a variety of codes, hence a list of the permanent ones.
 pub fn broker_unavailable(error: &PublishError) -> bool {
     use rdkafka::error::RDKafkaErrorCode as Code;
     match error {
-        PublishError::QueueFull => true,
-        PublishError::Closed => false,
-        PublishError::NotAcknowledged(e) => matches!(
+        PublishError::QueueFull | PublishError::Closed => true,
+        PublishError::NotAcknowledged(e) => !matches!(
             e.rdkafka_error_code(),
             Some(
-                Code::MessageTimedOut
-                    | Code::BrokerTransportFailure
-                    | Code::AllBrokersDown
-                    | Code::OperationTimedOut
-                    | Code::RequestTimedOut
-                    | Code::NetworkException
-                    | Code::LeaderNotAvailable
-                    | Code::NotLeaderForPartition
-                    | Code::BrokerNotAvailable
-                    | Code::NotEnoughReplicas
-                    | Code::NotEnoughReplicasAfterAppend
+                Code::MessageSizeTooLarge
+                    | Code::InvalidMessageSize
+                    | Code::InvalidRecord
+                    | Code::TopicAuthorizationFailed
+                    | Code::ClusterAuthorizationFailed
+                    | Code::SaslAuthenticationFailed
+                    | Code::Authentication
             )
         ),
     }
@@ -315,7 +313,10 @@ impl Spool {
         if !self.is_draining() {
             match tokio::time::timeout(self.after, producer.publish(topic, key, records)).await {
                 Ok(Ok(())) => return Ok(()),
-                Ok(Err(e)) if !broker_unavailable(&e) => return Err(SpoolError::Refused(e)),
+                Ok(Err(e)) if !broker_unavailable(&e) => {
+                    tracing::warn!(error = %e, "publish refused for good; not spooled");
+                    return Err(SpoolError::Refused(e));
+                }
                 Ok(Err(e)) => tracing::debug!(error = %e, "publish failed; spooling"),
                 Err(_) => tracing::debug!("publish not acknowledged in time; spooling"),
             }
