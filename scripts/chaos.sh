@@ -13,8 +13,9 @@
 #   broker      tansu stopped and restarted: 503 + Retry-After (no 204) while down,
 #               /readyz false, edge peak RSS bounded, ingest resumes by itself
 #   spool       the edge with a spool (edge.spool_dir), the broker down 60 s
-#               (10 s in --short) under load: no request refused, the spool
-#               drains by itself, every acked id readable once
+#               (10 s in --short) under a load that runs on 30 s after it is
+#               back: no request refused, the spool drains by itself while
+#               requests keep coming, every acked id readable once
 #   clickhouse  ClickHouse stopped; the consumer is SIGKILLed and restarted during
 #               the outage (anything committed but not inserted would be lost)
 #   consumer    the consumer SIGKILLed mid-batch and restarted 32 s later, three times
@@ -408,7 +409,9 @@ fault_spool() {
   kill -TERM "$edge"
   wait "$edge" || true
   DOWNPOUR_EDGE_SPOOL_DIR=$RUN/spool start_edge
-  load spool chaos-spool
+  # The load runs on for 30 s after the broker is back: the spool must drain
+  # while requests keep coming (they are spooled behind it meanwhile).
+  LOAD_S=$((WARMUP + SPOOL_OUTAGE + 30)) load spool chaos-spool
   sleep "$WARMUP"
   scripts/components.sh stop-broker
   wait_until "spool: records spooled with the broker down" 30 spool_holds
@@ -421,11 +424,12 @@ fault_spool() {
   done
   scripts/components.sh start-broker
   t0=$(date +%s.%N)
-  wait_until "spool: drained after the broker returned" 120 spool_empty
+  wait_until "spool: drained after the broker returned, under load" 120 spool_empty
   local drained
   drained=$(python3 -c "import time; print(f'{time.time() - $t0:.1f}')")
+  kill -0 "$load" 2>/dev/null || log "spool: the load ended before the spool drained"
   wait_load spool
-  grep -qE ' 503 0, other 0, transport errors 0 ' "$RUN/spool.load.log" ||
+  grep -qE ', 4xx 0, 503 0, other 0, transport errors 0 ' "$RUN/spool.load.log" ||
     fail "spool: requests were refused with the broker down ($(summary spool))"
   SETTLE_S=$SETTLE_S account spool chaos-spool \
     "broker down ${SPOOL_OUTAGE}s under load with a spool: $(spool_metric downpour_edge_spooled_requests_total) requests spooled, spool peak $(python3 -c "print(round($max_bytes / 1e6, 1))") MB, oldest $(python3 -c "print(round($max_age))") s; drained ${drained}s after the broker returned; load: $(summary spool)"

@@ -34,6 +34,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$STALL" ] && args+=(--allow-failures)
+[[ "$CONSUMERS" =~ ^[1-9][0-9]*$ ]] || { echo "load: --consumers takes a positive number" >&2; exit 2; }
 
 scripts/components.sh install
 cargo build --release --locked
@@ -126,7 +127,9 @@ warm() { # ROUND: sends the round's events, then polls up to 3 s for all 16
   done
   return 1
 }
-for round in $(seq 60); do warm "$(date +%s%N)-$round" && break; done
+warmed=
+for round in $(seq 60); do warm "$(date +%s%N)-$round" && { warmed=1; break; }; done
+[ -n "$warmed" ] || { echo "load: the pipeline never delivered a warm-up round within 3 s; see $DOWNPOUR_RUN_DIR/consumer*.log" >&2; exit 1; }
 consumer_cpu0=$(consumers_cpu); rows0=$(rows); inserts0=$(inserts); t0=$(date +%s.%N)
 [ -n "$STALL" ] && { stall & pids+=($!); }
 "$BIN" load --url "http://$DOWNPOUR_LISTEN" --metrics-url "http://$DOWNPOUR_EDGE_OPS_LISTEN" --key "$KEY" --edge-only-cpu \

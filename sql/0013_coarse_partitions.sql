@@ -20,20 +20,24 @@
 -- created again and swapped in by one RENAME. Order, for a deployment whose
 -- consumers keep running:
 --   1. the new tables, empty, with the columns the old ones have now;
---   2. one RENAME swaps all seven: from then on INSERTs go to the new ones;
+--   2. a RENAME per table swaps it: from then on INSERTs go to the new one
+--      (reads show only those rows until step 4 has copied the older ones:
+--      run this off-peak);
 --   3. the feeds of events' copies are created on the new `events` and the
 --      old feeds dropped (ClickHouse 18.16 ties a feed to a table's name,
 --      current ClickHouse to the table itself, which the swap renamed; on
 --      18.16 the old feeds feed the new tables until then);
---   4. the rows stored before the swap are copied in. A row inserted during
---      the swap may be there twice, which its id makes harmless; copying
---      `events` feeds its copies, so the old copies are not copied;
+--   4. the rows inserted into the new `events` before its new feeds existed
+--      are copied into its copies, then the rows stored before the swap are
+--      copied in. A row inserted during the swap may be there twice, which
+--      its id makes harmless; copying `events` feeds its copies, so the old
+--      copies are not copied;
 --      `event_time_span.rows` counts them twice (it counts copies anyway:
 --      it only sizes the Query API's first window);
 --   5. the old tables are dropped (and empty new ones a stopped run left).
 -- Every statement can run twice: a RENAME whose first target exists has
--- already run (src/sink/schema.rs, already_applied), and a full re-run
--- swaps and copies again, losing nothing. The copy costs one read and one
+-- already swapped that table (src/sink/schema.rs, already_applied), and a
+-- full re-run swaps and copies again, losing nothing. The copy costs one read and one
 -- write of the data tables; run `downpour migrate` off-peak on a large
 -- deployment. Current ClickHouse keeps the column TTLs in step 1 but not
 -- the row TTLs: 0014_coarse_partitions_ttl.sql sets them again.
@@ -73,14 +77,15 @@ ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMM(received_at)
 ORDER BY (org, project, user_id, timestamp_ms, event_id);
 
-RENAME TABLE
-    events TO events_by_project, events_by_month TO events,
-    signals TO signals_by_project, signals_by_month TO signals,
-    users TO users_by_project, users_by_month TO users,
-    partial_events TO partial_events_by_project, partial_events_by_month TO partial_events,
-    spans TO spans_by_project, spans_by_month TO spans,
-    events_by_time TO events_by_time_by_project, events_by_time_by_month TO events_by_time,
-    events_by_user TO events_by_user_by_project, events_by_user_by_month TO events_by_user;
+-- One RENAME per table, each swapping the two at once (a RENAME of several
+-- pairs is not atomic: a re-run could find some pairs done and not others).
+RENAME TABLE events TO events_by_project, events_by_month TO events;
+RENAME TABLE signals TO signals_by_project, signals_by_month TO signals;
+RENAME TABLE users TO users_by_project, users_by_month TO users;
+RENAME TABLE partial_events TO partial_events_by_project, partial_events_by_month TO partial_events;
+RENAME TABLE spans TO spans_by_project, spans_by_month TO spans;
+RENAME TABLE events_by_time TO events_by_time_by_project, events_by_time_by_month TO events_by_time;
+RENAME TABLE events_by_user TO events_by_user_by_project, events_by_user_by_month TO events_by_user;
 
 -- The feeds as 0010 and 0007 made them, on the new `events`. Each is
 -- dropped first: on current ClickHouse a feed a previous run created
@@ -108,6 +113,27 @@ FROM events GROUP BY org, project;
 DROP TABLE IF EXISTS events_by_time_feed_v2;
 DROP TABLE IF EXISTS events_by_user_feed_v2;
 DROP TABLE IF EXISTS event_time_span_feed;
+
+-- Rows inserted into the new `events` between its swap and its new feeds
+-- (current ClickHouse: the old feeds followed the old table) are copied
+-- into the copies now; a row copied twice collapses.
+INSERT INTO events_by_time (org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, ai_model,
+       ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra,
+       body_expires_at, expires_at)
+SELECT org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, ai_model,
+       ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra,
+       body_expires_at, expires_at
+FROM events;
+INSERT INTO events_by_user (org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, ai_model,
+       ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra,
+       body_expires_at, expires_at)
+SELECT org, project, event_id, user_id, event, timestamp, timestamp_ms, received_at, ai_model,
+       ai_input, ai_output, convo_id, properties, attachments, properties_truncated, feature_flags, extra,
+       body_expires_at, expires_at
+FROM events WHERE user_id != '';
+INSERT INTO event_time_span
+SELECT org, project, minState(timestamp_ms), maxState(timestamp_ms), countState()
+FROM events GROUP BY org, project;
 
 -- The rows stored before the swap (the tables have the same columns: step 1).
 INSERT INTO events SELECT * FROM events_by_project;

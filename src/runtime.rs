@@ -74,6 +74,9 @@ pub struct Running {
     ops_task: Option<JoinHandle<()>>,
     consumer_tasks: Vec<JoinHandle<()>>,
     producer: Option<Producer>,
+    /// The edge's spool writer and forwarder, waited for on stop (they hold
+    /// its directory's lock).
+    spool_tasks: Option<crate::bus::spool::SpoolTasks>,
 }
 
 /// Full topic names of `pipelines`.
@@ -138,6 +141,7 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
         ops_task: None,
         consumer_tasks: Vec::new(),
         producer: None,
+        spool_tasks: None,
     };
     // A consumer-only process's /readyz: each worker's check and ClickHouse.
     let mut consumer_readiness = Readiness::default();
@@ -196,13 +200,17 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
     if parts.edge {
         let producer = Producer::new(&cfg.kafka)?;
         let spool = match &cfg.edge.spool_dir {
-            Some(dir) => Some(Spool::open(
-                dir,
-                cfg.edge.spool_max_bytes,
-                Duration::from_millis(cfg.edge.spool_after_ms),
-                producer.clone(),
-                shutdown_rx.clone(),
-            )?),
+            Some(dir) => {
+                let (spool, tasks) = Spool::open(
+                    dir,
+                    cfg.edge.spool_max_bytes,
+                    Duration::from_millis(cfg.edge.spool_after_ms),
+                    producer.clone(),
+                    shutdown_rx.clone(),
+                )?;
+                running.spool_tasks = Some(tasks);
+                Some(spool)
+            }
             None => None,
         };
         let broker = Check::new("broker", true);
@@ -377,7 +385,10 @@ async fn watch_broker(
 ) {
     let mut was = true;
     loop {
-        let reachable = producer.reachable(Duration::from_secs(2)).await;
+        let reachable = tokio::select! {
+            reachable = producer.reachable(Duration::from_secs(2)) => reachable,
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
         if was != reachable {
             tracing::warn!(
                 reachable,
@@ -426,6 +437,9 @@ impl Running {
             && let Err(e) = producer.flush(Duration::from_secs(10)).await
         {
             tracing::warn!(error = %e, "producer flush on shutdown");
+        }
+        if let Some(tasks) = self.spool_tasks.take() {
+            tasks.stopped(Duration::from_secs(10)).await;
         }
         for task in self.consumer_tasks.drain(..) {
             let _ = task.await;

@@ -35,7 +35,7 @@ pub struct Consumer {
     spec: Spec,
     /// Next offset to commit, per partition, for records already handed out.
     pending: BTreeMap<i32, i64>,
-    lag: watch::Sender<Option<Vec<PartitionLag>>>,
+    lag: watch::Sender<Option<(std::time::Instant, Vec<PartitionLag>)>>,
 }
 
 /// What a member is made from (kept to make a fresh one).
@@ -178,8 +178,9 @@ impl Consumer {
         }
     }
 
-    /// The latest lag probe of this member (`None` until one answered).
-    pub fn lag_view(&self) -> Option<Vec<PartitionLag>> {
+    /// The latest lag probe of this member and when it answered (`None`
+    /// until one answered).
+    pub fn lag_view(&self) -> Option<(std::time::Instant, Vec<PartitionLag>)> {
         self.lag.borrow().clone()
     }
 
@@ -234,7 +235,7 @@ impl Consumer {
                             Gauge::consumer_lag(topic.clone(), p.partition.to_string())
                                 .set(p.lag as f64);
                         }
-                        view.send_replace(Some(partitions));
+                        view.send_replace(Some((std::time::Instant::now(), partitions)));
                     }
                     Ok(Err(e)) => tracing::warn!(%topic, error = %e, "consumer lag"),
                     Err(e) => tracing::warn!(%topic, error = %e, "consumer lag task"),

@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 
 use crate::bus::producer::{Producer, PublishError, Request};
 use crate::telemetry::catalogue::{Counter, Gauge};
@@ -205,14 +206,60 @@ impl Shared {
     }
 }
 
+/// Bytes of the spool held for one request, from its admission until its
+/// file is written (then they count as the file's) or it failed or was
+/// dropped (then they are given back, whoever drops it: a request cancelled
+/// by its deadline or its client must not leak room).
+struct Reservation {
+    shared: Arc<Shared>,
+    bytes: u64,
+}
+
+impl Reservation {
+    /// The bytes now belong to a written file.
+    fn keep(mut self) {
+        self.bytes = 0;
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.bytes > 0 {
+            self.shared.bytes.fetch_sub(self.bytes, Ordering::SeqCst);
+        }
+    }
+}
+
 /// One request waiting for its records to be on disk.
 struct Append {
     entry: Entry,
+    reservation: Reservation,
     done: oneshot::Sender<Result<(), SpoolError>>,
 }
 
-/// The spool: [`Spool::append`] for requests, a writer task and a forwarder
-/// task behind it.
+/// The spool's tasks, for a clean stop: the writer ends once every
+/// [`Spool`] is dropped, the forwarder at shutdown; the lock is released
+/// when both have.
+pub struct SpoolTasks {
+    writer: JoinHandle<()>,
+    forwarder: JoinHandle<()>,
+}
+
+impl SpoolTasks {
+    /// Waits (at most `timeout`) for both tasks to end.
+    pub async fn stopped(self, timeout: Duration) {
+        let both = async {
+            let _ = self.forwarder.await;
+            let _ = self.writer.await;
+        };
+        if tokio::time::timeout(timeout, both).await.is_err() {
+            tracing::warn!("spool: its tasks did not stop in time");
+        }
+    }
+}
+
+/// The spool: [`Spool::publish_or_spool`] for requests, a writer task and a
+/// forwarder task behind it.
 #[derive(Clone)]
 pub struct Spool {
     shared: Arc<Shared>,
@@ -231,7 +278,7 @@ impl Spool {
         after: Duration,
         producer: Producer,
         shutdown: watch::Receiver<bool>,
-    ) -> Result<Spool, std::io::Error> {
+    ) -> Result<(Spool, SpoolTasks), std::io::Error> {
         fs::create_dir_all(dir)?;
         let lock = File::create(dir.join("lock"))?;
         lock.try_lock().map_err(|e| {
@@ -241,23 +288,31 @@ impl Spool {
             ))
         })?;
         let mut found = Vec::new();
+        let mut next = 0;
         for item in fs::read_dir(dir)? {
             let item = item?;
             let name = item.file_name();
             let Some(name) = name.to_str() else { continue };
-            if let Some(seq) = name.strip_suffix(".spool") {
-                let Ok(seq) = seq.parse::<u64>() else {
-                    continue;
-                };
-                let meta = item.metadata()?;
-                found.push(Waiting {
-                    seq,
-                    bytes: meta.len(),
-                    written: meta.modified().unwrap_or_else(|_| SystemTime::now()),
-                });
-            } else if name.ends_with(".tmp") {
+            let Some((seq, ext)) = name.split_once('.') else {
+                continue;
+            };
+            let Ok(seq) = seq.parse::<u64>() else {
+                continue;
+            };
+            // Numbers of files set aside are not used again either.
+            next = next.max(seq + 1);
+            match ext {
+                "spool" => {
+                    let meta = item.metadata()?;
+                    found.push(Waiting {
+                        seq,
+                        bytes: meta.len(),
+                        written: meta.modified().unwrap_or_else(|_| SystemTime::now()),
+                    });
+                }
                 // Never renamed into place: its requests were never answered 204.
-                fs::remove_file(item.path())?;
+                "tmp" => fs::remove_file(item.path())?,
+                _ => {}
             }
         }
         found.sort_by_key(|w| w.seq);
@@ -268,7 +323,6 @@ impl Spool {
                 "spool: files of a previous process found; forwarding them"
             );
         }
-        let next = found.last().map_or(0, |w| w.seq + 1);
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             max_bytes,
@@ -279,30 +333,35 @@ impl Spool {
         });
         shared.report();
         let (writer, appends) = mpsc::channel(1024);
-        tokio::spawn(write_loop(shared.clone(), appends, next));
-        tokio::spawn(forward_loop(shared.clone(), producer, shutdown));
-        Ok(Spool {
+        let tasks = SpoolTasks {
+            writer: tokio::spawn(write_loop(shared.clone(), appends, next)),
+            forwarder: tokio::spawn(forward_loop(shared.clone(), producer, shutdown)),
+        };
+        let spool = Spool {
             shared,
             writer,
             after,
-        })
+        };
+        Ok((spool, tasks))
     }
 
-    /// Whether records wait in the spool: a new request is spooled at once
-    /// (in order behind them).
+    /// Whether spooled files wait to be forwarded: a new request is then
+    /// spooled at once, behind them. Once the forwarder has caught up,
+    /// requests go to Kafka first again.
     pub fn is_draining(&self) -> bool {
-        !self.shared.files().is_empty() || self.shared.bytes.load(Ordering::SeqCst) > 0
+        !self.shared.files().is_empty()
     }
 
-    /// Whether another request of average size fits (for `/readyz`).
+    /// Whether the spool holds less than `edge.spool_max_bytes` and its
+    /// writer runs (for `/readyz`).
     pub fn has_room(&self) -> bool {
-        self.shared.bytes.load(Ordering::SeqCst) < self.shared.max_bytes
+        !self.writer.is_closed() && self.shared.bytes.load(Ordering::SeqCst) < self.shared.max_bytes
     }
 
     /// Publishes one request's records through `producer` if the broker
     /// acknowledges them within [`Spool::after`] and nothing waits in the
-    /// spool; spools them otherwise. Returns once they are acknowledged or
-    /// on disk.
+    /// spool; spools them otherwise (unless Kafka refused them for good).
+    /// Returns once they are acknowledged or on disk.
     pub async fn publish_or_spool(
         &self,
         producer: &Producer,
@@ -342,15 +401,20 @@ impl Spool {
             Counter::edge_spool_full().increment(1);
             return Err(SpoolError::Full);
         }
+        let reservation = Reservation {
+            shared: self.shared.clone(),
+            bytes: size,
+        };
         let (done, written) = oneshot::channel();
-        let outcome = match self.writer.send(Append { entry, done }).await {
+        let append = Append {
+            entry,
+            reservation,
+            done,
+        };
+        match self.writer.send(append).await {
             Ok(()) => written.await.unwrap_or(Err(SpoolError::Closed)),
             Err(_) => Err(SpoolError::Closed),
-        };
-        if outcome.is_err() {
-            self.shared.bytes.fetch_sub(size, Ordering::SeqCst);
         }
-        outcome
     }
 }
 
@@ -383,11 +447,8 @@ async fn write_loop(shared: Arc<Shared>, mut appends: mpsc::Receiver<Append>, mu
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         match written {
             Ok(()) => {
-                // The file's header and framing replace the entries' admitted sizes.
-                let admitted = size as u64;
-                if length >= admitted {
-                    shared.bytes.fetch_add(length - admitted, Ordering::SeqCst);
-                }
+                // The entries' reservations become the file's bytes, plus its header.
+                shared.bytes.fetch_add(MAGIC.len() as u64, Ordering::SeqCst);
                 shared.files().push_back(Waiting {
                     seq,
                     bytes: length,
@@ -397,11 +458,17 @@ async fn write_loop(shared: Arc<Shared>, mut appends: mpsc::Receiver<Append>, mu
                 shared.report();
                 shared.added.notify_one();
                 for append in group {
+                    append.reservation.keep();
                     let _ = append.done.send(Ok(()));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, dir = %shared.dir.display(), "spool: write failed; its requests get 503");
+                // A file renamed into place whose directory sync failed
+                // would be forwarded by the next process, though its
+                // requests got 503: removed (best effort; a copy is harmless).
+                let _ = fs::remove_file(shared.path(seq, "spool"));
+                let _ = fs::remove_file(shared.path(seq, "tmp"));
                 for append in group {
                     let error = std::io::Error::new(e.kind(), e.to_string());
                     let _ = append.done.send(Err(SpoolError::Io(error)));
@@ -421,7 +488,12 @@ fn write_file(tmp: &Path, done: &Path, dir: &Path, bytes: &[u8]) -> std::io::Res
     File::open(dir)?.sync_all()
 }
 
-/// Forwards files oldest first; deletes each once every record is acknowledged.
+/// Files forwarded in one go, at most (bytes): well under librdkafka's
+/// queue (`kafka.queue_max_kbytes`, 256 MiB by default).
+const FORWARD_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Forwards the oldest files, several at once; deletes them once every
+/// record in them is acknowledged.
 async fn forward_loop(
     shared: Arc<Shared>,
     producer: Producer,
@@ -432,49 +504,39 @@ async fn forward_loop(
         if *shutdown.borrow() {
             return;
         }
-        let oldest = shared.files().front().cloned();
-        let Some(file) = oldest else {
-            shared.report();
+        let oldest: Vec<Waiting> = {
+            let files = shared.files();
+            let mut total = 0;
+            files
+                .iter()
+                .take_while(|w| {
+                    let first = total == 0;
+                    total += w.bytes;
+                    first || total <= FORWARD_MAX_BYTES
+                })
+                .cloned()
+                .collect()
+        };
+        shared.report();
+        if oldest.is_empty() {
             tokio::select! {
                 _ = shared.added.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = shutdown.changed() => return,
             }
             continue;
-        };
-        shared.report();
-        let path = shared.path(file.seq, "spool");
+        }
         let outcome = tokio::select! {
-            outcome = forward_file(&path, &producer) => outcome,
+            outcome = forward_files(&shared, &oldest, &producer) => outcome,
             _ = shutdown.changed() => return,
         };
         match outcome {
             Ok(requests) => {
-                if let Err(e) = fs::remove_file(&path) {
-                    tracing::error!(error = %e, path = %path.display(), "spool: a forwarded file cannot be deleted");
-                }
-                shared.files().pop_front();
-                shared.bytes.fetch_sub(file.bytes, Ordering::SeqCst);
                 Counter::edge_spool_forwarded_requests().increment(requests);
-                shared.report();
                 retry = Duration::from_millis(200);
             }
-            Err(ForwardError::Corrupt) => {
-                // Written whole and fsync'd before its requests were answered,
-                // so only a damaged disk gets here: kept aside, never retried
-                // (it would hold every file behind it).
-                let aside = shared.path(file.seq, "corrupt");
-                tracing::error!(path = %path.display(), aside = %aside.display(),
-                    "spool: a file cannot be read; its requests are NOT forwarded");
-                if let Err(e) = fs::rename(&path, &aside) {
-                    tracing::error!(error = %e, "spool: the unreadable file cannot be moved aside");
-                }
-                shared.files().pop_front();
-                shared.bytes.fetch_sub(file.bytes, Ordering::SeqCst);
-                shared.report();
-            }
             Err(e) => {
-                tracing::warn!(error = %e, path = %path.display(), "spool: forwarding waits for the broker");
+                tracing::warn!(error = %e, files = oldest.len(), "spool: forwarding waits for the broker");
                 tokio::select! {
                     _ = tokio::time::sleep(retry) => {}
                     _ = shutdown.changed() => return,
@@ -485,29 +547,76 @@ async fn forward_loop(
     }
 }
 
-/// Why a file was not forwarded (yet).
+/// Why files were not forwarded (yet).
 #[derive(Debug, thiserror::Error)]
 enum ForwardError {
-    #[error("reading the file: {0}")]
+    #[error("reading a file: {0}")]
     Io(#[from] std::io::Error),
-    #[error("the file is not a whole spool file")]
-    Corrupt,
     #[error("publish: {0}")]
     Publish(#[from] PublishError),
 }
 
-/// Publishes every entry of one file at once; returns how many requests it held.
-async fn forward_file(path: &Path, producer: &Producer) -> Result<u64, ForwardError> {
-    let owned = path.to_path_buf();
-    let bytes = tokio::task::spawn_blocking(move || fs::read(owned))
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)))?;
-    let entries = decode(&bytes).ok_or(ForwardError::Corrupt)?;
+/// Publishes every entry of `files` at once, then deletes them; returns how
+/// many requests they held. A file that is gone or unreadable, or whose
+/// records Kafka refuses for good, is set aside (logged, its number kept):
+/// retrying it would hold every file behind it.
+async fn forward_files(
+    shared: &Shared,
+    files: &[Waiting],
+    producer: &Producer,
+) -> Result<u64, ForwardError> {
+    let paths: Vec<PathBuf> = files.iter().map(|w| shared.path(w.seq, "spool")).collect();
+    let read = paths.clone();
+    let contents = tokio::task::spawn_blocking(move || {
+        read.iter()
+            .map(|path| match fs::read(path) {
+                Ok(bytes) => Ok(decode(&bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .unwrap_or_else(|e| Err(std::io::Error::other(e)))?;
+    let mut entries = Vec::new();
+    let mut readable = Vec::with_capacity(files.len());
+    for content in contents {
+        match content {
+            Some(decoded) => {
+                readable.push(true);
+                entries.extend(decoded);
+            }
+            None => readable.push(false),
+        }
+    }
     let requests: Vec<Request<'_>> = entries
         .iter()
         .map(|e| (e.topic.as_str(), e.key.as_slice(), e.records.as_slice()))
         .collect();
-    producer.publish_all(&requests).await?;
+    let mut rejected = false;
+    if let Err(e) = producer.publish_all(&requests).await {
+        if broker_unavailable(&e) {
+            return Err(e.into());
+        }
+        rejected = true;
+        tracing::error!(error = %e, "spool: Kafka refuses records of these files for good; set aside, NOT forwarded");
+    }
+    for ((file, path), ok) in files.iter().zip(&paths).zip(readable) {
+        if ok && !rejected {
+            if let Err(e) = fs::remove_file(path) {
+                tracing::error!(error = %e, path = %path.display(), "spool: a forwarded file cannot be deleted");
+            }
+        } else {
+            let aside = shared.path(file.seq, "rejected");
+            tracing::error!(path = %path.display(), aside = %aside.display(),
+                "spool: a file is gone, unreadable or refused; its requests are NOT forwarded");
+            let _ = fs::rename(path, &aside);
+            Counter::edge_spool_rejected_files().increment(1);
+        }
+        shared.files().pop_front();
+        shared.bytes.fetch_sub(file.bytes, Ordering::SeqCst);
+    }
+    shared.report();
     Ok(entries.len() as u64)
 }
 

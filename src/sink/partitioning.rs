@@ -1,5 +1,6 @@
-//! How a stream's table is partitioned, read from the server once when a
-//! consumer worker starts: it sets how many projects one INSERT may carry.
+//! How a stream's table is partitioned, read from the server when a
+//! consumer worker starts and each time its group member is recreated: it
+//! sets how many projects one INSERT may carry.
 //!
 //! Every INSERT writes one part per partition its rows fall in. A table
 //! partitioned by project (the schema before `sql/0013_coarse_partitions.sql`)
@@ -14,7 +15,12 @@
 //! are slow, too many partitions in one INSERT are refused by current
 //! ClickHouse (`max_partitions_per_insert_block`) and retried forever.
 
+use std::time::Duration;
+
 use crate::pipeline::BatchPolicy;
+
+/// How long reading a partition key may take.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What one INSERT into a table may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,21 +32,28 @@ pub enum Partitioning {
 }
 
 impl Partitioning {
-    /// Reads `table`'s partition key (`system.tables`, on 18.16 too).
+    /// Reads `table`'s partition key (`system.tables`, on 18.16 too),
+    /// waiting at most [`READ_TIMEOUT`].
     pub async fn of(db: &clickhouse::Client, table: &str) -> Partitioning {
-        let key = db
+        let query = db
             .query(
                 "SELECT partition_key FROM system.tables \
                  WHERE database = currentDatabase() AND name = ?",
             )
             .bind(table)
-            .fetch_optional::<String>()
-            .await;
-        match key {
-            Ok(Some(key)) => Partitioning::from_key(&key),
-            Ok(None) => Partitioning::ByProject,
-            Err(e) => {
-                tracing::warn!(table, error = %e, "partition key unreadable; INSERTs split by project");
+            .fetch_optional::<String>();
+        match tokio::time::timeout(READ_TIMEOUT, query).await {
+            Ok(Ok(Some(key))) => Partitioning::from_key(&key),
+            Ok(Ok(None)) => Partitioning::ByProject,
+            Ok(Err(e)) => {
+                tracing::warn!(table, error = %e, "partition key unreadable; INSERTs split by project until the member is recreated");
+                Partitioning::ByProject
+            }
+            Err(_) => {
+                tracing::warn!(
+                    table,
+                    "partition key not read in time; INSERTs split by project until the member is recreated"
+                );
                 Partitioning::ByProject
             }
         }

@@ -86,7 +86,13 @@ pub struct Watchdog {
     /// Partitions this member does not hold on which records wait: their
     /// committed offset and since when it has not moved.
     waiting_elsewhere: HashMap<i32, (i64, Instant)>,
+    /// When [`Watchdog::elsewhere`] last looked.
+    looked: Option<Instant>,
 }
+
+/// A gap between two looks longer than this (a long flush: the worker does
+/// not tick meanwhile) starts the timers of [`Watchdog::elsewhere`] again.
+const LOOK_GAP: Duration = Duration::from_secs(10);
 
 /// How long records may wait on a partition another member holds, its
 /// committed offset standing still, before a member asks for a fresh
@@ -105,6 +111,7 @@ impl Watchdog {
             ever_assigned: false,
             unassigned_before: 0,
             waiting_elsewhere: HashMap::new(),
+            looked: None,
         }
     }
 
@@ -171,7 +178,18 @@ impl Watchdog {
 
     /// Takes the latest lag probe's partitions this member does not hold
     /// and on which records wait, as `(partition, committed offset)`.
+    /// Timers start again after a gap longer than [`LOOK_GAP`] between two
+    /// calls (this member was busy, so it did not see the others commit).
+    /// The caller passes nothing while the member is unassigned or its lag
+    /// probe is not recent.
     pub fn elsewhere(&mut self, now: Instant, waiting: &[(i32, i64)]) {
+        if self
+            .looked
+            .is_some_and(|at| now.saturating_duration_since(at) > LOOK_GAP)
+        {
+            self.waiting_elsewhere.clear();
+        }
+        self.looked = Some(now);
         self.waiting_elsewhere
             .retain(|p, _| waiting.iter().any(|(q, _)| q == p));
         for &(partition, committed) in waiting {
@@ -283,6 +301,26 @@ mod tests {
             w.elsewhere(c.at(s), &waiting);
             assert_eq!(w.tick(c.at(s), behind), Verdict::Ready, "at {s}");
         }
+    }
+
+    #[test]
+    fn a_long_flush_starts_the_timers_again() {
+        let c = Clock(Instant::now());
+        let mut w = Watchdog::new(STALL, c.at(0));
+        let stranded = seen(true, lag(0, 42, 1_000));
+        for s in 1..=30 {
+            w.elsewhere(c.at(s), &[(7, 500)]);
+            assert_eq!(w.tick(c.at(s), stranded), Verdict::Ready);
+        }
+        // A 15 s flush without ticks: what others committed meanwhile was
+        // not seen, so the 40 s count again from here.
+        for s in 45..=85 {
+            w.elsewhere(c.at(s), &[(7, 500)]);
+            w.progress(c.at(s));
+            assert_eq!(w.tick(c.at(s), stranded), Verdict::Ready, "at {s}");
+        }
+        w.elsewhere(c.at(86), &[(7, 500)]);
+        assert_eq!(w.tick(c.at(86), stranded), Verdict::Regroup);
     }
 
     #[test]

@@ -110,14 +110,15 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
     };
     tracing::info!(stream, group, "consumer joining");
     let newer = watch_epoch(member.clone(), epoch, shutdown.clone());
-    let partitioning = Partitioning::of(&db, &pipeline.table).await;
+    let catalog = db.clone();
+    let partitioning = Partitioning::of(&catalog, &pipeline.table).await;
     tracing::info!(
         stream,
         table = pipeline.table,
         ?partitioning,
         "table partitioning"
     );
-    let policy = partitioning.policy(&pipeline.batch);
+    let mut policy = partitioning.policy(&pipeline.batch);
     let mut state = State {
         writer: RowInserter::new(db, &pipeline.table, pipeline.kind),
         dead_letters: dead_letters.for_origin(consumer.topic()),
@@ -154,7 +155,7 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
             }
             _ = look.tick() => {
                 let now = std::time::Instant::now();
-                let (seen, elsewhere) = observe(&consumer, full);
+                let (seen, elsewhere) = observe(&consumer, full, lag_every);
                 dog.elsewhere(now, &elsewhere);
                 let verdict = dog.tick(now, seen);
                 let since = dog.since_progress(now);
@@ -207,6 +208,9 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
                     };
                     Counter::consumer_recreated(stream, consumer.topic().to_owned()).increment(1);
                     tracing::warn!(stream, "consumer recreated");
+                    // The table may have been migrated meanwhile (sql/0013).
+                    policy = Partitioning::of(&catalog, &pipeline.table).await.policy(&pipeline.batch);
+                    state.projects_per_insert = policy.max_projects_per_insert;
                     lag = consumer.watch_lag(lag_every, shutdown.clone());
                     let now = std::time::Instant::now();
                     dog = if moved.is_some() { Watchdog::new(stall, now) } else { dog.renewed(now) };
@@ -325,17 +329,27 @@ async fn advance(member: &Member, epoch: u32) -> Option<u32> {
 /// What the watchdog needs from the member: its assignment and its lag,
 /// and the partitions it does not hold on which records wait, with their
 /// committed offsets.
-fn observe(consumer: &Consumer, holding: bool) -> (Observation, Vec<(i32, i64)>) {
+fn observe(
+    consumer: &Consumer,
+    holding: bool,
+    lag_every: Duration,
+) -> (Observation, Vec<(i32, i64)>) {
     let assigned = consumer.assigned();
     let mut elsewhere = Vec::new();
-    let lag = consumer.lag_view().map(|partitions| {
+    // What other members hold is judged only on a recent probe, by an
+    // assigned member: a probe that stopped answering (the broker down)
+    // shows commits standing still that are not.
+    let recent = consumer
+        .lag_view()
+        .is_some_and(|(at, _)| at.elapsed() <= lag_every.saturating_mul(3));
+    let lag = consumer.lag_view().map(|(_, partitions)| {
         let mut view = LagView::default();
         for p in &partitions {
             view.topic += p.lag;
             view.committed += p.committed;
             if assigned.contains(&p.partition) {
                 view.own += p.lag;
-            } else if p.lag > 0 {
+            } else if p.lag > 0 && recent && !assigned.is_empty() {
                 elsewhere.push((p.partition, p.committed));
             }
         }

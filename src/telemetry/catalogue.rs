@@ -192,6 +192,13 @@ metric_kind! {
         EdgeSpoolFull = "downpour_edge_spool_full_total",
         fn edge_spool_full(),
         "Ingest requests refused (503) because the edge's spool is full.";
+
+        /// Spool files set aside (`<n>.rejected`) instead of forwarded:
+        /// gone, unreadable, or refused by Kafka for good. Their requests
+        /// were answered 204 and are not in Kafka: page on any. No labels.
+        EdgeSpoolRejectedFiles = "downpour_edge_spool_rejected_files_total",
+        fn edge_spool_rejected_files(),
+        "Spool files set aside unforwarded (gone, unreadable, or refused by Kafka for good).";
     }
 }
 
