@@ -148,8 +148,10 @@ metric_kind! {
         fn consumer_recreated(stream, topic),
         "Consumer group members recreated by the stall watchdog, by stream.";
         /// A pipeline's consumer moved to the next group epoch because its
-        /// group never formed again (src/bus/group.rs); counted in the
-        /// process that moved or followed. Labels: `stream`, `topic`.
+        /// group never formed again, or a dead member the broker kept held
+        /// partitions nobody read (src/bus/group.rs, src/sink/watchdog.rs);
+        /// counted in the process that moved or followed. Labels: `stream`,
+        /// `topic`.
         ConsumerRegrouped = "downpour_consumer_regrouped_total",
         fn consumer_regrouped(stream, topic),
         "Consumer group moves to a fresh group (a wedged group left), by stream.";
