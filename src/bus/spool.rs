@@ -650,6 +650,89 @@ mod tests {
         assert_eq!(decode(MAGIC), Some(vec![]));
     }
 
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "downpour-spool-{name}-{}-{:?}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos()
+        ));
+        fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    #[test]
+    fn a_dropped_reservation_gives_its_room_back_and_a_kept_one_does_not() {
+        let dir = temp_dir("reservation");
+        let shared = Arc::new(Shared {
+            dir: dir.clone(),
+            max_bytes: 1_000,
+            bytes: AtomicU64::new(100),
+            files: Mutex::new(VecDeque::new()),
+            added: Notify::new(),
+            _lock: File::create(dir.join("lock")).expect("lock"),
+        });
+        let held = |bytes| Reservation {
+            shared: shared.clone(),
+            bytes,
+        };
+        drop(held(40));
+        assert_eq!(shared.bytes.load(Ordering::SeqCst), 60);
+        held(25).keep();
+        assert_eq!(shared.bytes.load(Ordering::SeqCst), 60);
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn appends_are_on_disk_when_answered_and_the_directory_is_locked() {
+        let dir = temp_dir("append");
+        let mut kafka = crate::config::Config::default().kafka;
+        kafka.brokers = "127.0.0.1:1".into();
+        let producer = Producer::new(&kafka).expect("producer");
+        let (stop, shutdown) = watch::channel(false);
+        let after = Duration::from_millis(10);
+        let (spool, tasks) =
+            Spool::open(&dir, 4_096, after, producer.clone(), shutdown.clone()).expect("open");
+        let one = entry("downpour.events", "acme/web", &["row one", "row two"]);
+        spool.append(one.clone()).await.expect("spooled");
+        // Answered: the file is in place and reads back as written.
+        let files: Vec<PathBuf> = fs::read_dir(&dir)
+            .expect("dir")
+            .filter_map(|e| Some(e.ok()?.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "spool"))
+            .collect();
+        assert_eq!(files.len(), 1);
+        let bytes = fs::read(&files[0]).expect("read");
+        assert_eq!(decode(&bytes), Some(vec![one.clone()]));
+        assert!(spool.is_draining() && spool.has_room());
+        // Past the bound: refused, and the room it asked for is not held.
+        let big = Entry {
+            records: vec![vec![0; 5_000]],
+            ..one.clone()
+        };
+        assert!(matches!(spool.append(big).await, Err(SpoolError::Full)));
+        assert_eq!(
+            spool.shared.bytes.load(Ordering::SeqCst),
+            bytes.len() as u64
+        );
+        // A second process on the same directory is refused.
+        assert!(Spool::open(&dir, 4_096, after, producer.clone(), shutdown.clone()).is_err());
+        // Stopped, the lock is free again and the file is found.
+        let _ = stop.send(true);
+        drop(spool);
+        tasks.stopped(Duration::from_secs(5)).await;
+        let (again, tasks) = Spool::open(&dir, 4_096, after, producer, shutdown).expect("reopen");
+        assert!(
+            again.is_draining(),
+            "the file of the previous process waits"
+        );
+        drop(again);
+        tasks.stopped(Duration::from_secs(5)).await;
+        let _ = fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn a_cut_or_foreign_file_is_not_read() {
         let mut bytes = MAGIC.to_vec();

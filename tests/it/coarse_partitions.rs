@@ -29,8 +29,25 @@ const DATA_TABLES: [&str; 7] = [
     "events_by_user",
 ];
 
-/// Posts one request of 10 events, spread over the projects; returns their count.
+/// Posts one request of 10 events, spread over the projects, a signal and
+/// an identify; returns the events' count.
 async fn post_events(h: &Harness, key: &str, round: u64) -> u64 {
+    let project = PROJECTS[(round % 3) as usize];
+    let signal = json!([{"event_id": format!("r{round}-0"), "signal_name": "thumbs_up"}]);
+    let identify = json!({"user_id": format!("user-{round}"), "traits": {"round": round}});
+    for (path, body) in [
+        ("/v1/signals/track", signal),
+        ("/v1/users/identify", identify),
+    ] {
+        let r = h
+            .post(path, Some(key), Some(project), &body.to_string())
+            .await;
+        assert_eq!(r.status, 204, "{path}: {}", r.body);
+    }
+    post_batch(h, key, round).await
+}
+
+async fn post_batch(h: &Harness, key: &str, round: u64) -> u64 {
     let project = PROJECTS[(round % 3) as usize];
     let batch: Vec<_> = (0..10)
         .map(|i| json!({"event_id": format!("r{round}-{i}"), "user_id": format!("u{i}"), "event": "chat"}))
@@ -47,8 +64,13 @@ async fn post_events(h: &Harness, key: &str, round: u64) -> u64 {
     10
 }
 
-/// Every event readable once through the view and in the copy by user.
-async fn assert_all_readable(h: &Harness, sent: u64) {
+/// Every event readable once through the view and in both copies, and
+/// every round's signal and user once.
+async fn assert_all_readable(h: &Harness, sent: u64, rounds: u64) {
+    let signals = "SELECT count() FROM signals_view WHERE org = ?";
+    assert_eq!(h.wait_count(signals, ORG, rounds).await, rounds);
+    let users = "SELECT count() FROM users_view WHERE org = ?";
+    assert_eq!(h.wait_count(users, ORG, rounds).await, rounds);
     let view = "SELECT count() FROM events_view WHERE org = ?";
     assert_eq!(h.wait_count(view, ORG, sent).await, sent);
     // The copy may hold a row twice until it merges (a row inserted during
@@ -148,12 +170,12 @@ async fn tables_partitioned_by_project_move_to_months_under_traffic_losing_nothi
     for round in 0..6 {
         sent += post_events(&h, &key, round).await;
     }
-    assert_all_readable(&h, sent).await;
+    assert_all_readable(&h, sent, 6).await;
 
     // The migration, while the edge and the consumer keep working.
     let (during, next_round) = migrate_under_traffic(&h, &key, 6).await;
     sent += during;
-    assert_all_readable(&h, sent).await;
+    assert_all_readable(&h, sent, next_round).await;
     let keys = partition_keys(&h).await;
     assert_eq!(keys.len(), DATA_TABLES.len(), "{keys:?}");
     for (table, key) in &keys {
@@ -194,9 +216,9 @@ async fn tables_partitioned_by_project_move_to_months_under_traffic_losing_nothi
         assert!(Instant::now() < deadline, "the mutation did not finish");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (again, _) = migrate_under_traffic(&h, &key, next_round).await;
+    let (again, last_round) = migrate_under_traffic(&h, &key, next_round).await;
     sent += again;
-    assert_all_readable(&h, sent).await;
+    assert_all_readable(&h, sent, last_round).await;
     assert_eq!(leftovers(&h).await, Vec::<String>::new());
     // The feeds exist once each, on the new `events`.
     let feeds: Vec<String> =
