@@ -15,6 +15,9 @@
 #   scripts/components.sh env       # print the DOWNPOUR_* variables for the running pair
 #   scripts/components.sh stop-broker | start-broker | stop-clickhouse | start-clickhouse
 #                                   # one component down / back up, same port, same data (chaos)
+#   scripts/components.sh start-cluster | stop-cluster  # ZooKeeper + 2 shards x 2 replicas
+#                                   # of ClickHouse 18.16 (issue 14); stop-replica S R /
+#                                   # start-replica S R take one server down / back up
 #   scripts/components.sh start-secure  # a second broker that requires SASL/SCRAM, behind
 #                                   # a TLS terminator (tansu 0.6 takes --cert but serves
 #                                   # plain TCP), and ClickHouse's HTTPS port; writes
@@ -261,6 +264,111 @@ start_tansu() {
   log "tansu on 127.0.0.1:$port ($storage)"
 }
 
+# The ClickHouse cluster (issue 14, part 1): ZooKeeper (Debian's package,
+# standalone) and 2 shards x 2 replicas of ClickHouse 18.16 on loopback ports,
+# under $RUN_DIR/cluster. Each server runs from its own copy of config.xml and
+# users.xml with a config.d naming the cluster `downpour`, the ZooKeeper node
+# and its macros ({shard} 1|2, {replica} r1|r2), so replicated tables share
+# one ZooKeeper path per shard. $RUN_DIR/cluster/env lists the servers.
+CLUSTER_SHARDS="1 2" CLUSTER_REPLICAS="r1 r2"
+cluster_install() {
+  if [ ! -s /usr/share/java/zookeeper.jar ]; then
+    log "installing zookeeper (apt)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq zookeeper >/dev/null
+  fi
+}
+start_zookeeper() {
+  local dir=$RUN_DIR/cluster/zookeeper port
+  if alive "$dir/pid"; then return; fi
+  mkdir -p "$dir/data"
+  port=$(port_of "$dir/port")
+  cat >"$dir/zoo.cfg" <<CFG
+tickTime=500
+initLimit=10
+syncLimit=5
+dataDir=$dir/data
+clientPort=$port
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+admin.enableServer=false
+4lw.commands.whitelist=ruok
+CFG
+  (cd "$dir" && exec nohup java -Xmx256m -cp "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar" \
+    -Dzookeeper.log.dir="$dir" org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" \
+    >"$dir/zookeeper.log" 2>&1) &
+  echo $! >"$dir/pid"
+  wait_for zookeeper 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port; echo ruok >&3; grep -q imok <&3"
+  log "zookeeper on 127.0.0.1:$port"
+}
+cluster_config() { # SHARD REPLICA: the server's config directory (ports allocated for all first)
+  local dir=$RUN_DIR/cluster/s$1$2 s r
+  mkdir -p "$dir/etc/config.d" "$dir/data" "$dir/tmp" "$dir/log" "$dir/user_files" "$dir/format_schemas"
+  cp "$CH_CONFIG" "$dir/etc/config.xml"
+  cp "$(dirname "$CH_CONFIG")/users.xml" "$dir/etc/users.xml"
+  {
+    echo "<yandex>"
+    echo "  <zookeeper><node><host>127.0.0.1</host><port>$(cat "$RUN_DIR/cluster/zookeeper/port")</port></node></zookeeper>"
+    echo "  <macros><shard>$1</shard><replica>$2</replica></macros>"
+    echo "  <interserver_http_host>127.0.0.1</interserver_http_host>"
+    echo "  <remote_servers><downpour>"
+    for s in $CLUSTER_SHARDS; do
+      echo "    <shard><internal_replication>true</internal_replication>"
+      for r in $CLUSTER_REPLICAS; do
+        echo "      <replica><host>127.0.0.1</host><port>$(cat "$RUN_DIR/cluster/s$s$r/tcp_port")</port></replica>"
+      done
+      echo "    </shard>"
+    done
+    echo "  </downpour></remote_servers>"
+    echo "</yandex>"
+  } >"$dir/etc/config.d/cluster.xml"
+}
+start_replica() { # SHARD REPLICA
+  local dir=$RUN_DIR/cluster/s$1$2
+  if alive "$dir/pid"; then return; fi
+  cluster_config "$1" "$2"
+  local http tcp inter
+  http=$(cat "$dir/http_port"); tcp=$(cat "$dir/tcp_port"); inter=$(cat "$dir/inter_port")
+  nohup clickhouse-server --config-file="$dir/etc/config.xml" -- \
+    --path="$dir/data/" --tmp_path="$dir/tmp/" \
+    --user_files_path="$dir/user_files/" --format_schema_path="$dir/format_schemas/" \
+    --http_port="$http" --tcp_port="$tcp" --interserver_http_port="$inter" \
+    --listen_host=127.0.0.1 \
+    --logger.log="$dir/log/server.log" --logger.errorlog="$dir/log/error.log" \
+    >"$dir/log/stdout.log" 2>&1 &
+  echo $! >"$dir/pid"
+  wait_for "clickhouse shard $1 replica $2" 60 curl -sf "http://127.0.0.1:$http/ping"
+}
+start_cluster() {
+  cluster_install
+  mkdir -p "$RUN_DIR/cluster"
+  start_zookeeper
+  local s r dir urls=""
+  for s in $CLUSTER_SHARDS; do
+    for r in $CLUSTER_REPLICAS; do
+      dir=$RUN_DIR/cluster/s$s$r
+      mkdir -p "$dir"
+      port_of "$dir/http_port" >/dev/null; port_of "$dir/tcp_port" >/dev/null; port_of "$dir/inter_port" >/dev/null
+    done
+  done
+  for s in $CLUSTER_SHARDS; do
+    for r in $CLUSTER_REPLICAS; do
+      start_replica "$s" "$r"
+      urls="$urls http://127.0.0.1:$(cat "$RUN_DIR/cluster/s$s$r/http_port")"
+    done
+  done
+  echo "export DOWNPOUR_TEST_CLUSTER_URLS=\"${urls# }\"" >"$RUN_DIR/cluster/env"
+  log "cluster downpour: 2 shards x 2 replicas on${urls}"
+}
+stop_cluster() {
+  local s r
+  for s in $CLUSTER_SHARDS; do
+    for r in $CLUSTER_REPLICAS; do stop_one "cluster/s$s$r"; done
+  done
+  stop_one cluster/zookeeper
+}
+
 write_env() {
   cat >"$RUN_DIR/env" <<ENV
 export DOWNPOUR_KAFKA_BROKERS=127.0.0.1:$(cat "$RUN_DIR/tansu/port")
@@ -312,5 +420,9 @@ case "${1:-}" in
   stop-clickhouse) stop_one clickhouse ;;
   start-clickhouse) mkdir -p "$RUN_DIR"; start_clickhouse ;;
   start-secure) mkdir -p "$RUN_DIR"; start_clickhouse; start_secure_broker ;;
-  *) echo "usage: $0 install|sdk|chdb|browser|clients|start|stop|env|stop-broker|start-broker|stop-clickhouse|start-clickhouse|start-secure" >&2; exit 2 ;;
+  start-cluster) start_cluster ;;
+  stop-cluster) stop_cluster ;;
+  stop-replica) stop_one "cluster/s$2$3" ;;
+  start-replica) start_replica "$2" "$3" ;;
+  *) echo "usage: $0 install|sdk|chdb|browser|clients|start|stop|env|stop-broker|start-broker|stop-clickhouse|start-clickhouse|start-secure|start-cluster|stop-cluster|stop-replica S R|start-replica S R" >&2; exit 2 ;;
 esac
