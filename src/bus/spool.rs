@@ -180,6 +180,8 @@ struct Shared {
     bytes: AtomicU64,
     /// Files on disk, oldest first.
     files: Mutex<VecDeque<Waiting>>,
+    /// How many: read by every request (no lock on the request path).
+    waiting: AtomicU64,
     /// Wakes the forwarder when a file is added.
     added: Notify,
     /// The lock file, held while the process lives.
@@ -327,6 +329,7 @@ impl Spool {
             dir: dir.to_path_buf(),
             max_bytes,
             bytes: AtomicU64::new(found.iter().map(|w| w.bytes).sum()),
+            waiting: AtomicU64::new(found.len() as u64),
             files: Mutex::new(found.into()),
             added: Notify::new(),
             _lock: lock,
@@ -349,7 +352,7 @@ impl Spool {
     /// spooled at once, behind them. Once the forwarder has caught up,
     /// requests go to Kafka first again.
     pub fn is_draining(&self) -> bool {
-        !self.shared.files().is_empty()
+        self.shared.waiting.load(Ordering::SeqCst) > 0
     }
 
     /// Whether the spool holds less than `edge.spool_max_bytes` and its
@@ -373,7 +376,9 @@ impl Spool {
             match tokio::time::timeout(self.after, producer.publish(topic, key, records)).await {
                 Ok(Ok(())) => return Ok(()),
                 Ok(Err(e)) if !broker_unavailable(&e) => {
-                    tracing::warn!(error = %e, "publish refused for good; not spooled");
+                    // At debug, as without a spool (`From<PublishError> for
+                    // ApiError`): a refusal for every request would flood the log.
+                    tracing::debug!(error = %e, "publish refused for good; not spooled");
                     return Err(SpoolError::Refused(e));
                 }
                 Ok(Err(e)) => tracing::debug!(error = %e, "publish failed; spooling"),
@@ -454,6 +459,7 @@ async fn write_loop(shared: Arc<Shared>, mut appends: mpsc::Receiver<Append>, mu
                     bytes: length,
                     written: SystemTime::now(),
                 });
+                shared.waiting.fetch_add(1, Ordering::SeqCst);
                 Counter::edge_spooled_requests().increment(group.len() as u64);
                 shared.report();
                 shared.added.notify_one();
@@ -614,6 +620,7 @@ async fn forward_files(
             Counter::edge_spool_rejected_files().increment(1);
         }
         shared.files().pop_front();
+        shared.waiting.fetch_sub(1, Ordering::SeqCst);
         shared.bytes.fetch_sub(file.bytes, Ordering::SeqCst);
     }
     shared.report();
@@ -671,6 +678,7 @@ mod tests {
             max_bytes: 1_000,
             bytes: AtomicU64::new(100),
             files: Mutex::new(VecDeque::new()),
+            waiting: AtomicU64::new(0),
             added: Notify::new(),
             _lock: File::create(dir.join("lock")).expect("lock"),
         });
