@@ -631,12 +631,22 @@ async fn the_caller_and_its_org_activity_are_answered_as_written() {
         .post("/v1/signals/track", Some(&write), Some("web"), &signal)
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
-    h.wait_count(
-        "SELECT count() FROM project_activity WHERE org = ? AND stream IN ('events', 'signals')",
-        ORG,
-        3,
-    )
-    .await;
+    // Every row's activity is in the hourly rollup the route reads: 6 events
+    // (4 + 2) and the signal. (Waiting on `project_activity` raced its feed:
+    // an INSERT's rows show in the source table before its materialized
+    // view has written them.)
+    for (sql, rows) in [
+        (
+            "SELECT toUInt64(sumMerge(row_count)) FROM project_activity_hourly WHERE org = ? AND stream = 'events'",
+            6,
+        ),
+        (
+            "SELECT toUInt64(sumMerge(row_count)) FROM project_activity_hourly WHERE org = ? AND stream = 'signals'",
+            1,
+        ),
+    ] {
+        assert_eq!(h.wait_count(sql, ORG, rows).await, rows, "{sql}");
+    }
 
     let me = h.call("GET", "/v1/me", &member, None).await.json();
     assert_eq!(me["org"], json!(ORG));
