@@ -494,9 +494,16 @@ fn write_file(tmp: &Path, done: &Path, dir: &Path, bytes: &[u8]) -> std::io::Res
     File::open(dir)?.sync_all()
 }
 
-/// Files forwarded in one go, at most (bytes): well under librdkafka's
-/// queue (`kafka.queue_max_kbytes`, 256 MiB by default).
-const FORWARD_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// Bytes forwarded in one go, at most: well under librdkafka's queue
+/// (`kafka.queue_max_kbytes`, 256 MiB by default).
+const FORWARD_MAX_BYTES: u64 = 8 * 1024 * 1024;
+/// Files forwarded in one go: the group starts at [`FORWARD_FIRST_FILES`],
+/// halves after a failure (a broker just back may not acknowledge a large
+/// group within `kafka.publish_timeout_ms`, and retrying the same group
+/// would fail the same way forever: the chaos test's full form, 28,000
+/// files after 60 s) and doubles after a success, up to this.
+const FORWARD_MAX_FILES: usize = 1024;
+const FORWARD_FIRST_FILES: usize = 64;
 
 /// Forwards the oldest files, several at once; deletes them once every
 /// record in them is acknowledged.
@@ -506,6 +513,7 @@ async fn forward_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut retry = Duration::from_millis(200);
+    let mut group = FORWARD_FIRST_FILES;
     loop {
         if *shutdown.borrow() {
             return;
@@ -515,6 +523,7 @@ async fn forward_loop(
             let mut total = 0;
             files
                 .iter()
+                .take(group)
                 .take_while(|w| {
                     let first = total == 0;
                     total += w.bytes;
@@ -540,9 +549,11 @@ async fn forward_loop(
             Ok(requests) => {
                 Counter::edge_spool_forwarded_requests().increment(requests);
                 retry = Duration::from_millis(200);
+                group = (group * 2).min(FORWARD_MAX_FILES);
             }
             Err(e) => {
                 tracing::warn!(error = %e, files = oldest.len(), "spool: forwarding waits for the broker");
+                group = (group / 2).max(1);
                 tokio::select! {
                     _ = tokio::time::sleep(retry) => {}
                     _ = shutdown.changed() => return,
