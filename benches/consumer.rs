@@ -75,7 +75,7 @@ fn consumer(c: &mut Criterion) {
                 layout::check(StreamKind::Events, view.body, view.rows, key).expect("layout");
                 batch.push(key, 0, offset as i64, view.body, view.rows);
             }
-            let (chunks, _dead) = batch.drain(100);
+            let (chunks, _dead) = batch.drain(100, 1);
             let pieces: usize = chunks
                 .iter()
                 .map(|chunk| chunk.pieces(&chunk.records).len())

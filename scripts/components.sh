@@ -17,7 +17,8 @@
 #                                   # one component down / back up, same port, same data (chaos)
 #   scripts/components.sh start-cluster | stop-cluster  # ZooKeeper + 2 shards x 2 replicas
 #                                   # of ClickHouse 18.16 (issue 14); stop-replica S R /
-#                                   # start-replica S R take one server down / back up
+#                                   # kill-replica S R (SIGKILL) / start-replica S R take
+#                                   # one server (shard 1|2, replica r1|r2) down / back up
 #   scripts/components.sh start-secure  # a second broker that requires SASL/SCRAM, behind
 #                                   # a TLS terminator (tansu 0.6 takes --cert but serves
 #                                   # plain TCP), and ClickHouse's HTTPS port; writes
@@ -344,7 +345,7 @@ start_cluster() {
   cluster_install
   mkdir -p "$RUN_DIR/cluster"
   start_zookeeper
-  local s r dir urls=""
+  local s r dir urls="" shards="" shard
   for s in $CLUSTER_SHARDS; do
     for r in $CLUSTER_REPLICAS; do
       dir=$RUN_DIR/cluster/s$s$r
@@ -353,12 +354,20 @@ start_cluster() {
     done
   done
   for s in $CLUSTER_SHARDS; do
+    shard=""
     for r in $CLUSTER_REPLICAS; do
       start_replica "$s" "$r"
       urls="$urls http://127.0.0.1:$(cat "$RUN_DIR/cluster/s$s$r/http_port")"
+      shard="$shard,http://127.0.0.1:$(cat "$RUN_DIR/cluster/s$s$r/http_port")"
     done
+    shards="$shards, \"${shard#,}\""
   done
-  echo "export DOWNPOUR_TEST_CLUSTER_URLS=\"${urls# }\"" >"$RUN_DIR/cluster/env"
+  # The servers, and the shards as `clickhouse.shards` takes them
+  # (DOWNPOUR_CLICKHOUSE_SHARDS, with DOWNPOUR_CLICKHOUSE_CLUSTER=downpour).
+  {
+    echo "export DOWNPOUR_TEST_CLUSTER_URLS=\"${urls# }\""
+    echo "export DOWNPOUR_TEST_CLUSTER_SHARDS='[${shards#, }]'"
+  } >"$RUN_DIR/cluster/env"
   log "cluster downpour: 2 shards x 2 replicas on${urls}"
 }
 stop_cluster() {
@@ -423,6 +432,9 @@ case "${1:-}" in
   start-cluster) start_cluster ;;
   stop-cluster) stop_cluster ;;
   stop-replica) stop_one "cluster/s$2$3" ;;
+  kill-replica) # SIGKILL, as a crashed server
+    if alive "$RUN_DIR/cluster/s$2$3/pid"; then kill -9 "$(cat "$RUN_DIR/cluster/s$2$3/pid")"; fi
+    rm -f "$RUN_DIR/cluster/s$2$3/pid" ;;
   start-replica) start_replica "$2" "$3" ;;
-  *) echo "usage: $0 install|sdk|chdb|browser|clients|start|stop|env|stop-broker|start-broker|stop-clickhouse|start-clickhouse|start-secure|start-cluster|stop-cluster|stop-replica S R|start-replica S R" >&2; exit 2 ;;
+  *) echo "usage: $0 install|sdk|chdb|browser|clients|start|stop|env|stop-broker|start-broker|stop-clickhouse|start-clickhouse|start-secure|start-cluster|stop-cluster|stop-replica S R|kill-replica S R|start-replica S R" >&2; exit 2 ;;
 esac

@@ -2,7 +2,8 @@
 # The whole test suite against real components (README, Quick start):
 # installs ClickHouse, tansu and the Raindrop clients (Python SDK, JS SDKs,
 # browser SDK + Chromium) if missing, starts a
-# private ClickHouse + broker pair under .run/test, runs lints, unit and
+# private ClickHouse + broker pair and a ClickHouse cluster (2 shards x 2
+# replicas, ZooKeeper) under .run/test, runs lints, unit and
 # integration tests and the benches in test mode, then stops the pair.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,13 +23,18 @@ export DOWNPOUR_JS_CLIENTS
 cargo build --all-targets --locked
 scripts/components.sh stop >/dev/null 2>&1 || true
 scripts/components.sh start
-trap 'scripts/components.sh stop' EXIT
+trap 'scripts/components.sh stop; scripts/components.sh stop-cluster' EXIT
+# ZooKeeper + 2 shards x 2 replicas of ClickHouse (tests/it/cluster.rs).
+scripts/components.sh stop-cluster >/dev/null 2>&1 || true
+scripts/components.sh start-cluster
 # SASL/SCRAM + TLS broker and ClickHouse HTTPS (tests/it/secure_transport.rs).
 scripts/components.sh start-secure
 # shellcheck disable=SC1091
 source "$DOWNPOUR_RUN_DIR/env"
 # shellcheck disable=SC1091
 source "$DOWNPOUR_RUN_DIR/secure.env"
+# shellcheck disable=SC1091
+source "$DOWNPOUR_RUN_DIR/cluster/env"
 export DOWNPOUR_SDK_PYTHON=$CACHE/venv-sdk/bin/python
 export DOWNPOUR_BROWSER_SDK=$CACHE/npm/browser-sdk-0.0.2/package/dist/index.js
 

@@ -251,6 +251,61 @@ pub struct ClickHouseConfig {
     /// CA certificates (PEM file) that sign the server's certificate when
     /// `url` is `https://`; unset: the system's trust store.
     pub ca_file: Option<PathBuf>,
+    /// The cluster downpour's tables span (its name in the servers'
+    /// `remote_servers`; docs/ARCHITECTURE.md "Scaling out"): empty for one
+    /// server. When set, `migrate` applies `sql/cluster/` to every server of
+    /// `shards`, consumers write each project's rows to the local tables of
+    /// one shard, and everything else reads and writes through `url`.
+    pub cluster: String,
+    /// The cluster's shards, in a fixed order (a project's shard is its
+    /// record key's hash modulo their number, `crate::sink::shards`): each
+    /// the HTTP URLs of its replicas, comma-separated.
+    pub shards: Vec<String>,
+}
+
+impl ClickHouseConfig {
+    /// Refuses a cluster that is half configured, or named with anything but
+    /// an identifier (it is written into the schema's DDL).
+    pub fn check(&self) -> Result<(), String> {
+        let identifier =
+            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if self.cluster.is_empty() {
+            return match self.shards.is_empty() {
+                true => Ok(()),
+                false => Err("clickhouse.shards is set but clickhouse.cluster is empty".into()),
+            };
+        }
+        if !identifier(&self.cluster) {
+            return Err(format!(
+                "clickhouse.cluster {:?} must be [A-Za-z0-9_]+",
+                self.cluster
+            ));
+        }
+        if self.shards.is_empty() {
+            return Err("clickhouse.cluster is set but clickhouse.shards lists no shard".into());
+        }
+        for (i, shard) in self.replica_urls().iter().enumerate() {
+            if shard.is_empty() {
+                return Err(format!("clickhouse.shards[{i}] names no replica"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each shard's replica URLs (empty without a cluster).
+    pub fn replica_urls(&self) -> Vec<Vec<String>> {
+        self.shards
+            .iter()
+            .map(|shard| {
+                shard
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for ClickHouseConfig {
@@ -261,6 +316,8 @@ impl std::fmt::Debug for ClickHouseConfig {
             .field("user", &self.user)
             .field("password", &shown(&self.password))
             .field("ca_file", &self.ca_file)
+            .field("cluster", &self.cluster)
+            .field("shards", &self.shards)
             .finish()
     }
 }
@@ -361,6 +418,8 @@ impl Default for Config {
                 user: "default".into(),
                 password: String::new(),
                 ca_file: None,
+                cluster: String::new(),
+                shards: Vec::new(),
             },
             edge: EdgeConfig {
                 max_body_bytes: 20 * 1024 * 1024,
@@ -507,6 +566,30 @@ mod tests {
             env_key_to_path("KAFKA_SASL_PASSWORD"),
             "kafka.sasl_password"
         );
+    }
+
+    #[test]
+    fn a_cluster_is_named_and_lists_its_shards() {
+        let mut ch = Config::default().clickhouse;
+        assert_eq!(ch.check(), Ok(()));
+        ch.shards = vec!["http://a:8123".into()];
+        assert!(ch.check().unwrap_err().contains("cluster is empty"));
+        ch.cluster = "down pour".into();
+        assert!(ch.check().unwrap_err().contains("[A-Za-z0-9_]+"));
+        ch.cluster = "downpour".into();
+        assert_eq!(ch.check(), Ok(()));
+        ch.shards = vec!["http://a:8123, http://b:8123".into(), " , ".into()];
+        assert!(ch.check().unwrap_err().contains("shards[1]"));
+        ch.shards.pop();
+        assert_eq!(
+            ch.replica_urls(),
+            vec![vec![
+                "http://a:8123".to_string(),
+                "http://b:8123".to_string()
+            ]]
+        );
+        ch.shards.clear();
+        assert!(ch.check().unwrap_err().contains("no shard"));
     }
 
     #[test]

@@ -174,37 +174,41 @@ async fn sweep(
         Some(at) => at,
         None => u32::try_from(chrono::Utc::now().timestamp())?,
     };
-    let sweeper = Sweeper::new(downpour::sink::clickhouse::database(&cfg.clickhouse)?);
-    if sweeper.has_ttl().await? {
-        println!("this server expires rows by TTL (sql/0011_retention_ttl.sql): nothing to sweep");
-        return Ok(());
-    }
     let started = Instant::now();
-    for (table, outcome) in sweeper.sweep(sweep, now).await? {
-        println!("{table}: {outcome:?}");
-    }
     let deadline = started + Duration::from_secs(wait_secs);
-    let mut said = Instant::now();
-    loop {
-        let running = sweeper.unfinished().await?;
-        if running.is_empty() {
-            break;
-        }
-        let late = Instant::now() >= deadline;
-        if late || said.elapsed() >= Duration::from_secs(10) {
-            for (table, id, command) in &running {
-                println!("still running: {table} {id}: {command}");
-            }
-            said = Instant::now();
-        }
-        if late {
-            anyhow::bail!(
-                "{} mutations unfinished after {wait_secs} s (system.mutations has them; \
-                 a table with one is not swept again until it ends)",
-                running.len()
+    // One server, or each shard of a cluster in turn.
+    for sweeper in Sweeper::of(&cfg.clickhouse)? {
+        if sweeper.has_ttl().await? {
+            println!(
+                "this server expires rows by TTL (sql/0011_retention_ttl.sql): nothing to sweep"
             );
+            return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        for (table, outcome) in sweeper.sweep(sweep, now).await? {
+            println!("{table}: {outcome:?}");
+        }
+        let mut said = Instant::now();
+        loop {
+            let running = sweeper.unfinished().await?;
+            if running.is_empty() {
+                break;
+            }
+            let late = Instant::now() >= deadline;
+            if late || said.elapsed() >= Duration::from_secs(10) {
+                for (table, id, command) in &running {
+                    println!("still running: {table} {id}: {command}");
+                }
+                said = Instant::now();
+            }
+            if late {
+                anyhow::bail!(
+                    "{} mutations unfinished after {wait_secs} s (system.mutations has them; \
+                     a table with one is not swept again until it ends)",
+                    running.len()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     println!("settled in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())

@@ -17,7 +17,7 @@ use crate::app::{self, EdgeApp};
 use crate::bus::producer::Producer;
 use crate::bus::spool::Spool;
 use crate::bus::topics;
-use crate::config::Config;
+use crate::config::{ClickHouseConfig, Config};
 use crate::control::ops::{Check, Readiness};
 use crate::control::projects::{AdminState, Ceilings};
 use crate::control::query::QueryState;
@@ -88,8 +88,35 @@ pub fn topic_names(cfg: &Config, pipelines: &[Pipeline]) -> Vec<String> {
 }
 
 /// Applies migrations and creates topics; returns the migrations applied.
+/// With `clickhouse.cluster` set, the cluster form of the schema on every
+/// server of `clickhouse.shards` instead.
 pub async fn migrate(cfg: &Config) -> Result<Vec<String>, StartError> {
-    migrate_with(cfg, &schema::MIGRATIONS).await
+    if cfg.clickhouse.cluster.is_empty() {
+        return migrate_with(cfg, &schema::MIGRATIONS).await;
+    }
+    cfg.kafka.security.check().map_err(StartError::Config)?;
+    cfg.clickhouse.check().map_err(StartError::Config)?;
+    let pipelines = pipeline::load(cfg.pipelines_dir.as_deref())?;
+    let ch = &cfg.clickhouse;
+    let rendered = schema::CLUSTER_MIGRATIONS
+        .iter()
+        .map(|(v, sql)| Ok((*v, schema::render(sql, &ch.database, &ch.cluster)?)))
+        .collect::<Result<Vec<_>, schema::MigrateError>>()?;
+    let rendered: Vec<(&str, &str)> = rendered.iter().map(|(v, s)| (*v, s.as_str())).collect();
+    let shards = ch.replica_urls();
+    let mut applied = Vec::new();
+    for url in shards.iter().flatten() {
+        let server = clickhouse::server(&ClickHouseConfig {
+            url: url.clone(),
+            ..ch.clone()
+        })?;
+        schema::check_cluster(&server, &ch.cluster, shards.len()).await?;
+        for version in schema::migrate_with(&server, &ch.database, &rendered).await? {
+            applied.push(format!("{version} on {url}"));
+        }
+    }
+    topics::ensure(&cfg.kafka, &topic_names(cfg, &pipelines)).await?;
+    Ok(applied)
 }
 
 /// [`migrate`] with a list of migrations ([`schema::migrate_with`]).
@@ -155,8 +182,10 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
     if let Some(id) = &instance_id {
         tracing::info!(instance_id = %id, "consumer group instance id (static membership)");
     }
+    cfg.clickhouse.check().map_err(StartError::Config)?;
     if parts.consumers {
         let dead_letters = crate::bus::dead_letter::DeadLetters::new(&cfg.kafka)?;
+        let targets = Arc::new(crate::sink::shards::Targets::new(&cfg.clickhouse)?);
         for p in &pipelines {
             let group = format!("{}-{}", cfg.kafka.group_prefix, p.name);
             let topic = format!("{}{}", cfg.kafka.topic_prefix, p.topic);
@@ -172,6 +201,8 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
                     instance,
                 },
                 db: clickhouse::database(&cfg.clickhouse)?,
+                targets: targets.clone(),
+                cluster: !cfg.clickhouse.cluster.is_empty(),
                 dead_letters: dead_letters.clone(),
                 cfg: cfg.consumer.clone(),
                 ready,
@@ -182,8 +213,9 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
         }
     }
     if parts.consumers {
-        let sweeper = crate::sink::retention::Sweeper::new(clickhouse::database(&cfg.clickhouse)?);
-        tokio::spawn(sweeper.run(cfg.retention.clone(), shutdown_rx.clone()));
+        for sweeper in crate::sink::retention::Sweeper::of(&cfg.clickhouse)? {
+            tokio::spawn(sweeper.run(cfg.retention.clone(), shutdown_rx.clone()));
+        }
         let reachable = Check::new("clickhouse", false);
         consumer_readiness.add(reachable.clone());
         tokio::spawn(watch_clickhouse(

@@ -22,6 +22,7 @@ use bytes::Bytes;
 use crate::bus::dead_letter::{DeadRecord, Reason};
 use crate::bus::record;
 use crate::pipeline::StreamKind;
+use crate::sink::shards::shard_of;
 
 /// Rows waiting for one flush, grouped by project, and the dead records.
 #[derive(Default)]
@@ -65,8 +66,11 @@ pub struct Project {
     pub rows: Bytes,
 }
 
-/// The rows of at most `max_projects_per_insert` projects: one INSERT.
+/// The rows of at most `max_projects_per_insert` projects of one shard:
+/// one INSERT.
 pub struct Chunk {
+    /// The shard its projects live on (`crate::sink::shards`; 0 on one server).
+    pub shard: usize,
     /// Projects (partitions) in this chunk.
     pub projects: Vec<Project>,
     /// Its records, grouped by project, in offset order within a project.
@@ -150,34 +154,46 @@ impl Batch {
         self.opened
     }
 
-    /// Empties the batch into INSERT-sized chunks and the dead records.
-    pub fn drain(&mut self, max_projects_per_insert: usize) -> (Vec<Chunk>, Vec<DeadRecord>) {
-        let mut groups: Vec<(Vec<u8>, Group)> = self.groups.drain().collect();
-        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut chunks = Vec::new();
-        let mut groups = groups.into_iter().peekable();
-        while groups.peek().is_some() {
-            let mut chunk = Chunk {
-                projects: Vec::new(),
-                records: Vec::new(),
-            };
-            for (index, (key, group)) in groups
-                .by_ref()
-                .take(max_projects_per_insert.max(1))
-                .enumerate()
-            {
-                chunk
-                    .records
-                    .extend(group.records.into_iter().map(|r| Record {
-                        project: index,
-                        ..r
-                    }));
-                chunk.projects.push(Project {
-                    key,
-                    rows: Bytes::from(group.rows),
+    /// Empties the batch into INSERT-sized chunks and the dead records; a
+    /// chunk holds projects of one of `shards` shards only.
+    pub fn drain(
+        &mut self,
+        max_projects_per_insert: usize,
+        shards: usize,
+    ) -> (Vec<Chunk>, Vec<DeadRecord>) {
+        let mut groups: Vec<(usize, Vec<u8>, Group)> = self
+            .groups
+            .drain()
+            .map(|(key, group)| (shard_of(&key, shards), key, group))
+            .collect();
+        groups.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let mut chunks: Vec<Chunk> = Vec::new();
+        for (shard, key, group) in groups {
+            let open = chunks.last().is_some_and(|c| {
+                c.shard == shard && c.projects.len() < max_projects_per_insert.max(1)
+            });
+            if !open {
+                chunks.push(Chunk {
+                    shard,
+                    projects: Vec::new(),
+                    records: Vec::new(),
                 });
             }
-            chunks.push(chunk);
+            // Just pushed or found open: there is a last chunk.
+            let Some(chunk) = chunks.last_mut() else {
+                continue;
+            };
+            let index = chunk.projects.len();
+            chunk
+                .records
+                .extend(group.records.into_iter().map(|r| Record {
+                    project: index,
+                    ..r
+                }));
+            chunk.projects.push(Project {
+                key,
+                rows: Bytes::from(group.rows),
+            });
         }
         let dead = std::mem::take(&mut self.dead);
         *self = Batch::default();
@@ -259,7 +275,7 @@ mod tests {
             batch.push(format!("org/p{p}").as_bytes(), 1, p * 2 + 1, b"s", 1);
         }
         assert_eq!(batch.projects(), 250);
-        let (chunks, dead) = batch.drain(100);
+        let (chunks, dead) = batch.drain(100, 1);
         assert!(dead.is_empty());
         let sizes: Vec<usize> = chunks.iter().map(|c| c.projects.len()).collect();
         assert_eq!(sizes, vec![100, 100, 50]);
@@ -278,12 +294,47 @@ mod tests {
     }
 
     #[test]
+    fn a_chunk_holds_the_projects_of_one_shard_and_a_hot_project_stays_whole() {
+        let mut batch = Batch::default();
+        for p in 0..40 {
+            batch.push(format!("org/p{p}").as_bytes(), 0, p, b"r", 1);
+        }
+        // A hot project's spread records are one project, on one shard.
+        batch.push(b"org/hot#1", 0, 100, b"a", 1);
+        batch.push(b"org/hot#2", 1, 100, b"b", 1);
+        let (chunks, _) = batch.drain(usize::MAX, 2);
+        assert_eq!(chunks.len(), 2, "one INSERT per shard");
+        for chunk in &chunks {
+            for project in &chunk.projects {
+                assert_eq!(shard_of(&project.key, 2), chunk.shard);
+            }
+        }
+        let hot: Vec<&Project> = chunks
+            .iter()
+            .flat_map(|c| &c.projects)
+            .filter(|p| p.key == b"org/hot")
+            .collect();
+        assert_eq!(hot.len(), 1);
+        assert_eq!(hot[0].rows, "ab");
+        let projects: usize = chunks.iter().map(|c| c.projects.len()).sum();
+        assert_eq!(projects, 41);
+        // The per-INSERT bound still holds within a shard.
+        let mut batch = Batch::default();
+        for p in 0..40 {
+            batch.push(format!("org/p{p}").as_bytes(), 0, p, b"r", 1);
+        }
+        let (chunks, _) = batch.drain(5, 2);
+        assert!(chunks.iter().all(|c| c.projects.len() <= 5));
+        assert!(chunks.len() >= 8);
+    }
+
+    #[test]
     fn a_refused_record_is_rebuilt_as_read_and_left_out_of_activity() {
         let mut batch = Batch::default();
         batch.push(b"acme/a", 0, 10, b"one", 1);
         batch.push(b"acme/a", 0, 11, b"two!", 2);
         batch.push(b"acme/b", 1, 5, b"three", 3);
-        let (chunks, _) = batch.drain(100);
+        let (chunks, _) = batch.drain(100, 1);
         let chunk = &chunks[0];
         let second = &chunk.records[1];
         assert_eq!((second.partition, second.offset), (0, 11));
@@ -313,7 +364,7 @@ mod tests {
             reason: Reason::undecodable("x"),
         });
         assert!(!batch.is_empty() && batch.opened().is_some());
-        let (chunks, dead) = batch.drain(100);
+        let (chunks, dead) = batch.drain(100, 1);
         assert!(chunks.is_empty());
         assert_eq!(dead.len(), 1);
     }

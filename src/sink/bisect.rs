@@ -34,9 +34,9 @@ pub async fn insert<W: Writer, D: DeadLetterSink>(
             continue;
         }
         let pieces = chunk.pieces(&chunk.records[range.clone()]);
-        let mut outcome = flush.insert(pieces.clone()).await?;
+        let mut outcome = flush.insert(chunk.shard, pieces.clone()).await?;
         if outcome != Inserted::Done && range.len() == 1 {
-            outcome = flush.insert(pieces).await?;
+            outcome = flush.insert(chunk.shard, pieces).await?;
         }
         match outcome {
             Inserted::Done => inserts += 1,
@@ -83,7 +83,7 @@ mod tests {
             let key = if i % 2 == 0 { "acme/a" } else { "acme/b" };
             batch.push(key.as_bytes(), (i % 2) as i32, 100 + i, body.as_bytes(), 1);
         }
-        let (chunks, dead) = batch.drain(100);
+        let (chunks, dead) = batch.drain(100, 1);
         let (writer, letters) = (FakeClickHouse::default(), FakeDeadLetters::default());
         let mut pace = Pace::new(&Config::default().consumer);
         let mut backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(4));

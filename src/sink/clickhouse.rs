@@ -8,6 +8,7 @@
 //! system's trust store, or against `clickhouse.ca_file` when set (a file
 //! that cannot be read is an error at startup, never a fallback to no TLS).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,6 +18,7 @@ use crate::config::ClickHouseConfig;
 use crate::pipeline::StreamKind;
 use crate::sink::batch::Activity;
 use crate::sink::flush::Writer;
+use crate::sink::shards::Targets;
 
 /// Why a client could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -52,11 +54,19 @@ pub fn server(cfg: &ClickHouseConfig) -> Result<clickhouse::Client, ClientError>
                 .build(trusting(path)?),
         ),
     };
-    Ok(client
+    let client = client
         .with_url(&cfg.url)
         .with_user(&cfg.user)
         .with_password(&cfg.password)
-        .with_validation(false))
+        .with_validation(false);
+    // On a cluster, a subquery on a Distributed table inside a query on
+    // another (`IN (SELECT … FROM signals FINAL …)`) reads the shard's local
+    // table: every table is sharded by project, so the rows it needs are on
+    // the same shard (ClickHouse refuses such a query by default).
+    Ok(match cfg.cluster.is_empty() {
+        true => client,
+        false => client.with_setting("distributed_product_mode", "local"),
+    })
 }
 
 /// A client for downpour's database.
@@ -97,19 +107,25 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// past it the INSERT counts as a slow server (retried, with a slow-down).
 const END_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Inserts pre-encoded rows of one stream into its table.
+/// Inserts pre-encoded rows of one stream into its table, on one server or
+/// on the shard a chunk's projects live on (`crate::sink::shards`).
 pub struct RowInserter {
-    db: clickhouse::Client,
+    targets: Arc<Targets>,
     sql: String,
     stream: &'static str,
 }
 
 impl RowInserter {
     /// Inserts `kind` rows into `table` (an identifier checked when the
-    /// pipeline was loaded; the rows are data, never SQL).
-    pub fn new(db: clickhouse::Client, table: &str, kind: StreamKind) -> RowInserter {
+    /// pipeline was loaded; the rows are data, never SQL): on a cluster,
+    /// into each shard's `<table>_local`.
+    pub fn new(targets: Arc<Targets>, table: &str, kind: StreamKind, cluster: bool) -> RowInserter {
+        let table = match cluster {
+            true => format!("{table}_local"),
+            false => table.to_string(),
+        };
         RowInserter {
-            db,
+            targets,
             sql: format!(
                 "INSERT INTO {table} ({}) FORMAT RowBinary",
                 kind.schema().column_list
@@ -120,19 +136,32 @@ impl RowInserter {
 }
 
 impl Writer for RowInserter {
-    async fn insert(&self, pieces: Vec<Bytes>) -> Result<(), clickhouse::error::Error> {
-        let mut insert = self
-            .db
-            .insert_formatted_with(self.sql.clone())
-            .with_timeouts(Some(SEND_TIMEOUT), Some(END_TIMEOUT));
-        for piece in pieces {
-            insert.send(piece).await?;
-        }
-        insert.end().await
+    async fn insert(
+        &self,
+        shard: usize,
+        pieces: Vec<Bytes>,
+    ) -> Result<(), clickhouse::error::Error> {
+        let insert = |db: clickhouse::Client| {
+            let pieces = pieces.clone();
+            async move {
+                let mut insert = db
+                    .insert_formatted_with(self.sql.clone())
+                    .with_timeouts(Some(SEND_TIMEOUT), Some(END_TIMEOUT));
+                for piece in pieces {
+                    insert.send(piece).await?;
+                }
+                insert.end().await
+            }
+        };
+        self.targets.shard(shard).write(insert).await
     }
 
+    /// Project activity is on every server of a cluster: the first shard's.
     async fn activity(&self, activity: &[Activity]) -> Result<(), clickhouse::error::Error> {
-        record_activity(&self.db, self.stream, activity).await
+        let record = |db: clickhouse::Client| async move {
+            record_activity(&db, self.stream, activity).await
+        };
+        self.targets.shard(0).write(record).await
     }
 }
 

@@ -53,7 +53,11 @@ impl FakeClickHouse {
 }
 
 impl Writer for FakeClickHouse {
-    async fn insert(&self, pieces: Vec<Bytes>) -> Result<(), clickhouse::error::Error> {
+    async fn insert(
+        &self,
+        _shard: usize,
+        pieces: Vec<Bytes>,
+    ) -> Result<(), clickhouse::error::Error> {
         use clickhouse::error::Error;
         let body: Vec<u8> = pieces.concat();
         let attempts = {

@@ -34,9 +34,11 @@ use crate::telemetry::catalogue::{Counter, Gauge, Histogram};
 
 /// Where a flush writes rows (ClickHouse; a fake in unit tests).
 pub trait Writer: Sync {
-    /// One INSERT of `pieces`, concatenated.
+    /// One INSERT of `pieces`, concatenated, into shard `shard`
+    /// (`crate::sink::shards`; 0 on one server).
     fn insert(
         &self,
+        shard: usize,
         pieces: Vec<Bytes>,
     ) -> impl Future<Output = Result<(), clickhouse::error::Error>> + Send;
     /// Rows written per project, for the pending panel.
@@ -82,6 +84,9 @@ pub enum Inserted {
 pub struct Flushed {
     /// INSERT statements that succeeded (bisection included).
     pub inserts: usize,
+    /// The most of them one shard took (`inserts` on one server): what
+    /// the INSERT budget per table counts, each shard's table being its own.
+    pub most_on_one_shard: usize,
     /// Rows inserted.
     pub rows: u64,
     /// Records dead-lettered.
@@ -118,9 +123,14 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
     ) -> Result<Flushed, Stopped> {
         let mut done = Flushed::default();
         let mut activity = Vec::new();
+        let mut per_shard: Vec<usize> = Vec::new();
         for chunk in &chunks {
             let (inserts, refused) = bisect::insert(self, chunk).await?;
             done.inserts += inserts;
+            if per_shard.len() <= chunk.shard {
+                per_shard.resize(chunk.shard + 1, 0);
+            }
+            per_shard[chunk.shard] += inserts;
             let indexes: Vec<usize> = refused.iter().map(|(i, _)| *i).collect();
             activity.extend(chunk.activity(&indexes));
             done.rows += (chunk.records.iter().enumerate())
@@ -137,15 +147,20 @@ impl<W: Writer, D: DeadLetterSink> Flush<'_, W, D> {
             self.publish(record).await?;
         }
         done.dead = dead.len();
+        done.most_on_one_shard = per_shard.into_iter().max().unwrap_or(0);
         self.record_activity(&activity).await?;
         Ok(done)
     }
 
     /// One INSERT, retried until it succeeds or ClickHouse refuses the data.
-    pub(crate) async fn insert(&mut self, pieces: Vec<Bytes>) -> Result<Inserted, Stopped> {
+    pub(crate) async fn insert(
+        &mut self,
+        shard: usize,
+        pieces: Vec<Bytes>,
+    ) -> Result<Inserted, Stopped> {
         loop {
             let started = Instant::now();
-            match self.writer.insert(pieces.clone()).await {
+            match self.writer.insert(shard, pieces.clone()).await {
                 Ok(()) => {
                     Histogram::consumer_write_seconds(self.stream, "insert", self.topic.to_owned())
                         .record(started.elapsed().as_secs_f64());
@@ -250,7 +265,7 @@ mod tests {
         for i in 0..10i64 {
             batch.push(b"acme/a", 0, i, format!("row{i};").as_bytes(), 1);
         }
-        batch.drain(100)
+        batch.drain(100, 1)
     }
 
     async fn flush(
@@ -347,7 +362,10 @@ mod tests {
         )
         .await
         .expect("committable");
-        assert_eq!((done.inserts, done.rows, done.dead), (1, 10, 0));
+        assert_eq!(
+            (done.inserts, done.most_on_one_shard, done.rows, done.dead),
+            (1, 1, 10, 0)
+        );
         let attempts = writer.attempts.lock().expect("lock");
         assert_eq!(attempts.len(), 3);
         assert!(attempts.iter().all(|a| a == &attempts[0]), "never split");
@@ -375,7 +393,7 @@ mod tests {
             &mut pace,
             &mut backoff,
             &mut shutdown,
-            batch.drain(100),
+            batch.drain(100, 1),
         )
         .await
         .expect("committable");
@@ -407,7 +425,7 @@ mod tests {
             &mut pace,
             &mut backoff,
             &mut shutdown,
-            batch.drain(100),
+            batch.drain(100, 1),
         )
         .await;
         assert_eq!(outcome, Err(Stopped));

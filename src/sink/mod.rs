@@ -8,7 +8,8 @@
 //! dead-letter topic; a failed INSERT is retried with backoff and nothing is
 //! committed meanwhile, unless ClickHouse refuses the data itself, in which
 //! case the refused records are isolated by bisection and dead-lettered.
-//! Where ClickHouse has no TTL, the consumer process also expires what the
+//! On a cluster, a project's rows go to one shard, any live replica of it
+//! ([`shards`]). Where ClickHouse has no TTL, the consumer process also expires what the
 //! edge stamped to expire ([`retention`]).
 
 pub mod backoff;
@@ -25,5 +26,6 @@ pub mod partitioning;
 pub mod retention;
 pub mod rowbinary;
 pub mod schema;
+pub mod shards;
 pub mod watchdog;
 pub mod worker;

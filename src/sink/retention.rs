@@ -136,16 +136,61 @@ pub enum Outcome {
     Busy,
 }
 
-/// Runs sweeps against one database.
+/// Runs sweeps against one database: one server's, or one shard's of a
+/// cluster (its `<table>_local` tables, on one replica: a mutation of a
+/// replicated table reaches the others).
 #[derive(Clone)]
 pub struct Sweeper {
     db: clickhouse::Client,
+    /// `_local` on a cluster's shard, else empty.
+    suffix: &'static str,
+    /// The migration whose record says the server expires rows by TTL.
+    ttl_migration: &'static str,
 }
 
 impl Sweeper {
     /// A sweeper of the tables in `db`.
     pub fn new(db: clickhouse::Client) -> Sweeper {
-        Sweeper { db }
+        Sweeper {
+            db,
+            suffix: "",
+            ttl_migration: TTL_MIGRATION,
+        }
+    }
+
+    /// A sweeper of the local tables of the cluster shard `db` is a replica of.
+    pub fn on_shard(db: clickhouse::Client) -> Sweeper {
+        Sweeper {
+            db,
+            suffix: "_local",
+            ttl_migration: CLUSTER_TTL_MIGRATION,
+        }
+    }
+
+    /// The sweepers of a deployment: one for the server, or one per shard
+    /// of `clickhouse.shards` (on its first replica; while that one is down
+    /// the shard's sweep fails and the next interval tries again).
+    pub fn of(
+        cfg: &crate::config::ClickHouseConfig,
+    ) -> Result<Vec<Sweeper>, crate::sink::clickhouse::ClientError> {
+        use crate::sink::clickhouse::database;
+        if cfg.cluster.is_empty() {
+            return Ok(vec![Sweeper::new(database(cfg)?)]);
+        }
+        cfg.replica_urls()
+            .into_iter()
+            .filter_map(|replicas| replicas.into_iter().next())
+            .map(|url| {
+                Ok(Sweeper::on_shard(database(
+                    &crate::config::ClickHouseConfig { url, ..cfg.clone() },
+                )?))
+            })
+            .collect()
+    }
+
+    /// The table a sweep mutates (`events`, or `events_local` on a shard).
+    fn target(&self, table: &str) -> String {
+        format!("{table}{}", self.suffix)
     }
 
     /// One sweep of every table at `now` (seconds since the epoch): the
@@ -199,17 +244,15 @@ impl Sweeper {
             ),
             (Sweep::Rows, _) => (expired(sweep).to_string(), "DELETE".to_string()),
         };
-        if self.running(table.name).await? > 0 {
+        let target = self.target(table.name);
+        if self.running(&target).await? > 0 {
             return Ok(Outcome::Busy);
         }
         // Table names and conditions are this module's constants; the
         // values are bound.
         let due: u64 = self
             .db
-            .query(&format!(
-                "SELECT count() FROM {} WHERE {condition}",
-                table.name
-            ))
+            .query(&format!("SELECT count() FROM {target} WHERE {condition}"))
             .bind(default_secs(sweep))
             .bind(now)
             .fetch_one()
@@ -218,10 +261,7 @@ impl Sweeper {
             return Ok(Outcome::NothingDue);
         }
         self.db
-            .query(&format!(
-                "ALTER TABLE {} {change} WHERE {condition}",
-                table.name
-            ))
+            .query(&format!("ALTER TABLE {target} {change} WHERE {condition}"))
             .bind(default_secs(sweep))
             .bind(now)
             .execute()
@@ -251,7 +291,7 @@ impl Sweeper {
     pub async fn unfinished(
         &self,
     ) -> Result<Vec<(String, String, String)>, clickhouse::error::Error> {
-        let tables: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+        let tables: Vec<String> = TABLES.iter().map(|t| self.target(t.name)).collect();
         self.db
             .query(
                 "SELECT table, mutation_id, command FROM system.mutations \
@@ -321,7 +361,7 @@ impl Sweeper {
         let applied: u64 = self
             .db
             .query("SELECT count() FROM schema_migrations WHERE version = ?")
-            .bind(TTL_MIGRATION)
+            .bind(self.ttl_migration)
             .fetch_one()
             .await?;
         Ok(applied > 0)
@@ -330,6 +370,8 @@ impl Sweeper {
 
 /// The migration that expires rows by TTL.
 pub const TTL_MIGRATION: &str = "0011_retention_ttl";
+/// The same in the cluster form of the schema.
+pub const CLUSTER_TTL_MIGRATION: &str = "cluster/0002_current_clickhouse";
 
 #[cfg(test)]
 mod tests {
@@ -369,6 +411,11 @@ mod tests {
             crate::sink::schema::MIGRATIONS
                 .iter()
                 .any(|(v, _)| *v == TTL_MIGRATION)
+        );
+        assert!(
+            crate::sink::schema::CLUSTER_MIGRATIONS
+                .iter()
+                .any(|(v, _)| *v == CLUSTER_TTL_MIGRATION)
         );
     }
 

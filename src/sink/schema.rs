@@ -57,6 +57,64 @@ pub const MIGRATIONS: [(&str, &str); 14] = [
     ),
 ];
 
+/// The cluster form of the schema (`clickhouse.cluster`): the state the
+/// migrations above reach, as replicated local tables and Distributed ones
+/// (`sql/cluster/0001_schema.sql` says how), applied to every server.
+/// `${database}` and `${cluster}` stand for the configured names
+/// ([`render`]).
+pub const CLUSTER_MIGRATIONS: [(&str, &str); 2] = [
+    (
+        "cluster/0001_schema",
+        include_str!("../../sql/cluster/0001_schema.sql"),
+    ),
+    (
+        "cluster/0002_current_clickhouse",
+        include_str!("../../sql/cluster/0002_current_clickhouse.sql"),
+    ),
+];
+
+/// A cluster migration with the database's and the cluster's names in
+/// place; both must be identifiers ([`identifier`]), since DDL takes no
+/// bound parameters.
+pub fn render(sql: &str, database: &str, cluster: &str) -> Result<String, MigrateError> {
+    for name in [database, cluster] {
+        if !identifier(name) {
+            return Err(MigrateError::BadDatabaseName(name.to_string()));
+        }
+    }
+    Ok(sql
+        .replace("${database}", database)
+        .replace("${cluster}", cluster))
+}
+
+/// Checks that `server` knows `cluster` with `shards` shards: the
+/// Distributed tables read every shard it lists, and the consumer writes to
+/// those `clickhouse.shards` lists, so the two must be the same cluster.
+pub async fn check_cluster(
+    server: &clickhouse::Client,
+    cluster: &str,
+    shards: usize,
+) -> Result<(), MigrateError> {
+    let found: u64 = server
+        .query("SELECT uniqExact(shard_num) FROM system.clusters WHERE cluster = ?")
+        .bind(cluster)
+        .fetch_one()
+        .await?;
+    if found != shards as u64 {
+        return Err(MigrateError::ClusterShape {
+            cluster: cluster.to_string(),
+            found,
+            configured: shards,
+        });
+    }
+    Ok(())
+}
+
+/// Whether `name` is a plain identifier (`[A-Za-z0-9_]+`).
+pub fn identifier(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// The oldest server a migration runs on, from its first line
 /// (`-- requires ClickHouse 22.1`); `None` for one that runs on every
 /// server downpour supports (ClickHouse 18.16 and newer).
@@ -124,8 +182,8 @@ pub fn statements(sql: &str) -> Vec<String> {
 /// Why migrating failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
-    /// The database name is not a plain identifier.
-    #[error("database name {0:?} must be [A-Za-z0-9_]+")]
+    /// The database (or cluster) name is not a plain identifier.
+    #[error("name {0:?} must be [A-Za-z0-9_]+")]
     BadDatabaseName(String),
     /// A statement failed.
     #[error("migration {version}: {source}")]
@@ -138,6 +196,19 @@ pub enum MigrateError {
     /// Bookkeeping failed.
     #[error("migrations table: {0}")]
     Bookkeeping(#[from] clickhouse::error::Error),
+    /// The server's `remote_servers` do not hold the configured cluster
+    /// with as many shards as `clickhouse.shards` lists.
+    #[error(
+        "cluster {cluster}: the server has {found} shards, clickhouse.shards lists {configured}"
+    )]
+    ClusterShape {
+        /// The cluster's name.
+        cluster: String,
+        /// Shards in the server's configuration.
+        found: u64,
+        /// Shards in downpour's.
+        configured: usize,
+    },
     /// `SELECT version()` gave something that is not `major.minor...`.
     #[error("server version {0:?} is not major.minor")]
     ServerVersion(String),
@@ -160,11 +231,7 @@ pub async fn migrate_with(
     database: &str,
     migrations: &[(&str, &str)],
 ) -> Result<Vec<String>, MigrateError> {
-    if database.is_empty()
-        || !database
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
+    if !identifier(database) {
         return Err(MigrateError::BadDatabaseName(database.to_string()));
     }
     // An identifier cannot be a bound parameter; it was checked above.
@@ -296,6 +363,35 @@ mod tests {
             &said("Code: 57, e.displayText() = ...")
         ));
         assert!(!already_applied(swap, &clickhouse::error::Error::TimedOut));
+    }
+
+    #[test]
+    fn the_cluster_form_names_its_database_and_cluster_everywhere() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/cluster");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("sql/cluster exists")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .map(|n| format!("cluster/{}", n.trim_end_matches(".sql")))
+            .collect();
+        files.sort();
+        let listed: Vec<&str> = CLUSTER_MIGRATIONS.iter().map(|(v, _)| *v).collect();
+        assert_eq!(files, listed);
+        let schema = render(CLUSTER_MIGRATIONS[0].1, "dp_1", "dc").expect("renders");
+        assert!(!schema.contains("${"), "a placeholder left");
+        assert!(schema.contains("Distributed(dc, dp_1, events_local)"));
+        assert!(schema.contains("'/clickhouse/dc/dp_1/{shard}/events', '{replica}'"));
+        assert!(render("x", "a;DROP", "dc").is_err());
+        assert!(render("x", "dp", "").is_err());
+        // Every replicated table has a path of its own.
+        let paths: Vec<&str> = schema
+            .match_indices("'/clickhouse/")
+            .map(|(at, _)| schema[at..].split('\'').nth(1).unwrap_or(""))
+            .collect();
+        let mut unique = paths.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(paths.len(), unique.len(), "{paths:?}");
+        assert_eq!(requirement(CLUSTER_MIGRATIONS[1].1), Some((22, 1)));
     }
 
     #[test]

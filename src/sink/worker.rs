@@ -42,6 +42,7 @@ use crate::sink::flush::Flush;
 use crate::sink::layout;
 use crate::sink::pace::Pace;
 use crate::sink::partitioning::Partitioning;
+use crate::sink::shards::Targets;
 use crate::sink::watchdog::{LagView, Observation, Verdict, Watchdog};
 use crate::telemetry::catalogue::{Counter, Gauge};
 
@@ -57,8 +58,13 @@ pub struct Worker {
     pub pipeline: Pipeline,
     /// What its group member is made from.
     pub member: Member,
-    /// ClickHouse (downpour's database).
+    /// ClickHouse (downpour's database), for the table's partition key.
     pub db: ::clickhouse::Client,
+    /// Where rows are written: one server, or a cluster's shards.
+    pub targets: std::sync::Arc<Targets>,
+    /// Whether the schema is the cluster form (`clickhouse.cluster`): rows
+    /// go to `<table>_local`.
+    pub cluster: bool,
     /// The dead-letter producer.
     pub dead_letters: DeadLetters,
     /// Pacing and retry settings.
@@ -87,6 +93,8 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
         pipeline,
         member,
         db,
+        targets,
+        cluster,
         dead_letters,
         cfg,
         ready,
@@ -110,8 +118,12 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
     };
     tracing::info!(stream, group, "consumer joining");
     let newer = watch_epoch(member.clone(), epoch, shutdown.clone());
-    let catalog = db.clone();
-    let partitioning = Partitioning::of(&catalog, &pipeline.table).await;
+    let catalog = db;
+    let written = match cluster {
+        true => format!("{}_local", pipeline.table),
+        false => pipeline.table.clone(),
+    };
+    let partitioning = Partitioning::of(&catalog, &written).await;
     tracing::info!(
         stream,
         table = pipeline.table,
@@ -120,7 +132,8 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
     );
     let mut policy = partitioning.policy(&pipeline.batch);
     let mut state = State {
-        writer: RowInserter::new(db, &pipeline.table, pipeline.kind),
+        shards: targets.len(),
+        writer: RowInserter::new(targets, &pipeline.table, pipeline.kind, cluster),
         dead_letters: dead_letters.for_origin(consumer.topic()),
         pace: Pace::new(&cfg),
         projects_per_insert: policy.max_projects_per_insert,
@@ -209,7 +222,7 @@ pub async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
                     Counter::consumer_recreated(stream, consumer.topic().to_owned()).increment(1);
                     tracing::warn!(stream, "consumer recreated");
                     // The table may have been migrated meanwhile (sql/0013).
-                    policy = Partitioning::of(&catalog, &pipeline.table).await.policy(&pipeline.batch);
+                    policy = Partitioning::of(&catalog, &written).await.policy(&pipeline.batch);
                     state.projects_per_insert = policy.max_projects_per_insert;
                     lag = consumer.watch_lag(lag_every, shutdown.clone());
                     let now = std::time::Instant::now();
@@ -428,6 +441,8 @@ struct State {
     pace: Pace,
     /// Projects one INSERT may carry (`Partitioning::policy`).
     projects_per_insert: usize,
+    /// Shards the rows are spread over (1: one server).
+    shards: usize,
     backoff: Backoff,
 }
 
@@ -447,7 +462,7 @@ impl State {
         let stream = pipeline.kind.name();
         let topic = consumer.topic().to_owned();
         let started = std::time::Instant::now();
-        let (chunks, dead) = batch.drain(self.projects_per_insert);
+        let (chunks, dead) = batch.drain(self.projects_per_insert, self.shards);
         let mut flush = Flush {
             stream,
             topic: &topic,
@@ -462,7 +477,7 @@ impl State {
             consumer.forget_pending();
             return false;
         };
-        self.pace.flushed(started, done.inserts);
+        self.pace.flushed(started, done.most_on_one_shard);
         Gauge::consumer_slowdown(stream, topic.clone()).set(self.pace.slowdown());
         Counter::consumer_rows(stream, topic).increment(done.rows);
         if let Err(e) = consumer.commit() {

@@ -201,6 +201,14 @@ metric_kind! {
         EdgeSpoolRejectedFiles = "downpour_edge_spool_rejected_files_total",
         fn edge_spool_rejected_files(),
         "Spool files set aside unforwarded (gone, unreadable, or refused by Kafka for good).";
+
+        /// Writes (an INSERT, or project activity) a replica of a ClickHouse
+        /// shard failed for another reason than the data, sent to the
+        /// shard's next replica (`clickhouse.shards`). Labels: `shard` (its
+        /// index in `clickhouse.shards`).
+        ClickhouseReplicaFailovers = "downpour_clickhouse_replica_failovers_total",
+        fn clickhouse_replica_failovers(shard),
+        "ClickHouse writes a replica failed, sent to the shard's next replica.";
     }
 }
 

@@ -17,6 +17,7 @@ mod bad_headers;
 mod bad_input;
 mod browser_sdk;
 mod clickhouse_outage;
+mod cluster;
 mod coarse_partitions;
 mod current_clickhouse;
 mod dashboard;
