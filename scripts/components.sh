@@ -294,13 +294,17 @@ clientPort=$port
 clientPortAddress=127.0.0.1
 maxClientCnxns=0
 admin.enableServer=false
-4lw.commands.whitelist=ruok
+4lw.commands.whitelist=ruok,srvr
+autopurge.snapRetainCount=3
+autopurge.purgeInterval=1
 CFG
   (cd "$dir" && exec nohup java -Xmx256m -cp "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar" \
     -Dzookeeper.log.dir="$dir" org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" \
     >"$dir/zookeeper.log" 2>&1) &
   echo $! >"$dir/pid"
-  wait_for zookeeper 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port; echo ruok >&3; grep -q imok <&3"
+  # `srvr` names the mode only once the data is loaded and sessions are
+  # served (`ruok` answers before: servers then fail their handshake).
+  wait_for zookeeper 120 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port; echo srvr >&3; grep -q Mode: <&3"
   log "zookeeper on 127.0.0.1:$port"
 }
 cluster_config() { # SHARD REPLICA: the server's config directory (ports allocated for all first)
@@ -367,6 +371,7 @@ start_cluster() {
   {
     echo "export DOWNPOUR_TEST_CLUSTER_URLS=\"${urls# }\""
     echo "export DOWNPOUR_TEST_CLUSTER_SHARDS='[${shards#, }]'"
+    echo "export DOWNPOUR_TEST_ZOOKEEPER=127.0.0.1:$(cat "$RUN_DIR/cluster/zookeeper/port")"
   } >"$RUN_DIR/cluster/env"
   log "cluster downpour: 2 shards x 2 replicas on${urls}"
 }

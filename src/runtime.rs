@@ -104,6 +104,9 @@ pub async fn migrate(cfg: &Config) -> Result<Vec<String>, StartError> {
         .collect::<Result<Vec<_>, schema::MigrateError>>()?;
     let rendered: Vec<(&str, &str)> = rendered.iter().map(|(v, s)| (*v, s.as_str())).collect();
     let shards = ch.replica_urls();
+    crate::sink::shards::verify(ch, true)
+        .await
+        .map_err(StartError::Config)?;
     let mut applied = Vec::new();
     for url in shards.iter().flatten() {
         let server = clickhouse::server(&ClickHouseConfig {
@@ -185,6 +188,11 @@ pub async fn start(cfg: &Config, parts: Parts) -> Result<Running, StartError> {
     cfg.clickhouse.check().map_err(StartError::Config)?;
     if parts.consumers {
         let dead_letters = crate::bus::dead_letter::DeadLetters::new(&cfg.kafka)?;
+        if !cfg.clickhouse.cluster.is_empty() {
+            crate::sink::shards::verify(&cfg.clickhouse, false)
+                .await
+                .map_err(StartError::Config)?;
+        }
         let targets = Arc::new(crate::sink::shards::Targets::new(&cfg.clickhouse)?);
         for p in &pipelines {
             let group = format!("{}-{}", cfg.kafka.group_prefix, p.name);

@@ -153,15 +153,21 @@ impl Writer for RowInserter {
                 insert.end().await
             }
         };
-        self.targets.shard(shard).write(insert).await
+        match self.targets.shard(shard) {
+            Some(replicas) => replicas.write(insert).await,
+            None => Err(clickhouse::error::Error::Custom(format!(
+                "no shard {shard} among {}",
+                self.targets.len()
+            ))),
+        }
     }
 
-    /// Project activity is on every server of a cluster: the first shard's.
+    /// Project activity is on every server of a cluster: any live one.
     async fn activity(&self, activity: &[Activity]) -> Result<(), clickhouse::error::Error> {
         let record = |db: clickhouse::Client| async move {
             record_activity(&db, self.stream, activity).await
         };
-        self.targets.shard(0).write(record).await
+        self.targets.everywhere().write(record).await
     }
 }
 

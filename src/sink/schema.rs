@@ -156,6 +156,31 @@ fn already_applied(stmt: &str, error: &clickhouse::error::Error) -> bool {
         || (upper.starts_with("RENAME TABLE") && m.contains("Code: 57"))
 }
 
+/// How long a statement may wait for a replicated table to leave read-only
+/// mode.
+const READ_ONLY_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs one statement. A replicated table is read-only for a moment after
+/// it is created or its server starts (until its ZooKeeper session is up):
+/// an ALTER then is answered `Code: 242` (TABLE_IS_READ_ONLY), and is tried
+/// again every half second for up to [`READ_ONLY_WAIT`].
+async fn execute(db: &clickhouse::Client, stmt: &str) -> Result<(), clickhouse::error::Error> {
+    let started = std::time::Instant::now();
+    loop {
+        // Raw: migration text is ours, and `?` must not be read as a placeholder.
+        match db.query_raw(stmt).execute().await {
+            Err(clickhouse::error::Error::BadResponse(m))
+                if crate::sink::classify::code(&m) == Some(242)
+                    && started.elapsed() < READ_ONLY_WAIT =>
+            {
+                tracing::info!(error = %m, "replicated table read-only; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// Splits a migration file into statements (`;` at the end of a line).
 pub fn statements(sql: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -267,8 +292,7 @@ pub async fn migrate_with(
             continue;
         }
         for stmt in statements(sql) {
-            // Raw: migration text is ours, and `?` must not be read as a placeholder.
-            match db.query_raw(&stmt).execute().await {
+            match execute(&db, &stmt).await {
                 Err(source) if !already_applied(&stmt, &source) => {
                     return Err(MigrateError::Statement {
                         version: version.to_string(),

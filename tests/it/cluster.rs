@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use downpour::config::{ClickHouseConfig, Config};
-use downpour::runtime;
+use downpour::runtime::{self, Parts};
 use downpour::sink::retention::{Outcome, Sweep, Sweeper};
 use downpour::sink::shards::shard_of;
 use serde_json::json;
@@ -166,6 +166,17 @@ async fn the_cluster_schema_gives_readers_the_tables_of_one_server() {
             "{url}"
         );
     }
+    // A replica listed under the wrong shard is refused before any DDL.
+    let mut crossed = cluster.clone();
+    let urls = cluster.clickhouse.replica_urls();
+    crossed.clickhouse.shards = vec![
+        format!("{},{}", urls[0][0], urls[1][0]),
+        format!("{},{}", urls[0][1], urls[1][1]),
+    ];
+    let refused = runtime::migrate(&crossed)
+        .await
+        .expect_err("crossed shards");
+    assert!(refused.to_string().contains("mixes shards"), "{refused}");
     // A cluster of another shape is refused before any DDL.
     let mut wrong = cluster.clone();
     wrong.clickhouse.shards.truncate(1);
@@ -268,27 +279,6 @@ async fn a_replica_of_each_shard_killed_under_load_loses_and_doubles_nothing() {
     let seen = h
         .wait_count("SELECT count() FROM events_view WHERE org = ?", ORG, sent)
         .await;
-    let ids: Vec<String> = h
-        .rows("SELECT event_id FROM events_view WHERE org = ?", ORG)
-        .await;
-    let unique: HashSet<String> = ids.iter().cloned().collect();
-    assert_eq!(ids.len(), unique.len(), "an event shown twice");
-    assert!(
-        acked.is_subset(&unique),
-        "{} of {sent} answered 204 missing",
-        acked.difference(&unique).count()
-    );
-    assert_eq!(seen, sent);
-    // The copies the Query API reads are complete too.
-    let by_time = h
-        .wait_count(
-            "SELECT uniqExact(event_id) FROM events_by_time WHERE org = ?",
-            ORG,
-            sent,
-        )
-        .await;
-    assert_eq!(by_time, sent);
-
     // Each project on one shard, the one shard_of names; both replicas of
     // each shard hold the same rows once the restarted one caught up.
     let shards = cfg.clickhouse.replica_urls();
@@ -338,6 +328,59 @@ async fn a_replica_of_each_shard_killed_under_load_loses_and_doubles_nothing() {
         refused, 0,
         "requests refused while ClickHouse replicas were down"
     );
+
+    // Read once all is in and both replicas of each shard agree: whichever
+    // replica a read reaches answers the same.
+    let ids: Vec<String> = h
+        .rows("SELECT event_id FROM events_view WHERE org = ?", ORG)
+        .await;
+    let unique: HashSet<String> = ids.iter().cloned().collect();
+    assert_eq!(ids.len(), unique.len(), "an event shown twice");
+    assert!(
+        acked.is_subset(&unique),
+        "{} of {sent} answered 204 missing",
+        acked.difference(&unique).count()
+    );
+    assert_eq!(seen, sent);
+    // The copies the Query API reads are complete too.
+    let by_time = h
+        .wait_count(
+            "SELECT uniqExact(event_id) FROM events_by_time WHERE org = ?",
+            ORG,
+            sent,
+        )
+        .await;
+    assert_eq!(by_time, sent);
+
+    // A second consumer group reads the topic again from the start (as
+    // after a crash between INSERT and commit): every row is stored again,
+    // on the same shard, and still read once.
+    let written = format!(
+        "downpour_consumer_rows_total{{stream=\"events\",topic=\"{}downpour.events\"}}",
+        cfg.kafka.topic_prefix
+    );
+    let before = metric(&h.metrics().await, &written).unwrap_or(0.0);
+    assert!(before >= sent as f64, "{written}: {before}");
+    let mut replay = cfg.clone();
+    replay.kafka.group_prefix = format!("{}-replay", cfg.kafka.group_prefix);
+    let replayer = Harness::start_with(
+        replay,
+        Parts {
+            edge: false,
+            consumers: true,
+        },
+        false,
+    )
+    .await;
+    h.wait_metric(&written, |rows| rows >= before + sent as f64)
+        .await;
+    let again: Vec<String> = h
+        .rows("SELECT event_id FROM events_view WHERE org = ?", ORG)
+        .await;
+    assert_eq!(again.len() as u64, sent, "read once after the replay");
+    if let Some(running) = replayer.running {
+        running.stop().await;
+    }
     let text = h.metrics().await;
     let failovers = metric(&text, "downpour_clickhouse_replica_failovers_total").unwrap_or(0.0);
     assert!(

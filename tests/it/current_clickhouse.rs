@@ -547,3 +547,124 @@ fn retention_expires_bodies_and_rows_by_ttl_on_current_clickhouse() {
     );
     assert_eq!(expired["signals"], json!([]), "deleted after a day");
 }
+
+/// The test cluster's ZooKeeper (`DOWNPOUR_TEST_ZOOKEEPER`, or the file
+/// `components.sh start-cluster` writes, for a test run by hand).
+fn zookeeper() -> String {
+    std::env::var("DOWNPOUR_TEST_ZOOKEEPER").unwrap_or_else(|_| {
+        let run = std::env::var("DOWNPOUR_RUN_DIR")
+            .unwrap_or_else(|_| format!("{}/.run/test", env!("CARGO_MANIFEST_DIR")));
+        std::fs::read_to_string(format!("{run}/cluster/env"))
+            .expect("no cluster: run scripts/components.sh start-cluster (scripts/test.sh does)")
+            .lines()
+            .find_map(|l| l.strip_prefix("export DOWNPOUR_TEST_ZOOKEEPER="))
+            .expect("DOWNPOUR_TEST_ZOOKEEPER in the cluster's env")
+            .to_string()
+    })
+}
+
+/// `migrations` split as `migrate` splits them, as cluster.py reads them.
+fn statements_file(dir: &TempDir, name: &str, migrations: &[(&str, String)]) -> PathBuf {
+    let statements: Vec<Value> = migrations
+        .iter()
+        .flat_map(|(version, sql)| {
+            schema::statements(sql)
+                .into_iter()
+                .map(move |s| json!({"version": version, "sql": s}))
+        })
+        .collect();
+    let file = dir.0.join(name);
+    std::fs::write(&file, serde_json::to_vec(&statements).unwrap()).unwrap();
+    file
+}
+
+/// The cluster form (`sql/cluster/`) on current ClickHouse, replicated
+/// through the test cluster's ZooKeeper: every statement runs (twice), the
+/// tables and views readers use have the one-server schema's columns, and
+/// the local tables are replicated and expire rows by TTL.
+#[test]
+fn the_cluster_schema_runs_on_current_clickhouse() {
+    let python = chdb_python();
+    let dir = TempDir::new();
+    let (host, port) = zookeeper()
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_string(), p.to_string()))
+        .expect("host:port");
+    let config = dir.0.join("cluster.xml");
+    std::fs::write(
+        &config,
+        format!(
+            "<clickhouse><zookeeper><node><host>{host}</host><port>{port}</port></node></zookeeper>\
+             <macros><shard>1</shard><replica>chdb</replica></macros>\
+             <remote_servers><downpour><shard><replica><host>127.0.0.1</host><port>9000</port>\
+             </replica></shard></downpour></remote_servers></clickhouse>"
+        ),
+    )
+    .unwrap();
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let [single_db, replicated_db, plain_db] =
+        ["one", "repl", "plain"].map(|name| format!("{name}_{}", &unique[..8]));
+    let single: Vec<(&str, String)> = schema::MIGRATIONS
+        .iter()
+        .map(|(v, sql)| (*v, sql.to_string()))
+        .collect();
+    let cluster = |db: &str| -> Vec<(&str, String)> {
+        schema::CLUSTER_MIGRATIONS
+            .iter()
+            .map(|(v, sql)| (*v, schema::render(sql, db, "downpour").expect("renders")))
+            .collect()
+    };
+    // Replicated tables in chdb take no ALTER (cluster.py says why): the
+    // schema's first file only, as written.
+    let replicated: Vec<(&str, String)> = cluster(&replicated_db).into_iter().take(1).collect();
+    let output = Command::new(&python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/chdb/cluster.py"
+        ))
+        .arg(&config)
+        .arg(&single_db)
+        .arg(statements_file(&dir, "single.json", &single))
+        .arg(&replicated_db)
+        .arg(statements_file(&dir, "replicated.json", &replicated))
+        .arg(&plain_db)
+        .arg(statements_file(&dir, "plain.json", &cluster(&plain_db)))
+        .output()
+        .expect("python runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "cluster.py failed:\n{stderr}");
+    let out: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("cluster.py printed no JSON ({e}): {stderr}"));
+    let single = out["single"].as_object().expect("single");
+    let cluster = out["cluster"].as_object().expect("cluster");
+    assert!(single.contains_key("spans_view") && single.contains_key("projects"));
+    assert_eq!(
+        cluster.keys().collect::<Vec<_>>(),
+        single.keys().collect::<Vec<_>>(),
+        "the same tables and views for readers"
+    );
+    for (table, columns) in single {
+        assert_eq!(
+            &cluster[table], columns,
+            "{table} on ClickHouse {}",
+            out["version"]
+        );
+    }
+    let replicated = out["replicated"].as_object().expect("replicated tables");
+    let plain = out["plain"].as_object().expect("plain tables");
+    assert_eq!(replicated.len(), 8, "{replicated:?}");
+    assert_eq!(
+        replicated.keys().collect::<Vec<_>>(),
+        plain.keys().collect::<Vec<_>>()
+    );
+    for (table, engine_ttl) in replicated {
+        let engine = engine_ttl[0].as_str().unwrap_or("");
+        assert!(engine.starts_with("Replicated"), "{table}: {engine}");
+        let expires = table != "event_time_span_local";
+        assert_eq!(
+            plain[table][1].as_u64(),
+            Some(u64::from(expires)),
+            "{table}: TTL"
+        );
+    }
+}
