@@ -25,6 +25,9 @@ use tokio::sync::Mutex;
 use crate::common::{Harness, metric, private_config};
 
 const ORG: &str = "clustered";
+
+/// One test on the cluster at a time: the load test takes servers down.
+static CLUSTER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// Enough projects that both shards get some.
 const PROJECTS: usize = 12;
 
@@ -120,6 +123,7 @@ async fn columns(db: &clickhouse::Client) -> BTreeMap<String, Vec<(String, Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cluster_schema_gives_readers_the_tables_of_one_server() {
+    let _alone = CLUSTER.lock().await;
     let cluster = cluster_config("cluster_schema");
     let mut single = private_config("cluster_schema_single");
     single.clickhouse.url = cluster.clickhouse.url.clone();
@@ -235,6 +239,7 @@ async fn post_until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_of_each_shard_killed_under_load_loses_and_doubles_nothing() {
+    let _alone = CLUSTER.lock().await;
     let cfg = cluster_config("cluster_load");
     let h = Arc::new(Harness::start_cfg(cfg.clone()).await);
     let key = h.write_key(ORG).await;
