@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use downpour::config::{ClickHouseConfig, Config};
-use downpour::runtime::{self, Parts};
+use downpour::runtime;
 use downpour::sink::retention::{Outcome, Sweep, Sweeper};
 use downpour::sink::shards::shard_of;
 use serde_json::json;
@@ -366,17 +366,7 @@ async fn a_replica_of_each_shard_killed_under_load_loses_and_doubles_nothing() {
     );
     let before = metric(&h.metrics().await, &written).unwrap_or(0.0);
     assert!(before >= sent as f64, "{written}: {before}");
-    let mut replay = cfg.clone();
-    replay.kafka.group_prefix = format!("{}-replay", cfg.kafka.group_prefix);
-    let replayer = Harness::start_with(
-        replay,
-        Parts {
-            edge: false,
-            consumers: true,
-        },
-        false,
-    )
-    .await;
+    let replayer = h.replayer().await;
     h.wait_metric(&written, |rows| rows >= before + sent as f64)
         .await;
     let again: Vec<String> = h

@@ -114,6 +114,23 @@ impl Harness {
         }
     }
 
+    /// A consumer-only start of a second group (`<group_prefix>-replay`)
+    /// on the same topics: it reads them again from the start, as after a
+    /// crash between INSERT and commit.
+    pub async fn replayer(&self) -> Harness {
+        let mut replay = self.cfg.clone();
+        replay.kafka.group_prefix = format!("{}-replay", self.cfg.kafka.group_prefix);
+        Harness::start_with(
+            replay,
+            Parts {
+                edge: false,
+                consumers: true,
+            },
+            false,
+        )
+        .await
+    }
+
     /// A new key for `org`.
     pub async fn key(&self, org: &str, project: Option<&str>, role: Role) -> String {
         let project = project.map(|p| Slug::parse(p).expect("slug"));

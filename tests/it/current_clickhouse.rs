@@ -125,18 +125,13 @@ fn write_statements(python: &str, dir: &TempDir) -> (PathBuf, usize) {
             .all(|(_, sql)| schema::runs_on(sql, server)),
         "chdb {engine} runs every migration, the version-gated ones too"
     );
-    let statements: Vec<Value> = schema::MIGRATIONS
+    let migrations: Vec<(&str, String)> = schema::MIGRATIONS
         .iter()
-        .flat_map(|(version, sql)| {
-            schema::statements(sql)
-                .into_iter()
-                .map(move |s| json!({"version": version, "sql": s}))
-        })
+        .map(|(v, sql)| (*v, sql.to_string()))
         .collect();
-    assert!(!statements.is_empty());
-    let file = dir.0.join("statements.json");
-    std::fs::write(&file, serde_json::to_vec(&statements).unwrap()).unwrap();
-    (file, statements.len())
+    let (file, count) = statements_file(dir, "statements.json", &migrations);
+    assert!(count > 0);
+    (file, count)
 }
 
 /// The python with chdb, checked.
@@ -563,8 +558,9 @@ fn zookeeper() -> String {
     })
 }
 
-/// `migrations` split as `migrate` splits them, as cluster.py reads them.
-fn statements_file(dir: &TempDir, name: &str, migrations: &[(&str, String)]) -> PathBuf {
+/// `migrations` split as `migrate` splits them, in the file apply.py and
+/// cluster.py read; returns it and the statement count.
+fn statements_file(dir: &TempDir, name: &str, migrations: &[(&str, String)]) -> (PathBuf, usize) {
     let statements: Vec<Value> = migrations
         .iter()
         .flat_map(|(version, sql)| {
@@ -575,7 +571,7 @@ fn statements_file(dir: &TempDir, name: &str, migrations: &[(&str, String)]) -> 
         .collect();
     let file = dir.0.join(name);
     std::fs::write(&file, serde_json::to_vec(&statements).unwrap()).unwrap();
-    file
+    (file, statements.len())
 }
 
 /// The cluster form (`sql/cluster/`) on current ClickHouse, replicated
@@ -624,11 +620,11 @@ fn the_cluster_schema_runs_on_current_clickhouse() {
         ))
         .arg(&config)
         .arg(&single_db)
-        .arg(statements_file(&dir, "single.json", &single))
+        .arg(statements_file(&dir, "single.json", &single).0)
         .arg(&replicated_db)
-        .arg(statements_file(&dir, "replicated.json", &replicated))
+        .arg(statements_file(&dir, "replicated.json", &replicated).0)
         .arg(&plain_db)
-        .arg(statements_file(&dir, "plain.json", &cluster(&plain_db)))
+        .arg(statements_file(&dir, "plain.json", &cluster(&plain_db)).0)
         .output()
         .expect("python runs");
     let stderr = String::from_utf8_lossy(&output.stderr);

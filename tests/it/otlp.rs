@@ -16,7 +16,6 @@ use prost::Message;
 use serde_json::json;
 
 use crate::common::Harness;
-use downpour::runtime::Parts;
 
 const TRACE: &str = "5b8efff798038103d269b633813fc60c";
 
@@ -200,17 +199,7 @@ async fn protobuf_and_json_spans_land_joined_to_their_event_once_after_a_replay(
     assert_eq!(got[2].tool_calls, "2");
 
     // A second consumer group replays the spans topic: stored twice, read once.
-    let mut replay = h.cfg.clone();
-    replay.kafka.group_prefix = format!("{}-replay", h.cfg.kafka.group_prefix);
-    let replayer = Harness::start_with(
-        replay,
-        Parts {
-            edge: false,
-            consumers: true,
-        },
-        false,
-    )
-    .await;
+    let replayer = h.replayer().await;
     assert_eq!(
         h.wait_count("SELECT count() FROM spans WHERE org = ?", "acme", 6)
             .await,

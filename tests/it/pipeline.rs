@@ -2,7 +2,6 @@
 //! consumer → ClickHouse, read back the way an analyst reads (the *_view views).
 
 use crate::common::Harness;
-use downpour::runtime::Parts;
 use serde::Deserialize;
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
@@ -334,17 +333,7 @@ async fn a_record_consumed_twice_counts_once_for_readers() {
 
     // A second consumer group replays the topics from the earliest offset: every
     // record is inserted again, as after a crash between INSERT and commit.
-    let mut replay = h.cfg.clone();
-    replay.kafka.group_prefix = format!("{}-replay", h.cfg.kafka.group_prefix);
-    let replayer = Harness::start_with(
-        replay,
-        Parts {
-            edge: false,
-            consumers: true,
-        },
-        false,
-    )
-    .await;
+    let replayer = h.replayer().await;
     assert_eq!(
         h.wait_count("SELECT count() FROM events WHERE org = ?", "acme", 6)
             .await,
