@@ -61,7 +61,9 @@ pub const MIGRATIONS: [(&str, &str); 14] = [
 /// migrations above reach, as replicated local tables and Distributed ones
 /// (`sql/cluster/0001_schema.sql` says how), applied to every server.
 /// `${database}` and `${cluster}` stand for the configured names
-/// ([`render`]).
+/// ([`render`]). A migration added to `sql/` needs its counterpart here:
+/// `tests/it/cluster.rs` (18.16) and `tests/it/current_clickhouse.rs`
+/// (current ClickHouse) compare the columns readers see on both forms.
 pub const CLUSTER_MIGRATIONS: [(&str, &str); 2] = [
     (
         "cluster/0001_schema",

@@ -11,8 +11,8 @@
 //! it to the next replica at once, and only when every replica failed does
 //! the flush see the error (and back off, `crate::sink::flush`). An INSERT
 //! that reached a replica before failing and is sent again, to it or
-//! another, is the same block: replicated tables drop it by its checksum
-//! (insert deduplication), and `FINAL` would collapse it anyway.
+//! another, is stored again (insert deduplication is off, [`Targets::new`]
+//! says why) and collapsed by readers' `FINAL`, as on one server.
 //!
 //! Invariant: [`shard_of`] never changes between releases (FNV-1a, 64 bit,
 //! over the key's bytes, then MurmurHash3's finalizer; written here rather
@@ -108,7 +108,8 @@ impl Targets {
     ///
     /// On a cluster the writes go without insert deduplication
     /// (`insert_deduplicate = 0`): where a retried block is dropped as a
-    /// duplicate, current ClickHouse also skips its feeds, so a retry after
+    /// duplicate, ClickHouse before 24.7 (18.16 included) also skips its
+    /// feeds (ClickHouse issue #76110), so a retry after
     /// `events` took a block but before its copies did would leave the
     /// copies short; and two flushes can send the same activity row. A
     /// retried block is stored again instead, as on one server, and
