@@ -48,5 +48,11 @@ cargo clippy --all-targets --locked -- -D warnings
 # The production build (Dockerfile): no load generator, no HTTP client.
 cargo clippy --no-default-features --locked -- -D warnings
 cargo test --all-targets --locked
+# The Query API, the Query SDK and the dashboard again, on the ClickHouse
+# cluster (docs/ARCHITECTURE.md "A ClickHouse cluster"): the same SQL reads
+# Distributed tables there.
+DOWNPOUR_CLICKHOUSE_CLUSTER=downpour DOWNPOUR_CLICKHOUSE_SHARDS="$DOWNPOUR_TEST_CLUSTER_SHARDS" \
+  DOWNPOUR_CLICKHOUSE_URL="${DOWNPOUR_TEST_CLUSTER_URLS%% *}" \
+  cargo test --locked --test it -- query dashboard
 # The fuzz targets, 15 s each from their committed corpus (docs/RELIABILITY.md, "Security").
 scripts/fuzz.sh

@@ -255,14 +255,31 @@ impl Harness {
         if let Some(running) = self.running.take() {
             running.stop().await;
         }
-        let server = downpour::sink::clickhouse::server(&self.cfg.clickhouse).unwrap();
-        let _ = server
-            .query(&format!(
-                "DROP DATABASE IF EXISTS {}",
-                self.cfg.clickhouse.database
-            ))
-            .execute()
-            .await;
+        // On a cluster, every server's copy (its replicas leave ZooKeeper).
+        let mut urls: Vec<String> = self
+            .cfg
+            .clickhouse
+            .replica_urls()
+            .into_iter()
+            .flatten()
+            .collect();
+        if self.cfg.clickhouse.cluster.is_empty() || urls.is_empty() {
+            urls = vec![self.cfg.clickhouse.url.clone()];
+        }
+        for url in urls {
+            let server = downpour::sink::clickhouse::server(&downpour::config::ClickHouseConfig {
+                url,
+                ..self.cfg.clickhouse.clone()
+            })
+            .unwrap();
+            let _ = server
+                .query(&format!(
+                    "DROP DATABASE IF EXISTS {}",
+                    self.cfg.clickhouse.database
+                ))
+                .execute()
+                .await;
+        }
     }
 }
 
