@@ -53,6 +53,6 @@ cargo test --all-targets --locked
 # Distributed tables there.
 DOWNPOUR_CLICKHOUSE_CLUSTER=downpour DOWNPOUR_CLICKHOUSE_SHARDS="$DOWNPOUR_TEST_CLUSTER_SHARDS" \
   DOWNPOUR_CLICKHOUSE_URL="${DOWNPOUR_TEST_CLUSTER_URLS%% *}" \
-  cargo test --locked --test it -- query dashboard
+  cargo test --locked --test it -- query:: query_sdk dashboard::
 # The fuzz targets, 15 s each from their committed corpus (docs/RELIABILITY.md, "Security").
 scripts/fuzz.sh

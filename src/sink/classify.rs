@@ -65,7 +65,7 @@ const DATA_CODES: &[u32] = &[
 /// Error codes of an overloaded server.
 const PRESSURE_CODES: &[u32] = &[
     159, // TIMEOUT_EXCEEDED
-    164, // READONLY (a replica catching up)
+    164, // READONLY (the user's `readonly` setting; a read-only replicated table is 242, unavailable)
     202, // TOO_MANY_SIMULTANEOUS_QUERIES
     209, // SOCKET_TIMEOUT
     241, // MEMORY_LIMIT_EXCEEDED

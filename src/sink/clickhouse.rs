@@ -62,10 +62,15 @@ pub fn server(cfg: &ClickHouseConfig) -> Result<clickhouse::Client, ClientError>
     // On a cluster, a subquery on a Distributed table inside a query on
     // another (`IN (SELECT … FROM signals FINAL …)`) reads the shard's local
     // table: every table is sharded by project, so the rows it needs are on
-    // the same shard (ClickHouse refuses such a query by default).
+    // the same shard (ClickHouse refuses such a query by default). And a
+    // read goes to each shard's first live replica in the cluster's order,
+    // the one the consumer writes to first (`crate::sink::shards`), not a
+    // random one that may not have fetched the last INSERT yet.
     Ok(match cfg.cluster.is_empty() {
         true => client,
-        false => client.with_setting("distributed_product_mode", "local"),
+        false => client
+            .with_setting("distributed_product_mode", "local")
+            .with_setting("load_balancing", "in_order"),
     })
 }
 

@@ -164,18 +164,25 @@ const READ_ONLY_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Runs one statement. A replicated table is read-only for a moment after
 /// it is created or its server starts (until its ZooKeeper session is up):
-/// an ALTER then is answered `Code: 242` (TABLE_IS_READ_ONLY), and is tried
-/// again every half second for up to [`READ_ONLY_WAIT`].
+/// an ALTER then is answered `Code: 242` (TABLE_IS_READ_ONLY); and a
+/// replica still applying another replica's ALTER (current ClickHouse: a
+/// cluster's `0002` runs on each replica in turn) answers `Code: 517`
+/// (CANNOT_ASSIGN_ALTER). Both are tried again every half second for up to
+/// [`READ_ONLY_WAIT`]; neither did anything.
 async fn execute(db: &clickhouse::Client, stmt: &str) -> Result<(), clickhouse::error::Error> {
     let started = std::time::Instant::now();
+    let mut said = false;
     loop {
         // Raw: migration text is ours, and `?` must not be read as a placeholder.
         match db.query_raw(stmt).execute().await {
             Err(clickhouse::error::Error::BadResponse(m))
-                if crate::sink::classify::code(&m) == Some(242)
+                if matches!(crate::sink::classify::code(&m), Some(242 | 517))
                     && started.elapsed() < READ_ONLY_WAIT =>
             {
-                tracing::info!(error = %m, "replicated table read-only; trying again");
+                if !said {
+                    tracing::info!(error = %m, "replicated table not ready for the statement; trying again for up to 60 s");
+                    said = true;
+                }
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             }
             done => return done,

@@ -16,8 +16,9 @@
 //!
 //! Invariant: [`shard_of`] never changes between releases (FNV-1a, 64 bit,
 //! over the key's bytes, then MurmurHash3's finalizer; written here rather
-//! than taken from a crate whose hasher could change): the shard a project's rows went to yesterday is
-//! the one they go to today, as long as the number of shards is the same.
+//! than taken from a crate whose hasher could change): the shard a
+//! project's rows went to yesterday is the one they go to today, as long
+//! as the number of shards is the same.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -193,8 +194,12 @@ pub async fn verify(cfg: &ClickHouseConfig, strict: bool) -> Result<(), String> 
                 Ok(Ok(None)) => return Err(format!("{url} has no {{shard}} macro")),
                 Ok(Err(e)) if strict => return Err(format!("{url}: {e}")),
                 Err(_) if strict => return Err(format!("{url}: no answer in 10 s")),
-                _ => {
-                    tracing::warn!(url, "replica unreachable; its shard is not checked");
+                Ok(Err(e)) => {
+                    tracing::warn!(url, error = %e, "replica not readable; its shard is not checked");
+                    continue;
+                }
+                Err(_) => {
+                    tracing::warn!(url, "replica silent for 10 s; its shard is not checked");
                     continue;
                 }
             };

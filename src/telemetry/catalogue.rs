@@ -205,7 +205,8 @@ metric_kind! {
         /// Writes (an INSERT, or project activity) a replica of a ClickHouse
         /// shard failed for another reason than the data, sent to the
         /// shard's next replica (`clickhouse.shards`). Labels: `shard` (its
-        /// index in `clickhouse.shards`).
+        /// index in `clickhouse.shards`, or `all` for project activity,
+        /// which any server takes).
         ClickhouseReplicaFailovers = "downpour_clickhouse_replica_failovers_total",
         fn clickhouse_replica_failovers(shard),
         "ClickHouse writes a replica failed, sent to the shard's next replica.";

@@ -96,6 +96,20 @@ async fn drop_everywhere(cfg: &Config) {
     }
 }
 
+/// The test org's distinct events per project in `url`'s `events_local`
+/// (empty while the server does not answer).
+async fn per_project(cfg: &Config, url: &str) -> Vec<(String, u64)> {
+    server(cfg, url)
+        .query(
+            "SELECT project, uniqExact(event_id) FROM events_local \
+             WHERE org = ? GROUP BY project ORDER BY project",
+        )
+        .bind(ORG)
+        .fetch_all()
+        .await
+        .unwrap_or_default()
+}
+
 #[derive(clickhouse::Row, serde::Deserialize, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Column {
     table: String,
@@ -284,51 +298,40 @@ async fn a_replica_of_each_shard_killed_under_load_loses_and_doubles_nothing() {
     let seen = h
         .wait_count("SELECT count() FROM events_view WHERE org = ?", ORG, sent)
         .await;
-    // Each project on one shard, the one shard_of names; both replicas of
-    // each shard hold the same rows once the restarted one caught up.
+    // Each project on one shard, the one shard_of names: both replicas of
+    // each shard come to hold exactly its projects' acknowledged events
+    // (ids `c<round>-<i>` went to project `p<round % PROJECTS>`).
     let shards = cfg.clickhouse.replica_urls();
-    let mut projects_seen = 0;
-    for (index, replicas) in shards.iter().enumerate() {
-        let started = Instant::now();
-        let per_replica = loop {
-            let mut per_replica = Vec::new();
-            for url in replicas {
-                let rows: Vec<(String, u64)> = server(&cfg, url)
-                    .query(
-                        "SELECT project, uniqExact(event_id) FROM events_local \
-                         WHERE org = ? GROUP BY project ORDER BY project",
-                    )
-                    .bind(ORG)
-                    .fetch_all()
-                    .await
-                    .unwrap_or_default();
-                per_replica.push(rows);
-            }
-            let same = per_replica.windows(2).all(|w| w[0] == w[1]);
-            if (same && !per_replica[0].is_empty()) || started.elapsed() > Duration::from_secs(120)
-            {
-                break per_replica;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        };
-        assert_eq!(
-            per_replica[0], per_replica[1],
-            "shard {index}'s replicas differ"
-        );
-        for (project, _) in &per_replica[0] {
-            let key = format!("{ORG}/{project}");
-            assert_eq!(
-                shard_of(key.as_bytes(), shards.len()),
-                index,
-                "{project} on shard {index}"
-            );
-        }
-        projects_seen += per_replica[0].len();
+    let mut expected: Vec<BTreeMap<String, u64>> = vec![BTreeMap::new(); shards.len()];
+    for id in &acked {
+        let round: u64 = id[1..id.find('-').expect("c<round>-<i>")]
+            .parse()
+            .expect("round");
+        let project = format!("p{}", round % PROJECTS as u64);
+        let shard = shard_of(format!("{ORG}/{project}").as_bytes(), shards.len());
+        *expected[shard].entry(project).or_default() += 1;
     }
-    assert_eq!(
-        projects_seen, PROJECTS,
-        "every project on exactly one shard"
+    assert!(
+        expected.iter().all(|e| !e.is_empty()),
+        "both shards get projects"
     );
+    for (index, replicas) in shards.iter().enumerate() {
+        let want: Vec<(String, u64)> = expected[index].clone().into_iter().collect();
+        for url in replicas {
+            let started = Instant::now();
+            loop {
+                let rows = per_project(&cfg, url).await;
+                if rows == want {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(120),
+                    "shard {index} replica {url}: {rows:?}, want {want:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
     assert_eq!(
         refused, 0,
         "requests refused while ClickHouse replicas were down"
@@ -373,6 +376,18 @@ async fn a_replica_of_each_shard_killed_under_load_loses_and_doubles_nothing() {
         .rows("SELECT event_id FROM events_view WHERE org = ?", ORG)
         .await;
     assert_eq!(again.len() as u64, sent, "read once after the replay");
+    // The replay wrote each project to its own shard again: no replica
+    // holds a project of another shard (the replica written to has them all).
+    for (index, replicas) in shards.iter().enumerate() {
+        for url in replicas {
+            for (project, _) in per_project(&cfg, url).await {
+                assert!(
+                    expected[index].contains_key(&project),
+                    "{project} on shard {index} ({url})"
+                );
+            }
+        }
+    }
     if let Some(running) = replayer.running {
         running.stop().await;
     }
