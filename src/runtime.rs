@@ -91,22 +91,45 @@ pub fn topic_names(cfg: &Config, pipelines: &[Pipeline]) -> Vec<String> {
 /// With `clickhouse.cluster` set, the cluster form of the schema on every
 /// server of `clickhouse.shards` instead.
 pub async fn migrate(cfg: &Config) -> Result<Vec<String>, StartError> {
-    if cfg.clickhouse.cluster.is_empty() {
-        return migrate_with(cfg, &schema::MIGRATIONS).await;
-    }
+    migrate_with(cfg, &schema::MIGRATIONS).await
+}
+
+/// [`migrate`] with a list of migrations ([`schema::migrate_with`]; a
+/// cluster always gets [`schema::CLUSTER_MIGRATIONS`]).
+pub async fn migrate_with(
+    cfg: &Config,
+    migrations: &[(&str, &str)],
+) -> Result<Vec<String>, StartError> {
     cfg.kafka.security.check().map_err(StartError::Config)?;
     cfg.clickhouse.check().map_err(StartError::Config)?;
     let pipelines = pipeline::load(cfg.pipelines_dir.as_deref())?;
-    let ch = &cfg.clickhouse;
+    let applied = match cfg.clickhouse.cluster.is_empty() {
+        true => {
+            schema::migrate_with(
+                &clickhouse::server(&cfg.clickhouse)?,
+                &cfg.clickhouse.database,
+                migrations,
+            )
+            .await?
+        }
+        false => migrate_cluster(&cfg.clickhouse).await?,
+    };
+    topics::ensure(&cfg.kafka, &topic_names(cfg, &pipelines)).await?;
+    Ok(applied)
+}
+
+/// The cluster form of the schema on every server of `ch.shards`, once
+/// the servers' `{shard}` macros and shard count match the configuration.
+async fn migrate_cluster(ch: &ClickHouseConfig) -> Result<Vec<String>, StartError> {
     let rendered = schema::CLUSTER_MIGRATIONS
         .iter()
         .map(|(v, sql)| Ok((*v, schema::render(sql, &ch.database, &ch.cluster)?)))
         .collect::<Result<Vec<_>, schema::MigrateError>>()?;
     let rendered: Vec<(&str, &str)> = rendered.iter().map(|(v, s)| (*v, s.as_str())).collect();
-    let shards = ch.replica_urls();
     crate::sink::shards::verify(ch, true)
         .await
         .map_err(StartError::Config)?;
+    let shards = ch.replica_urls();
     let mut applied = Vec::new();
     for url in shards.iter().flatten() {
         let server = clickhouse::server(&ClickHouseConfig {
@@ -118,24 +141,6 @@ pub async fn migrate(cfg: &Config) -> Result<Vec<String>, StartError> {
             applied.push(format!("{version} on {url}"));
         }
     }
-    topics::ensure(&cfg.kafka, &topic_names(cfg, &pipelines)).await?;
-    Ok(applied)
-}
-
-/// [`migrate`] with a list of migrations ([`schema::migrate_with`]).
-pub async fn migrate_with(
-    cfg: &Config,
-    migrations: &[(&str, &str)],
-) -> Result<Vec<String>, StartError> {
-    cfg.kafka.security.check().map_err(StartError::Config)?;
-    let pipelines = pipeline::load(cfg.pipelines_dir.as_deref())?;
-    let applied = schema::migrate_with(
-        &clickhouse::server(&cfg.clickhouse)?,
-        &cfg.clickhouse.database,
-        migrations,
-    )
-    .await?;
-    topics::ensure(&cfg.kafka, &topic_names(cfg, &pipelines)).await?;
     Ok(applied)
 }
 

@@ -22,7 +22,7 @@ use downpour::sink::shards::shard_of;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use crate::common::{Harness, metric, private_config};
+use crate::common::{Harness, drop_database, metric, private_config};
 
 const ORG: &str = "clustered";
 
@@ -77,23 +77,6 @@ fn components(verb: &str, shard: u32, replica: &str) {
     .status()
     .expect("components.sh");
     assert!(status.success(), "components.sh {verb} {shard} {replica}");
-}
-
-/// Drops the test's database on every server (its replicas leave ZooKeeper).
-async fn drop_everywhere(cfg: &Config) {
-    for url in cfg.clickhouse.replica_urls().iter().flatten() {
-        let _ = downpour::sink::clickhouse::server(&ClickHouseConfig {
-            url: url.clone(),
-            ..cfg.clickhouse.clone()
-        })
-        .expect("client")
-        .query(&format!(
-            "DROP DATABASE IF EXISTS {}",
-            cfg.clickhouse.database
-        ))
-        .execute()
-        .await;
-    }
 }
 
 /// The test org's distinct events per project in `url`'s `events_local`
@@ -202,15 +185,8 @@ async fn the_cluster_schema_gives_readers_the_tables_of_one_server() {
         .await
         .expect_err("one shard of two");
     assert!(refused.to_string().contains("2 shards"), "{refused}");
-    drop_everywhere(&cluster).await;
-    let _ = downpour::sink::clickhouse::server(&single.clickhouse)
-        .expect("client")
-        .query(&format!(
-            "DROP DATABASE IF EXISTS {}",
-            single.clickhouse.database
-        ))
-        .execute()
-        .await;
+    drop_database(&cluster).await;
+    drop_database(&single).await;
 }
 
 /// Posts batches of 20 events round-robin over the projects until `stop`;
@@ -435,10 +411,8 @@ async fn a_replica_of_each_shard_killed_under_load_loses_and_doubles_nothing() {
         }
     }
 
-    let cfg = h.cfg.clone();
     match Arc::try_unwrap(h) {
         Ok(h) => h.stop().await,
         Err(_) => panic!("the load task holds the harness"),
     }
-    drop_everywhere(&cfg).await;
 }

@@ -255,31 +255,35 @@ impl Harness {
         if let Some(running) = self.running.take() {
             running.stop().await;
         }
-        // On a cluster, every server's copy (its replicas leave ZooKeeper).
-        let mut urls: Vec<String> = self
-            .cfg
-            .clickhouse
-            .replica_urls()
-            .into_iter()
-            .flatten()
-            .collect();
-        if self.cfg.clickhouse.cluster.is_empty() || urls.is_empty() {
-            urls = vec![self.cfg.clickhouse.url.clone()];
-        }
-        for url in urls {
-            let server = downpour::sink::clickhouse::server(&downpour::config::ClickHouseConfig {
-                url,
-                ..self.cfg.clickhouse.clone()
-            })
-            .unwrap();
-            let _ = server
-                .query(&format!(
-                    "DROP DATABASE IF EXISTS {}",
-                    self.cfg.clickhouse.database
-                ))
-                .execute()
-                .await;
-        }
+        drop_database(&self.cfg).await;
+    }
+}
+
+/// Drops `cfg`'s database: on its server, or on a cluster on every server
+/// (its replicas leave ZooKeeper).
+pub async fn drop_database(cfg: &Config) {
+    let mut urls: Vec<String> = cfg
+        .clickhouse
+        .replica_urls()
+        .into_iter()
+        .flatten()
+        .collect();
+    if cfg.clickhouse.cluster.is_empty() || urls.is_empty() {
+        urls = vec![cfg.clickhouse.url.clone()];
+    }
+    for url in urls {
+        let server = downpour::sink::clickhouse::server(&downpour::config::ClickHouseConfig {
+            url,
+            ..cfg.clickhouse.clone()
+        })
+        .unwrap();
+        let _ = server
+            .query(&format!(
+                "DROP DATABASE IF EXISTS {}",
+                cfg.clickhouse.database
+            ))
+            .execute()
+            .await;
     }
 }
 
