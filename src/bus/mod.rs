@@ -10,6 +10,7 @@
 pub mod client;
 pub mod consumer;
 pub mod dead_letter;
+mod delivery;
 pub mod group;
 pub mod producer;
 pub mod record;

@@ -21,7 +21,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::producer::Producer as _;
+
+use super::delivery::{Acks, Instance};
 
 use crate::config::KafkaConfig;
 use crate::telemetry::catalogue::Counter;
@@ -56,7 +58,7 @@ pub struct Producer {
 /// The librdkafka producer in use, and how many were replaced before it.
 struct Current {
     generation: u64,
-    producer: FutureProducer,
+    producer: Arc<Instance>,
 }
 
 impl Producer {
@@ -99,21 +101,27 @@ impl Producer {
         if self.replace_if_dead(generation, &producer, &PublishError::Closed) {
             return false;
         }
-        tokio::task::spawn_blocking(move || producer.client().fetch_metadata(None, timeout).is_ok())
-            .await
-            .unwrap_or(false)
+        tokio::task::spawn_blocking(move || {
+            producer
+                .producer()
+                .client()
+                .fetch_metadata(None, timeout)
+                .is_ok()
+        })
+        .await
+        .unwrap_or(false)
     }
 
     /// Waits up to `timeout` for queued records to be delivered.
     pub async fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         let (_, producer) = self.current();
-        tokio::task::spawn_blocking(move || producer.flush(timeout))
+        tokio::task::spawn_blocking(move || producer.producer().flush(timeout))
             .await
             .unwrap_or(Err(KafkaError::Canceled))
     }
 
     /// The producer in use and its generation.
-    fn current(&self) -> (u64, FutureProducer) {
+    fn current(&self) -> (u64, Arc<Instance>) {
         let current = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         (current.generation, current.producer.clone())
     }
@@ -121,13 +129,8 @@ impl Producer {
     /// Replaces producer `generation` if it is dead: librdkafka declared a
     /// fatal error, or the broker fenced it (`error`). True when it was dead
     /// (replaced by this call or a concurrent one).
-    fn replace_if_dead(
-        &self,
-        generation: u64,
-        producer: &FutureProducer,
-        error: &PublishError,
-    ) -> bool {
-        let (code, reason) = match (producer.client().fatal_error(), error) {
+    fn replace_if_dead(&self, generation: u64, producer: &Instance, error: &PublishError) -> bool {
+        let (code, reason) = match (producer.producer().client().fatal_error(), error) {
             (Some(fatal), _) => fatal,
             (None, PublishError::NotAcknowledged(e)) if fenced(e) => {
                 (RDKafkaErrorCode::ProducerFenced, e.to_string())
@@ -167,8 +170,9 @@ fn fenced(e: &KafkaError) -> bool {
 }
 
 /// A librdkafka producer with acks=all and lz4.
-fn create(cfg: &KafkaConfig) -> Result<FutureProducer, KafkaError> {
-    crate::bus::client::config(cfg)
+fn create(cfg: &KafkaConfig) -> Result<Arc<Instance>, KafkaError> {
+    let mut config = crate::bus::client::config(cfg);
+    config
         .set("enable.idempotence", cfg.idempotence.to_string())
         .set("acks", "all")
         .set("compression.type", "lz4")
@@ -181,32 +185,33 @@ fn create(cfg: &KafkaConfig) -> Result<FutureProducer, KafkaError> {
         .set(
             "message.max.bytes",
             (MAX_RECORD_BYTES + 64 * 1024).to_string(),
-        )
-        .create()
+        );
+    Instance::create(&config)
 }
 
 /// Sends every request's records through `producer` and waits for every ack.
-async fn send(producer: &FutureProducer, requests: &[Request<'_>]) -> Result<(), PublishError> {
-    let mut acks = Vec::with_capacity(requests.iter().map(|r| r.2.len()).sum());
+async fn send(producer: &Instance, requests: &[Request<'_>]) -> Result<(), PublishError> {
+    let count = requests.iter().map(|r| r.2.len()).sum();
+    if count == 0 {
+        return Ok(());
+    }
+    let (acks, answer) = Acks::new(count);
     for &(topic, key, records) in requests {
         for value in records {
-            let record = FutureRecord::to(topic).key(key).payload(value.as_slice());
-            match producer.send_result(record) {
-                Ok(ack) => acks.push(ack),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+            match producer.send(topic, key, value, acks.clone()) {
+                Ok(()) => {}
+                Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
                     Counter::producer_queue_full().increment(1);
                     return Err(PublishError::QueueFull);
                 }
-                Err((e, _)) => return Err(PublishError::NotAcknowledged(e)),
+                Err(e) => return Err(PublishError::NotAcknowledged(e)),
             }
         }
     }
-    for ack in acks {
-        match ack.await {
-            Ok(Ok(_)) => {}
-            Ok(Err((e, _))) => return Err(PublishError::NotAcknowledged(e)),
-            Err(_) => return Err(PublishError::Closed),
-        }
+    drop(acks);
+    match answer.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(PublishError::NotAcknowledged(e)),
+        Err(_) => Err(PublishError::Closed),
     }
-    Ok(())
 }
