@@ -10,6 +10,8 @@
 #                                                                    # for 10 s, 5 s into the run
 #   scripts/load.sh --sweep --mix batch100 --duration 20   # then the retention sweeps of
 #                                                          # ClickHouse 18.16 over what it wrote
+#   scripts/load.sh --unknown-key --mix single --connections 8   # the HTTP exchange alone:
+#                                                          # every request refused 401 at authentication
 #
 # Besides `downpour load`'s report it prints the consumer's CPU-seconds per
 # million rows and peak RSS, and the consumer's INSERTs per second per table
@@ -22,18 +24,20 @@ export DOWNPOUR_RUN_DIR=$PWD/.run/load
 
 STALL=
 SWEEP=
+UNKNOWN_KEY=
 CONSUMERS=1
 args=()
 while [ $# -gt 0 ]; do
   case $1 in
     --stall-broker) STALL=$2; shift 2 ;;
     --sweep) SWEEP=1; shift ;;
+    --unknown-key) UNKNOWN_KEY=1; shift ;;
     --consumers) CONSUMERS=$2; shift 2 ;;
     --partitions) export DOWNPOUR_KAFKA_PARTITIONS=$2; shift 2 ;;
     *) args+=("$1"); shift ;;
   esac
 done
-[ -n "$STALL" ] && args+=(--allow-failures)
+[ -n "$STALL$UNKNOWN_KEY" ] && args+=(--allow-failures)
 [[ "$CONSUMERS" =~ ^[1-9][0-9]*$ ]] || { echo "load: --consumers takes a positive number" >&2; exit 2; }
 
 scripts/components.sh install
@@ -131,6 +135,8 @@ warmed=
 for round in $(seq 60); do warm "$(date +%s%N)-$round" && { warmed=1; break; }; done
 [ -n "$warmed" ] || { echo "load: the pipeline never delivered a warm-up round within 3 s; see $DOWNPOUR_RUN_DIR/consumer*.log" >&2; exit 1; }
 consumer_cpu0=$(consumers_cpu); rows0=$(rows); inserts0=$(inserts); t0=$(date +%s.%N)
+# Not a key: the edge answers 401 before reading the body or looking anything up.
+[ -n "$UNKNOWN_KEY" ] && KEY=dp_not_a_key
 [ -n "$STALL" ] && { stall & pids+=($!); }
 "$BIN" load --url "http://$DOWNPOUR_LISTEN" --metrics-url "http://$DOWNPOUR_EDGE_OPS_LISTEN" --key "$KEY" --edge-only-cpu \
   --clickhouse-url "$DOWNPOUR_CLICKHOUSE_URL" --clickhouse-database load --org load "${args[@]}"

@@ -85,8 +85,8 @@ mod tests {
 
     /// Merging keeps the first schema of a name and drops the others: no
     /// two parts may register different schemas under one name.
-    #[test]
-    fn no_two_parts_share_a_schema_name() {
+    #[tokio::test]
+    async fn no_two_parts_share_a_schema_name() {
         let pipelines = crate::pipeline::load(None).expect("pipelines");
         let admin = crate::control::projects::tests::state();
         let parts = [

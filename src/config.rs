@@ -459,7 +459,7 @@ impl Default for Config {
                 stale_grace_ms: 300_000,
             },
             consumer: ConsumerConfig {
-                max_inserts_per_second_per_table: 2.0,
+                max_inserts_per_second_per_table: 4.0,
                 max_slowdown: 8,
                 retry_initial_ms: 100,
                 retry_max_ms: 10_000,

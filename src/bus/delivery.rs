@@ -129,6 +129,9 @@ impl Instance {
                 Arc::as_ptr(&reports) as *mut c_void,
             );
         }
+        // What reached the queue before the callback was on (a connection
+        // error, say) fired nothing: the task's first turn serves it.
+        reports.notify_one();
         tokio::spawn(serve_reports(Arc::downgrade(&instance), reports));
         Ok(instance)
     }
