@@ -22,12 +22,12 @@
 //! acknowledged the dead letter (acks=all), and the consumer
 //! commits the poison record's offset only after that.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 
+use crate::bus::delivery::Instance;
 use crate::bus::producer::MAX_RECORD_BYTES;
 use crate::config::KafkaConfig;
 
@@ -121,7 +121,7 @@ pub enum DeadLetterError {
 /// Publishes dead letters for the records of one origin topic.
 #[derive(Clone)]
 pub struct DeadLetters {
-    producer: FutureProducer,
+    producer: Arc<Instance>,
     topic: String,
     origin_topic: String,
 }
@@ -130,7 +130,8 @@ impl DeadLetters {
     /// A producer with acks=all (idempotent when `kafka.idempotence`), for
     /// records read from `origin_topic`.
     pub fn new(cfg: &KafkaConfig) -> Result<DeadLetters, KafkaError> {
-        let producer: FutureProducer = crate::bus::client::config(cfg)
+        let mut config = crate::bus::client::config(cfg);
+        config
             .set("enable.idempotence", cfg.idempotence.to_string())
             .set("acks", "all")
             .set("linger.ms", "0")
@@ -138,8 +139,8 @@ impl DeadLetters {
             .set(
                 "message.max.bytes",
                 (MAX_RECORD_BYTES + 128 * 1024).to_string(),
-            )
-            .create()?;
+            );
+        let producer = Instance::create(&config)?;
         Ok(DeadLetters {
             producer,
             topic: topic(cfg),
@@ -198,16 +199,14 @@ impl DeadLetters {
                 value: Some(length.as_str()),
             });
         }
-        let record = FutureRecord::to(&self.topic)
-            .key(dead.key.as_slice())
-            .payload(value)
-            .headers(headers);
-        // The queue timeout only covers a full local queue; the ack itself is
-        // bounded by message.timeout.ms.
-        match self.producer.send(record, Duration::from_secs(1)).await {
-            Ok(_) => Ok(()),
-            Err((KafkaError::Canceled, _)) => Err(DeadLetterError::Closed),
-            Err((e, _)) => Err(DeadLetterError::NotAcknowledged(e)),
+        match self
+            .producer
+            .send_one(&self.topic, dead.key.as_slice(), value, headers)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(KafkaError::Canceled) => Err(DeadLetterError::Closed),
+            Err(e) => Err(DeadLetterError::NotAcknowledged(e)),
         }
     }
 }
