@@ -40,7 +40,9 @@ const REPORTS_PER_TURN: usize = 4096;
 pub struct Instance {
     /// librdkafka's reply queue (a reference of ours), for its length.
     queue: ReplyQueue,
-    producer: BaseProducer<Acker>,
+    /// Shared only so that `drop` can hand the last reference to the
+    /// blocking pool: destroying a client flushes and joins its threads.
+    producer: Arc<BaseProducer<Acker>>,
 }
 
 /// A reference to the producer's reply queue.
@@ -122,7 +124,10 @@ impl Instance {
         // SAFETY: the client is alive; the reference is released in `drop`.
         let queue =
             ReplyQueue(unsafe { rdsys::rd_kafka_queue_get_main(producer.client().native_ptr()) });
-        let instance = Arc::new(Instance { queue, producer });
+        let instance = Arc::new(Instance {
+            queue,
+            producer: Arc::new(producer),
+        });
         // SAFETY: the opaque points into the `Notify` that the client's
         // context holds (it outlives the client's threads, which are the
         // callback's callers) and the callback is switched off in `drop`.
@@ -202,6 +207,12 @@ impl Drop for Instance {
         }
         // Tells the reports task that its instance is gone.
         self.producer.context().reports.notify_one();
+        // rd_kafka_destroy may wait (a flush, its threads joined): not on a
+        // worker of the runtime, whose other requests would wait with it.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let producer = self.producer.clone();
+            runtime.spawn_blocking(move || drop(producer));
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 //! record may be stored twice; rows carry ids, so readers see it once).
 //! Its queue is bounded (`queue.buffering.max.kbytes`); a full queue is an
 //! immediate error, which the edge answers with 503, so a stalled broker
-//! bounds the edge's memory instead of growing it.
+//! bounds the edge's memory instead of growing it. Acks come back through
+//! [`super::delivery`]: delivery reports are served on the runtime, and a
+//! request's records share one ack state.
 //!
 //! Idempotence is off by default (`kafka.idempotence`): against tansu 0.6 an
 //! idempotent producer that outlives a broker restart makes tansu's sqlite
@@ -87,7 +89,7 @@ impl Producer {
     /// librdkafka batches them) and returns once all are acknowledged.
     pub async fn publish_all(&self, requests: &[Request<'_>]) -> Result<(), PublishError> {
         let (generation, producer) = self.current();
-        let result = send(&producer, requests).await;
+        let result = send(&producer, requests, self.ack_timeout()).await;
         if let Err(e) = &result {
             self.replace_if_dead(generation, &producer, e);
         }
@@ -118,6 +120,12 @@ impl Producer {
         tokio::task::spawn_blocking(move || producer.producer().flush(timeout))
             .await
             .unwrap_or(Err(KafkaError::Canceled))
+    }
+
+    /// Longer than librdkafka takes to report on a record (it gives up at
+    /// `message.timeout.ms`): only a report task that stopped runs into it.
+    fn ack_timeout(&self) -> Duration {
+        Duration::from_millis(self.cfg.publish_timeout_ms.into()).saturating_add(ACK_GRACE)
     }
 
     /// The producer in use and its generation.
@@ -189,8 +197,16 @@ fn create(cfg: &KafkaConfig) -> Result<Arc<Instance>, KafkaError> {
     Instance::create(&config)
 }
 
-/// Sends every request's records through `producer` and waits for every ack.
-async fn send(producer: &Instance, requests: &[Request<'_>]) -> Result<(), PublishError> {
+/// What a request waits beyond `message.timeout.ms` for its acks.
+const ACK_GRACE: Duration = Duration::from_secs(5);
+
+/// Sends every request's records through `producer` and waits for every ack
+/// (up to `timeout`: then [`PublishError::Closed`]).
+async fn send(
+    producer: &Instance,
+    requests: &[Request<'_>],
+    timeout: Duration,
+) -> Result<(), PublishError> {
     let count = requests.iter().map(|r| r.2.len()).sum();
     if count == 0 {
         return Ok(());
@@ -209,9 +225,9 @@ async fn send(producer: &Instance, requests: &[Request<'_>]) -> Result<(), Publi
         }
     }
     drop(acks);
-    match answer.await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(PublishError::NotAcknowledged(e)),
-        Err(_) => Err(PublishError::Closed),
+    match tokio::time::timeout(timeout, answer).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(PublishError::NotAcknowledged(e)),
+        Ok(Err(_)) | Err(_) => Err(PublishError::Closed),
     }
 }
