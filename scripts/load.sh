@@ -141,8 +141,10 @@ consumer_cpu0=$(consumers_cpu); rows0=$(rows); inserts0=$(inserts); t0=$(date +%
 "$BIN" load --url "http://$DOWNPOUR_LISTEN" --metrics-url "http://$DOWNPOUR_EDGE_OPS_LISTEN" --key "$KEY" --edge-only-cpu \
   --clickhouse-url "$DOWNPOUR_CLICKHOUSE_URL" --clickhouse-database load --org load "${args[@]}"
 consumer_cpu1=$(consumers_cpu); rows1=$(rows); inserts1=$(inserts); t1=$(date +%s.%N)
-# The consumer's metrics at the end (INSERT durations, batch sizes), for a look afterwards.
+# The consumer's and the edge's metrics at the end (INSERT durations, batch sizes, the
+# edge's own request durations), for a look afterwards.
 consumer_metrics >"$DOWNPOUR_RUN_DIR/consumer.metrics" || true
+curl -s "http://$DOWNPOUR_EDGE_OPS_LISTEN/metrics" >"$DOWNPOUR_RUN_DIR/edge.metrics" || true
 echo "ClickHouse active parts per table at the end (partitions): $(curl -s "$DOWNPOUR_CLICKHOUSE_URL/?database=load" --data-binary \
   "SELECT arrayStringConcat(groupArray(concat(table, ' ', toString(n), ' (', toString(p), ')')), ', ') FROM (SELECT table, count() AS n, uniqExact(partition) AS p FROM system.parts WHERE active AND database = 'load' AND table IN ('events', 'events_by_time', 'events_by_user', 'signals', 'users', 'partial_events', 'spans') GROUP BY table ORDER BY table)")"
 python3 - "$consumer_cpu0" "$consumer_cpu1" "$rows0" "$rows1" "$t0" "$t1" \
