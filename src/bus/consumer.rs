@@ -153,10 +153,9 @@ impl Consumer {
             // lag until restarted (`scripts/load.sh --stall-broker 10`).
             .set("session.timeout.ms", "30000")
             .set("fetch.max.bytes", "52428800")
-            // How long a fetch may wait for new records. With librdkafka's
-            // 500 ms default, the 204 → visible p50 was 965 ms at 3.7k events/s
-            // against tansu; with 50 ms it is 543 ms (`scripts/load.sh --rate`).
-            .set("fetch.wait.max.ms", "50")
+            // How long a fetch may wait for new records (`kafka.fetch_wait_max_ms`:
+            // with tansu, a delay on every record and the idle fetch rate).
+            .set("fetch.wait.max.ms", cfg.fetch_wait_max_ms.to_string())
             // The prefetch queue, per partition (librdkafka's default: 64 MiB).
             .set("queued.max.messages.kbytes", "16384")
             .create()?;
