@@ -150,18 +150,23 @@ impl Instance {
         &self.producer
     }
 
-    /// Hands one record to librdkafka; its report goes to `acks`.
+    /// Hands one record (with `headers`, if any) to librdkafka; its report
+    /// goes to `acks`.
     #[allow(clippy::result_large_err)]
     pub fn send(
         &self,
         topic: &str,
         key: &[u8],
         value: &[u8],
+        headers: Option<OwnedHeaders>,
         acks: Arc<Acks>,
     ) -> Result<(), KafkaError> {
-        let record = BaseRecord::with_opaque_to(topic, acks)
+        let mut record = BaseRecord::with_opaque_to(topic, acks)
             .key(key)
             .payload(value);
+        if let Some(headers) = headers {
+            record = record.headers(headers);
+        }
         self.producer.send(record).map_err(|(e, _)| e)
     }
 
@@ -174,11 +179,7 @@ impl Instance {
         headers: OwnedHeaders,
     ) -> Result<(), KafkaError> {
         let (acks, answer) = Acks::new(1);
-        let record = BaseRecord::with_opaque_to(topic, acks)
-            .key(key)
-            .payload(value)
-            .headers(headers);
-        self.producer.send(record).map_err(|(e, _)| e)?;
+        self.send(topic, key, value, Some(headers), acks)?;
         answer.await.unwrap_or(Err(KafkaError::Canceled))
     }
 
@@ -273,7 +274,7 @@ mod tests {
             .set("message.timeout.ms", "200");
         let instance = Instance::create(&config).expect("producer");
         let (acks, answer) = Acks::new(1);
-        instance.send("t", b"k", b"v", acks).expect("queued");
+        instance.send("t", b"k", b"v", None, acks).expect("queued");
         let outcome = tokio::time::timeout(Duration::from_secs(10), answer)
             .await
             .expect("the report is served on the runtime");

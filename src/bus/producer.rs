@@ -214,7 +214,7 @@ async fn send(
     let (acks, answer) = Acks::new(count);
     for &(topic, key, records) in requests {
         for value in records {
-            match producer.send(topic, key, value, acks.clone()) {
+            match producer.send(topic, key, value, None, acks.clone()) {
                 Ok(()) => {}
                 Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
                     Counter::producer_queue_full().increment(1);
